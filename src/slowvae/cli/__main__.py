@@ -1,0 +1,5 @@
+import sys
+
+from slowvae.cli import main
+
+sys.exit(main())
