@@ -31,6 +31,11 @@ def get_dataset(name: str, **options: Any) -> GroundTruthData:
     return factory(**options)
 
 
+def get_pair_source(name: str, transitions: Transitions, **options: Any) -> PairSource:
+    """The PairSource for dataset ``name``: a ground-truth dataset moved by ``transitions``."""
+    return GroundTruthPairs(get_dataset(name, **options), transitions)
+
+
 __all__ = [
     "DATASETS",
     "GroundTruthData",
@@ -41,4 +46,5 @@ __all__ = [
     "UniformKTransitions",
     "check_factors",
     "get_dataset",
+    "get_pair_source",
 ]

@@ -21,8 +21,9 @@ class GroundTruthData(ABC):
     """A dataset whose images are indexed by a cartesian grid of discrete factors.
 
     Subclasses set ``name``, ``factor_names``, ``factor_sizes``, ``categorical`` and ``channels``
-    and implement :meth:`images`. Factor vectors are int arrays (N, K) of indices into the grid,
-    in the dataset's row-major order (the last factor fastest).
+    and implement :meth:`images`; ``binary`` datasets hold 0/1 pixels, others 0..255. Factor
+    vectors are int arrays (N, K) of indices into the grid, in the dataset's row-major order
+    (the last factor fastest).
     """
 
     name: str
@@ -30,6 +31,7 @@ class GroundTruthData(ABC):
     factor_sizes: tuple[int, ...]
     categorical: tuple[bool, ...]
     channels: int
+    binary: bool = False
 
     @abstractmethod
     def images(self, factors: np.ndarray) -> np.ndarray:

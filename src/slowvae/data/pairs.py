@@ -19,11 +19,12 @@ from slowvae.data.transitions import Transitions
 class PairSource(Protocol):
     """Temporal pairs of frames with their ground-truth latents.
 
-    ``channels`` is the number of image channels; ``latent_names`` names the columns of the
-    latents it returns; ``categorical`` marks the discrete, unordered ones.
+    ``channels`` is the number of image channels; ``binary`` says whether pixels are 0/1
+    (otherwise 0..255); ``latent_names`` names the columns of the latents it returns.
     """
 
     channels: int
+    binary: bool
     latent_names: tuple[str, ...]
 
     def sample_pairs(
@@ -43,6 +44,7 @@ class GroundTruthPairs:
         self.dataset = dataset
         self.transitions = transitions
         self.channels = dataset.channels
+        self.binary = dataset.binary
         self.latent_names = tuple(dataset.factor_names)
         self.categorical = tuple(dataset.categorical)
         self.factor_sizes = tuple(dataset.factor_sizes)

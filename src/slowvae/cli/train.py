@@ -1,0 +1,147 @@
+"""`slowvae train`: train a model on temporal pairs, then evaluate it."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from slowvae.errors import SlowVAEError
+from slowvae.models import MODELS
+
+#: TrainConfig fields set by flags of the same name that cannot change on --resume
+_CONFIG_FLAGS = ("dataset", "model", "transitions", "data_rate", "k", "z_dim", "batch_pairs", "lr", "seed")
+#: model hyperparameter flags (TrainConfig.hyper); fixed on --resume too
+_HYPER_FLAGS = ("beta", "gamma", "rate")
+#: fields that --resume may adjust
+_ADJUSTABLE = ("steps", "device", "checkpoint_every", "log_every")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model on temporal pairs (default: SlowVAE on procedural dSprites)",
+        description="Train a model on temporal pairs and evaluate it at the end. Defaults follow the "
+        "SlowVAE reference (batch 32 pairs, Adam lr 1e-4, beta 1, gamma 10, rate 6).",
+    )
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", help="dataset name (default dsprites-procedural)")
+    d.add_argument("--transitions", choices=["laplace", "uniform"], help="LAP (default) or LOC pairs")
+    d.add_argument("--data-rate", type=_rate, help="LAP rate of the data transitions (default 1; 'random' or -1: U(1,10) per pair)")
+    d.add_argument("--k", type=_k, help="LOC: factors changed per pair (default: U{1..K-1} per pair)")
+    m = p.add_argument_group("model")
+    m.add_argument("--model", choices=sorted(MODELS), help="model (default slowvae)")
+    m.add_argument("--beta", type=float, help="weight of the N(0, I) prior term (slowvae default 1)")
+    m.add_argument("--gamma", type=float, help="weight of the Laplace transition term (slowvae default 10)")
+    m.add_argument("--rate", type=float, help="rate lambda of the Laplace transition prior (slowvae default 6)")
+    m.add_argument("--z-dim", type=int, help="number of latents (default 10)")
+    o = p.add_argument_group("optimisation")
+    o.add_argument("--steps", type=int, help="total optimizer steps (reference: 300000; default 300000)")
+    o.add_argument("--batch-pairs", type=int, help="pairs per step and process (default 32 = 64 images)")
+    o.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
+    o.add_argument("--seed", type=int, help="seed of every random stream of the run (default 1)")
+    o.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    r = p.add_argument_group("run directory")
+    r.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-seed<seed>)")
+    r.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint; with --steps, extend it")
+    r.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 10000)")
+    r.add_argument("--keep-checkpoints", action="store_true", help="also keep checkpoints/step_N.pt at every checkpoint")
+    r.add_argument("--log-every", type=int, help="steps between log lines (default 100)")
+    r.add_argument("--tensorboard", action="store_true", help="also log scalars for TensorBoard (needs slowvae[tensorboard])")
+    e = p.add_argument_group("evaluation")
+    e.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    e.add_argument("--eval-samples", type=int, default=10_000, help="frames for the final MCC (default 10000)")
+    p.set_defaults(func=run)
+
+
+def _rate(text: str) -> float | str:
+    if text in ("random", "-1", "-1.0"):
+        return "random"
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("the data rate must be positive, or 'random'")
+    return value
+
+
+def _k(text: str) -> int | None:
+    return None if text in ("random", "-1") else int(text)
+
+
+def _default_out(model: str, dataset: str, seed: int) -> Path:
+    base = Path("runs") / f"{model}-{dataset}-seed{seed}"
+    out, n = base, 1
+    while out.exists():
+        n += 1
+        out = base.with_name(f"{base.name}-{n}")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from slowvae import train as training
+
+    if args.resume is not None:
+        run_dir = args.resume
+        given = [f"--{f.replace('_', '-')}" for f in (*_CONFIG_FLAGS, *_HYPER_FLAGS) if getattr(args, f) is not None]
+        if args.out is not None:
+            given.append("--out")
+        if given:
+            raise SlowVAEError(
+                f"{', '.join(given)} cannot change when resuming; only "
+                f"{', '.join('--' + n.replace('_', '-') for n in _ADJUSTABLE)} adjust a run"
+            )
+        changes = {n: getattr(args, n) for n in _ADJUSTABLE if getattr(args, n) is not None}
+        config = dataclasses.replace(training.load_run_config(run_dir), **changes)
+        ddp = training.Distributed(training.resolve_device(config.device))
+        if ddp.is_main:
+            training.update_run_config(run_dir, config)
+    else:
+        values = {f: getattr(args, f) for f in (*_CONFIG_FLAGS, *_ADJUSTABLE) if getattr(args, f) is not None}
+        if values.get("data_rate") == "random":
+            values["data_rate"] = None
+        hyper = {h: getattr(args, h) for h in _HYPER_FLAGS if getattr(args, h) is not None}
+        config = training.TrainConfig(**values, hyper=hyper, keep_checkpoints=args.keep_checkpoints, tensorboard=args.tensorboard)
+        run_dir = args.out or _default_out(config.model, config.dataset, config.seed)
+        training.make_pair_source(config)  # fail on a bad dataset before creating the directory
+        ddp = training.Distributed(training.resolve_device(config.device))
+        if ddp.is_main:
+            training.init_run_dir(run_dir, config)
+    ddp.barrier()
+
+    main_process = ddp.is_main
+    if main_process:
+        print(f"run directory: {run_dir}", file=sys.stderr)
+    _train_with_progress(run_dir, resume=args.resume is not None, show=main_process)
+    if args.no_eval or not main_process:
+        return 0
+    from slowvae.cli.evaluate import print_results
+    from slowvae.evaluate import evaluate_run
+
+    results = evaluate_run(run_dir, num_samples=args.eval_samples, progress=lambda msg: print(msg, file=sys.stderr))
+    print_results(run_dir, results)
+    return 0
+
+
+def _train_with_progress(run_dir: Path, *, resume: bool, show: bool) -> None:
+    import torch.distributed as dist
+    from tqdm import tqdm
+
+    from slowvae import train as training
+
+    bar = None
+
+    def report(r: training.StepReport) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=r.steps, initial=r.step - 1, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
+        bar.update(1)
+        if r.scalars:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in r.scalars.items()}, refresh=False)
+
+    try:
+        training.train(run_dir, resume=resume, callback=report if show else None)
+    finally:
+        if bar is not None:
+            bar.close()
+        if dist.is_initialized():
+            dist.destroy_process_group()

@@ -1,0 +1,106 @@
+"""Run directories: the resolved config, atomic writes, checkpoints and provenance.
+
+Layout of a run directory::
+
+    config.json           resolved TrainConfig + package version, git commit, torch version
+    metrics.jsonl         one JSON object of scalars per logged step
+    checkpoints/last.pt   the latest checkpoint (dict with model, optimizer, step, rng, config)
+    checkpoints/step_N.pt numbered checkpoints when kept
+    results.json          written by evaluation
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from slowvae.errors import SlowVAEError
+
+CONFIG_FILE = "config.json"
+LOG_FILE = "metrics.jsonl"
+RESULTS_FILE = "results.json"
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.pt"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def atomic_torch_save(path: Path, obj: Any) -> None:
+    """Atomically ``torch.save`` ``obj`` to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True``; a missing or corrupt file is a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise SlowVAEError(f"no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for truncated or foreign files
+        raise SlowVAEError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); it is corrupt or not a slowvae checkpoint") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise SlowVAEError(f"{path} is not a slowvae checkpoint (no 'model' entry)")
+    return ckpt
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """The config.json of a run directory."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise SlowVAEError(f"{run_dir} is not a run directory (no {CONFIG_FILE}); train one with `slowvae train --out {run_dir}`")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise SlowVAEError(f"{path} is not valid JSON ({err})") from None
+
+
+def git_commit() -> str | None:
+    """The commit of the source tree this package runs from (with ``-dirty`` if modified), or None."""
+    src = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=src, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "") if commit else None
