@@ -151,3 +151,15 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert len(states) == 2 and states[0]["numpy"] != states[1]["numpy"]  # each rank its own pairs
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 2  # rank 0 alone logs
+
+
+def test_tensorboard_logging_writes_event_files(tmp_path):
+    pytest.importorskip("tensorboard", reason="TensorBoard logging is the optional extra slowvae[tensorboard]")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "tb"
+    init_run_dir(run, TrainConfig(steps=4, tensorboard=True, **SMALL))
+    train(run)
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("loss")] == [2, 4]

@@ -71,13 +71,15 @@ def evaluate_run(
     seed: int = 0,
     device: str = "cpu",
     figures: bool = True,
+    out: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Score a run's posterior means with MCC and write ``results.json`` and figures.
 
     MCC is the mean absolute Spearman correlation after Hungarian matching (slowvae.md §4),
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
-    the run's untrained network (``mcc_untrained``) as the floor to compare with.
+    the run's untrained network (``mcc_untrained``) as the floor to compare with. Results go to
+    ``out`` (default ``RUN_DIR/results.json``).
     """
     say = progress or (lambda _msg: None)
     run_dir = Path(run_dir)
@@ -124,5 +126,5 @@ def evaluate_run(
         viz.save_traversals(model, codes, images[:1], source.binary, fig_dir / "traversals.png")
         results["figures"] = sorted(str(p.relative_to(run_dir)) for p in fig_dir.glob("*.png"))
     results["seconds"] = round(time.perf_counter() - start, 2)
-    rundir.atomic_write_json(run_dir / rundir.RESULTS_FILE, results)
+    rundir.atomic_write_json(Path(out) if out else run_dir / rundir.RESULTS_FILE, results)
     return results

@@ -1,0 +1,92 @@
+"""`slowvae train` and `slowvae evaluate` from the command line: outputs, figures, clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from slowvae.cli import main
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("cli") / "run"
+    code = main(["train", "--steps", "6", "--batch-pairs", "4", "--checkpoint-every", "3", "--eval-samples", "300",
+                 "--seed", "4", "--out", str(run)])
+    assert code == 0
+    return run
+
+
+def test_train_writes_run_directory_and_results(trained_run, capsys):
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["config"]["dataset"] == "dsprites-procedural" and config["config"]["seed"] == 4
+    assert config["config"]["hyper"] == {"beta": 1.0, "gamma": 10.0, "rate": 6.0}
+    results = json.loads((trained_run / "results.json").read_text())
+    assert results["step"] == 6 and 0 <= results["mcc"] <= 1 and 0 <= results["mcc_untrained"] <= 1
+    assert set(results["mcc_per_factor"]) == {"shape", "scale", "orientation", "posX", "posY"}
+    for name in ("correlation.png", "reconstructions.png", "traversals.png"):
+        assert (trained_run / "figures" / name).stat().st_size > 1000
+
+
+def test_evaluate_is_reproducible_and_prints_json(trained_run, capsys):
+    assert main(["evaluate", str(trained_run), "--samples", "300", "--json", "--no-figures"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", str(trained_run), "--samples", "300", "--json", "--no-figures"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert first["mcc"] == second["mcc"] and first["mcc_per_factor"] == second["mcc_per_factor"]
+    assert main(["evaluate", str(trained_run), "--samples", "300", "--seed", "1", "--json", "--no-figures"]) == 0
+    assert json.loads(capsys.readouterr().out)["mcc"] != first["mcc"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--dataset", "nope", "--steps", "1"], "unknown dataset 'nope'"),
+        (["train", "--k", "9", "--transitions", "uniform", "--steps", "1"], "k"),
+        (["evaluate", "/nonexistent/run"], "not a run directory"),
+    ],
+)
+def test_bad_input_gives_one_line_error(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_resume_refuses_to_change_the_run(trained_run, capsys):
+    assert main(["train", "--resume", str(trained_run), "--gamma", "3"]) == 2
+    assert "--gamma cannot change when resuming" in capsys.readouterr().err
+
+
+def test_existing_run_is_never_overwritten(trained_run, capsys):
+    before = (trained_run / "checkpoints" / "last.pt").read_bytes()
+    assert main(["train", "--steps", "2", "--out", str(trained_run)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (trained_run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_corrupt_checkpoint_is_a_clear_error(trained_run, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken)
+    ckpt = broken / "checkpoints" / "last.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    assert main(["evaluate", str(broken), "--samples", "100"]) == 2
+    assert "corrupt" in capsys.readouterr().err
+
+
+def test_untrained_mcc_is_the_runs_initial_network(trained_run, tmp_path):
+    from slowvae.evaluate import encode_images, evaluate_run
+    from slowvae.metrics import mcc
+    from slowvae.train import load_run_config, make_pair_source, new_model
+
+    config = load_run_config(trained_run)
+    source = make_pair_source(config)
+    images, latents = source.sample_eval(300, np.random.default_rng(0))
+    codes = encode_images(new_model(config, 1).eval(), images, True)
+    results = evaluate_run(trained_run, num_samples=300, seed=0, figures=False, out=tmp_path / "r.json")
+    assert mcc(codes, latents)["mcc"] == pytest.approx(results["mcc_untrained"], abs=1e-12)
+    assert json.loads((tmp_path / "r.json").read_text())["mcc"] == results["mcc"]
