@@ -12,7 +12,7 @@ import torch
 from slowvae import rundir
 from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
-from slowvae.metrics import mcc
+from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
 from slowvae.train import TrainConfig, load_run_config, make_pair_source, new_model, resolve_device
 
@@ -52,6 +52,34 @@ def encode_images(
     return np.concatenate(out) if out else np.zeros((0, model.z_dim))
 
 
+def _suite(
+    model: PairModel, source: PairSource, *, preset: str, metrics: list[str] | None, fast: bool, seed: int,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """The metric suite on fresh train and test frames (and the dataset for the sampling metrics)."""
+    dataset = getattr(source, "dataset", None)  # ground-truth sources have a factor grid
+    num_train, num_test = samples_needed(preset, metrics)
+    rng = np.random.default_rng([seed, 1])
+    say(f"encoding {num_train} + {num_test} frames for the {preset} suite")
+    images, factors = source.sample_eval(num_train, rng)
+    test_images, test_factors = source.sample_eval(num_test, rng) if num_test else (None, None)
+
+    def encode(x: np.ndarray) -> np.ndarray:
+        return encode_images(model, x, source.binary)
+
+    say("computing the metric suite")
+    suite = compute_suite(
+        encode(images), factors,
+        test_codes=None if test_images is None else encode(test_images), test_factors=test_factors,
+        dataset=dataset, encode=encode if dataset is not None else None,
+        metrics=metrics, preset=preset, fast=fast, rng=rng,
+    )
+    suite["settings_suite"] = suite.pop("settings")
+    for key in ("mcc", "mcc_pearson"):  # the MCC of the main evaluation frames stays the headline
+        suite.pop(key, None)
+    return suite
+
+
 def encode_pairs(run_dir: Path | str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means (n, D) of the first and second frames of ``n`` held-out pairs.
 
@@ -71,15 +99,20 @@ def evaluate_run(
     seed: int = 0,
     device: str = "cpu",
     figures: bool = True,
+    preset: str | None = None,
+    metrics: list[str] | None = None,
+    fast: bool = False,
     out: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Score a run's posterior means with MCC and write ``results.json`` and figures.
+    """Score a run's posterior means and write ``results.json`` and figures.
 
     MCC is the mean absolute Spearman correlation after Hungarian matching (slowvae.md §4),
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
-    the run's untrained network (``mcc_untrained``) as the floor to compare with. Results go to
-    ``out`` (default ``RUN_DIR/results.json``).
+    the run's untrained network (``mcc_untrained``) as the floor to compare with. With ``preset``
+    (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
+    frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path); its
+    flat keys join the results. Results go to ``out`` (default ``RUN_DIR/results.json``).
     """
     say = progress or (lambda _msg: None)
     run_dir = Path(run_dir)
@@ -110,7 +143,7 @@ def evaluate_run(
             "dataset": config.dataset,
             "num_samples": num_samples,
             "seed": seed,
-            "representation": "posterior mean",
+            "representation": "posterior mean" if model.decoder is not None else "encoder output",
             "mcc": {"correlation": "spearman", "matching": "rectangular Hungarian, no padding"},
         },
     }
@@ -122,9 +155,13 @@ def evaluate_run(
         viz.save_correlation_matrix(
             np.asarray(scores["mcc_abs_corr"]), names, fig_dir / "correlation.png", matched=scores["mcc_dim_for_factor"]
         )
-        viz.save_reconstructions(model, images[:8], source.binary, fig_dir / "reconstructions.png")
-        viz.save_traversals(model, codes, images[:1], source.binary, fig_dir / "traversals.png")
+        if model.decoder is not None:  # contrastive models have no decoder to draw with
+            viz.save_reconstructions(model, images[:8], source.binary, fig_dir / "reconstructions.png")
+            viz.save_traversals(model, codes, images[:1], source.binary, fig_dir / "traversals.png")
         results["figures"] = sorted(str(p.relative_to(run_dir)) for p in fig_dir.glob("*.png"))
+    if preset is not None:
+        results.update(_suite(model, source, preset=preset, metrics=metrics, fast=fast, seed=seed, say=say))
+        results["settings"]["suite"] = results.pop("settings_suite")
     results["seconds"] = round(time.perf_counter() - start, 2)
     rundir.atomic_write_json(Path(out) if out else run_dir / rundir.RESULTS_FILE, results)
     return results

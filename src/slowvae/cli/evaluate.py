@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from slowvae.errors import SlowVAEError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -20,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=int, default=10_000, help="frames to encode (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the evaluation frames (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--preset", help="also run the metric suite with this preset (dlib, slowvae-paper, fast)")
+    p.add_argument("--metrics", help="comma-separated suite metrics (default: all the preset's; needs --preset)")
+    p.add_argument("--fast", action="store_true", help="fast DCI path (LightGBM where installed)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--json", action="store_true", help="print only the results as JSON on standard output")
     p.set_defaults(func=run)
@@ -28,10 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from slowvae.evaluate import evaluate_run
 
+    if args.metrics and not args.preset:
+        raise SlowVAEError("--metrics selects metrics of the suite; give --preset too (for example --preset dlib)")
     progress = None if args.json else (lambda msg: print(msg, file=sys.stderr))
     results = evaluate_run(
         args.run_dir, checkpoint=args.checkpoint, num_samples=args.samples, seed=args.seed,
-        device=args.device, figures=not args.no_figures, progress=progress,
+        device=args.device, figures=not args.no_figures, progress=progress, preset=args.preset,
+        metrics=args.metrics.split(",") if args.metrics else None, fast=args.fast,
     )
     if args.json:
         print(json.dumps(results, indent=2))
@@ -40,10 +48,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+_SUMMARY_KEYS = {"mcc", "mcc_pearson", "mcc_untrained", "step", "seconds"}
+
+
 def print_results(run_dir: Path, results: dict[str, Any]) -> None:
     """A short human summary of results.json."""
     print(f"step {results['step']}: MCC {results['mcc']:.3f} (Spearman; Pearson {results['mcc_pearson']:.3f}; "
           f"untrained network {results['mcc_untrained']:.3f})")
     for name, value in results["mcc_per_factor"].items():
         print(f"  {name:>12s}  |rho| {value:.3f}  (z{results['latent_for_factor'][name]})")
+    suite = [k for k in results if k not in _SUMMARY_KEYS and not k.endswith("_error") and isinstance(results[k], (int, float))]
+    for key in suite:
+        print(f"  {key:>32s}  {results[key]:.4f}")
+    for key in (k for k in results if k.endswith("_error")):
+        print(f"  {key:>32s}  {results[key]}")
     print(f"results: {Path(run_dir) / 'results.json'}; figures in {Path(run_dir) / 'figures'}")
