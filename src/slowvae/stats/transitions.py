@@ -131,6 +131,26 @@ def _assemble(records: dict, min_area: float) -> list[np.ndarray]:
     return tracks
 
 
+def reference_runs(valid: np.ndarray) -> list[tuple[int, int]]:
+    """The reference's track splitting (gen_kitti_masks.py): half-open runs [start, end) of
+    consecutive True frames of ``valid`` (T,), kept if longer than 2 frames, or longer than 1
+    when the run reaches the last frame."""
+    runs = []
+    t, n = 0, len(valid)
+    while t < n:
+        if not valid[t]:
+            t += 1
+            continue
+        end = t
+        while end < n and valid[end]:
+            end += 1
+        length = end - t
+        if length > 2 or (end == n and length > 1):
+            runs.append((t, end))
+        t = end
+    return runs
+
+
 def _reference_runs(records: dict, min_area: float) -> list[np.ndarray]:
     tracks = []
     for key in sorted(records):
@@ -139,19 +159,8 @@ def _reference_runs(records: dict, min_area: float) -> list[np.ndarray]:
         t0 = times.min()
         arr = np.zeros((times.max() - t0 + 1, 3))
         arr[times - t0] = values
-        valid = arr[:, 2] >= min_area
-        t, n = 0, len(arr)
-        while t < n:
-            if not valid[t]:
-                t += 1
-                continue
-            end = t
-            while end < n and valid[end]:
-                end += 1
-            length = end - t
-            if length > 2 or (end == n and length > 1):
-                tracks.append(arr[t:end].copy())
-            t = end
+        for start, end in reference_runs(arr[:, 2] >= min_area):
+            tracks.append(arr[start:end].copy())
     return tracks
 
 
