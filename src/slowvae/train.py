@@ -43,7 +43,7 @@ class TrainConfig:
     data_rate: float | None = 1.0  # LAP rate; None draws U(1, 10) per pair
     k: int | None = None  # LOC: factors changed per pair; None draws U{1..K-1}
     model: str = "slowvae"
-    hyper: dict[str, float] = field(default_factory=dict)  # model hyperparameters (beta, gamma, rate)
+    hyper: dict[str, float] = field(default_factory=dict)  # model hyperparameters (`slowvae models` lists them)
     z_dim: int = 10
     batch_pairs: int = 32  # pairs per step and per process: 64 images
     steps: int = 300_000
@@ -66,6 +66,7 @@ class TrainConfig:
                 f"it takes {', '.join(sorted(defaults)) or 'none'}"
             )
         self.hyper = {**defaults, **{k: float(v) for k, v in self.hyper.items()}}
+        MODELS[self.model].check_hyper(self.hyper)
         for name in ("steps", "batch_pairs", "checkpoint_every", "log_every", "z_dim"):
             if getattr(self, name) < 1:
                 raise SlowVAEError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -153,6 +154,14 @@ class Distributed:
         if self.active:
             dist.barrier()
 
+    def average_gradients(self, params: list[torch.nn.Parameter]) -> None:
+        """Average the gradients of ``params`` over the ranks (what DDP does for the main model)."""
+        if self.active:
+            for p in params:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+                    p.grad.div_(self.world)
+
 
 class _StopFlag:
     """SIGINT/SIGTERM set a flag that the loop checks between steps, so a checkpoint is consistent."""
@@ -229,8 +238,11 @@ def train(
 ) -> TrainConfig:
     """Train the run in ``run_dir`` (created with :func:`init_run_dir`) to its configured steps.
 
-    With ``resume`` it continues from ``checkpoints/last.pt``: model, optimizer, every RNG
-    state and the step, so the final weights equal those of an uninterrupted run. Under
+    With ``resume`` it continues from ``checkpoints/last.pt``: model, optimizer (and a model's
+    auxiliary optimizer), every RNG state and the step, so the final weights equal those of an
+    uninterrupted run. Before each forward the loop sets ``model.step``; a model with an
+    ``auxiliary_optimizer`` gets one extra step per iteration on a fresh batch (see
+    :mod:`slowvae.models.base`). Under
     torchrun each rank draws different pairs; rank 0 logs and checkpoints. Returns the config.
     """
     run_dir = Path(run_dir)
@@ -242,7 +254,12 @@ def train(
 
     source = make_pair_source(config)
     model = new_model(config, source.channels).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    # a model with an auxiliary network (FactorVAE's discriminator) trains it with its own
+    # optimizer on a fresh batch after each main step; the main optimizer leaves it alone
+    aux_optimizer = model.auxiliary_optimizer()
+    aux_params = [p for group in aux_optimizer.param_groups for p in group["params"]] if aux_optimizer else []
+    aux_ids = {id(p) for p in aux_params}
+    optimizer = torch.optim.Adam([p for p in model.parameters() if id(p) not in aux_ids], lr=config.lr, betas=(0.9, 0.999))
     seeds = np.random.SeedSequence(config.seed).spawn(ddp.world)[ddp.rank]
     rng = np.random.default_rng(seeds)
     generator = torch.Generator(device=device).manual_seed(int(seeds.generate_state(1)[0]))
@@ -253,6 +270,8 @@ def train(
         ckpt = rundir.load_checkpoint(ckpt_path, map_location=device)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if aux_optimizer is not None:
+            aux_optimizer.load_state_dict(ckpt["auxiliary_optimizer"])
         step = int(ckpt["step"])
         states = ckpt["rng"]
         if len(states) != ddp.world:
@@ -282,6 +301,8 @@ def train(
                 "rng": states,
                 "config": config.to_dict(),
             }
+            if aux_optimizer is not None:
+                ckpt["auxiliary_optimizer"] = aux_optimizer.state_dict()
             rundir.atomic_torch_save(ckpt_path, ckpt)
             if config.keep_checkpoints:
                 rundir.atomic_torch_save(ckpt_path.with_name(f"step_{at_step}.pt"), ckpt)
@@ -296,17 +317,21 @@ def train(
             while step < config.steps:
                 x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
                 batch = batch_to_tensor(x_t, x_next, source.binary, device)
+                model.step = step  # steps already taken, for schedules (AnnealedVAE)
                 terms = net(batch, generator)
-                loss = terms["loss"]
-                if not torch.isfinite(loss):
-                    raise TrainingStopped(
-                        f"the loss became {loss.item()} at step {step + 1}; the last good checkpoint "
-                        f"({ckpt_path}) is kept. Try a lower --lr or different hyperparameters, then "
-                        f"start a new run or `slowvae train --resume {run_dir}`"
-                    )
+                _check_finite(terms["loss"], step, ckpt_path, run_dir)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                terms["loss"].backward()
                 optimizer.step()
+                if aux_optimizer is not None:
+                    x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
+                    aux = model.auxiliary_loss(batch_to_tensor(x_t, x_next, source.binary, device), generator)
+                    _check_finite(aux["loss"], step, ckpt_path, run_dir)
+                    aux_optimizer.zero_grad(set_to_none=True)
+                    aux["loss"].backward()
+                    ddp.average_gradients(aux_params)
+                    aux_optimizer.step()
+                    terms.update({f"aux_{k}": v for k, v in aux.items()})
                 step += 1
                 for key, value in terms.items():
                     sums[key] = sums.get(key, 0) + value.detach()
@@ -340,6 +365,15 @@ def train(
         if writer is not None:
             writer.close()
     return config
+
+
+def _check_finite(loss: torch.Tensor, step: int, ckpt_path: Path, run_dir: Path) -> None:
+    if not torch.isfinite(loss):
+        raise TrainingStopped(
+            f"the loss became {loss.item()} at step {step + 1}; the last good checkpoint "
+            f"({ckpt_path}) is kept. Try a lower --lr or different hyperparameters, then "
+            f"start a new run or `slowvae train --resume {run_dir}`"
+        )
 
 
 def _tensorboard_writer(run_dir: Path) -> Any:

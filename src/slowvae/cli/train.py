@@ -35,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--beta", type=float, help="weight of the N(0, I) prior term (slowvae default 1)")
     m.add_argument("--gamma", type=float, help="weight of the Laplace transition term (slowvae default 10)")
     m.add_argument("--rate", type=float, help="rate lambda of the Laplace transition prior (slowvae default 6)")
+    m.add_argument(
+        "--hyper", action="append", type=_key_value, metavar="KEY=VALUE",
+        help="any model hyperparameter as a float, repeatable (`slowvae models` lists them), e.g. --hyper c_max=50",
+    )
     m.add_argument("--z-dim", type=int, help="number of latents (default 10)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--steps", type=int, help="total optimizer steps (reference: 300000; default 300000)")
@@ -64,6 +68,27 @@ def _rate(text: str) -> float | str:
     return value
 
 
+def _key_value(text: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the value of {key.strip()} must be a number, got {value!r}") from None
+
+
+def _merge_hyper(args: argparse.Namespace) -> dict[str, float]:
+    """--beta/--gamma/--rate and every --hyper KEY=VALUE as one dict; a key given twice must agree."""
+    pairs = [(h, getattr(args, h)) for h in _HYPER_FLAGS if getattr(args, h) is not None] + list(args.hyper or [])
+    hyper: dict[str, float] = {}
+    for key, value in pairs:
+        if key in hyper and hyper[key] != value:
+            raise SlowVAEError(f"hyperparameter {key} is given twice with different values ({hyper[key]:g} and {value:g})")
+        hyper[key] = value
+    return hyper
+
+
 def _k(text: str) -> int | None:
     return None if text in ("random", "-1") else int(text)
 
@@ -82,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         run_dir = args.resume
-        given = [f"--{f.replace('_', '-')}" for f in (*_CONFIG_FLAGS, *_HYPER_FLAGS) if getattr(args, f) is not None]
+        given = [f"--{f.replace('_', '-')}" for f in (*_CONFIG_FLAGS, *_HYPER_FLAGS, "hyper") if getattr(args, f) is not None]
         if args.out is not None:
             given.append("--out")
         if given:
@@ -99,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         values = {f: getattr(args, f) for f in (*_CONFIG_FLAGS, *_ADJUSTABLE) if getattr(args, f) is not None}
         if values.get("data_rate") == "random":
             values["data_rate"] = None
-        hyper = {h: getattr(args, h) for h in _HYPER_FLAGS if getattr(args, h) is not None}
+        hyper = _merge_hyper(args)
         config = training.TrainConfig(**values, hyper=hyper, keep_checkpoints=args.keep_checkpoints, tensorboard=args.tensorboard)
         run_dir = args.out or _default_out(config.model, config.dataset, config.seed)
         training.make_pair_source(config)  # fail on a bad dataset before creating the directory

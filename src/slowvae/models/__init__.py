@@ -5,11 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from slowvae.errors import SlowVAEError
-from slowvae.models.base import PairModel
+from slowvae.models.ada_gvae import AdaGVAE, AdaMLVAE
+from slowvae.models.annealed_vae import AnnealedVAE
+from slowvae.models.base import ContrastivePairModel, PairModel
+from slowvae.models.beta_tcvae import BetaTCVAE
+from slowvae.models.beta_vae import BetaVAE
+from slowvae.models.dip_vae import DIPVAEI, DIPVAEII
+from slowvae.models.factor_vae import FactorVAE
+from slowvae.models.infonce import InfoNCE
+from slowvae.models.pcl import PCL
 from slowvae.models.slowvae import SlowVAE
 
-#: model name -> class
-MODELS: dict[str, type[PairModel]] = {SlowVAE.name: SlowVAE}
+#: model name -> class, in the order `slowvae models` lists them
+MODELS: dict[str, type[PairModel]] = {
+    cls.name: cls
+    for cls in (
+        SlowVAE, BetaVAE, AnnealedVAE, FactorVAE, DIPVAEI, DIPVAEII, BetaTCVAE, AdaGVAE, AdaMLVAE, PCL, InfoNCE
+    )
+}
 
 
 def build_model(name: str, *, channels: int, z_dim: int = 10, **hyper: Any) -> PairModel:
@@ -21,4 +34,7 @@ def build_model(name: str, *, channels: int, z_dim: int = 10, **hyper: Any) -> P
     return cls(channels=channels, z_dim=z_dim, **hyper)
 
 
-__all__ = ["MODELS", "PairModel", "SlowVAE", "build_model"]
+__all__ = [
+    "MODELS", "AdaGVAE", "AdaMLVAE", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "ContrastivePairModel", "DIPVAEI",
+    "DIPVAEII", "FactorVAE", "InfoNCE", "PCL", "PairModel", "SlowVAE", "build_model",
+]

@@ -2,7 +2,19 @@
 
 A batch is a float tensor (2, B, C, H, W) with the frame axis first (x_t, x_t'), values in
 [0, 1]. ``forward(x, generator)`` returns a dict of scalar tensors whose ``"loss"`` is
-minimised; ``encode(x)`` gives the representation used for evaluation (posterior means).
+minimised; ``encode(x)`` gives the representation used for evaluation (posterior means, or the
+deterministic output of a contrastive encoder).
+
+Two optional hooks carry training state, and the loop in :mod:`slowvae.train` honours both:
+
+- ``step``: the loop sets ``model.step`` to the number of optimizer steps already taken before
+  each ``forward`` (AnnealedVAE's capacity schedule reads it). It is derived from the
+  checkpointed step, so it needs no state of its own.
+- ``auxiliary_optimizer()`` / ``auxiliary_loss(batch, generator)``: a model with a second
+  network trained by its own objective (FactorVAE's discriminator) returns that network's
+  optimizer. Its parameters are left out of the main optimizer; after each main step the loop
+  draws a fresh, independent pair batch, minimises ``auxiliary_loss(...)["loss"]`` with that
+  optimizer, and checkpoints the optimizer's state beside the main one.
 """
 
 from __future__ import annotations
@@ -13,19 +25,26 @@ import torch
 from torch import nn
 
 from slowvae.errors import SlowVAEError
-from slowvae.models.networks import Decoder, Encoder
+from slowvae.models.networks import Decoder, DeterministicEncoder, Encoder
 
 
 class PairModel(nn.Module):
     """Base for the VAE family: the reference encoder/decoder plus the pair loss of a subclass.
 
     Subclasses set ``name``, ``paper`` and ``defaults`` (hyperparameter -> default value) and
-    implement :meth:`pair_loss`.
+    implement :meth:`pair_loss` (or override ``forward``). Optional: ``sweeps`` (hyperparameter
+    -> the published sweep, a tuple of values or a text such as ``"U(1, 16)"``), ``hyper_help``
+    (hyperparameter -> one line), :meth:`check_hyper` for value checks, and the training hooks
+    described in the module docstring.
     """
 
     name: ClassVar[str]
     paper: ClassVar[str]
     defaults: ClassVar[dict[str, float]]
+    sweeps: ClassVar[dict[str, tuple[float, ...] | str]] = {}
+    hyper_help: ClassVar[dict[str, str]] = {}
+    #: optimizer steps already taken; set by the training loop before each forward
+    step: int = 0
 
     def __init__(self, channels: int = 1, z_dim: int = 10, **hyper: float) -> None:
         super().__init__()
@@ -36,9 +55,26 @@ class PairModel(nn.Module):
                 f"it takes {', '.join(sorted(self.defaults)) or 'none'}"
             )
         self.hyper = {**self.defaults, **{k: float(v) for k, v in hyper.items()}}
+        self.check_hyper(self.hyper)
         self.channels, self.z_dim = channels, z_dim
-        self.encoder = Encoder(channels, z_dim)
-        self.decoder = Decoder(channels, z_dim)
+        self.build_networks()
+
+    @classmethod
+    def check_hyper(cls, hyper: dict[str, float]) -> None:
+        """Raise :class:`SlowVAEError` for hyperparameter values the model cannot use (default: none)."""
+
+    def build_networks(self) -> None:
+        """Create the networks: the reference Gaussian encoder and Bernoulli decoder by default."""
+        self.encoder = Encoder(self.channels, self.z_dim)
+        self.decoder = Decoder(self.channels, self.z_dim)
+
+    def auxiliary_optimizer(self) -> torch.optim.Optimizer | None:
+        """The optimizer of an auxiliary network trained by :meth:`auxiliary_loss`, or None."""
+        return None
+
+    def auxiliary_loss(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Scalars whose ``"loss"`` the auxiliary optimizer minimises, on a fresh batch (2, B, C, H, W)."""
+        raise NotImplementedError(f"model {self.name!r} has no auxiliary network")
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior means (N, z_dim) of images (N, C, 64, 64) in [0, 1]."""
@@ -67,4 +103,30 @@ class PairModel(nn.Module):
         self, x: torch.Tensor, x_logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         """Loss dict from targets and logits (2, B, C, H, W) and posteriors (2, B, D)."""
+        raise NotImplementedError
+
+
+class ContrastivePairModel(PairModel):
+    """Base of the contrastive models: the reference conv encoder with a deterministic head
+    (:class:`DeterministicEncoder`) and no decoder. ``encode`` is the encoder's output."""
+
+    def build_networks(self) -> None:
+        self.encoder = DeterministicEncoder(self.channels, self.z_dim)
+        self.decoder = None
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes (N, z_dim) of images (N, C, 64, 64) in [0, 1]."""
+        return self.encoder(x)
+
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        raise SlowVAEError(f"model {self.name!r} has no decoder, so it cannot reconstruct images")
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Loss terms for a pair batch ``x`` (2, B, C, H, W) from the codes of both frames."""
+        two, b = x.shape[:2]
+        codes = self.encode(x.reshape(two * b, *x.shape[2:])).reshape(two, b, -1)
+        return self.code_loss(codes, generator)
+
+    def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        """Loss dict from the codes (2, B, D) of the two frames."""
         raise NotImplementedError

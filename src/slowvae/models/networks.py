@@ -16,20 +16,38 @@ class Encoder(nn.Module):
     def __init__(self, channels: int = 1, z_dim: int = 10) -> None:
         super().__init__()
         self.z_dim = z_dim
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(True),  # 32x32
-            nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(True),  # 16x16
-            nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(True),  # 8x8
-            nn.Conv2d(64, 64, 4, 2, 1), nn.ReLU(True),  # 4x4
-            nn.Conv2d(64, 256, 4, 1), nn.ReLU(True),  # 1x1
-            nn.Flatten(),
-            nn.Linear(256, 2 * z_dim),
-        )
+        self.net = nn.Sequential(*conv_trunk(channels), nn.Linear(256, 2 * z_dim))
         kaiming_init(self)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.net(x)
         return h[:, : self.z_dim], h[:, self.z_dim :]
+
+
+class DeterministicEncoder(nn.Module):
+    """Images (N, C, 64, 64) float -> codes (N, z_dim): the same conv trunk with a deterministic
+    linear head, as the contrastive baselines use it (cl-ica's KITTI Masks encoder)."""
+
+    def __init__(self, channels: int = 1, z_dim: int = 10) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+        self.net = nn.Sequential(*conv_trunk(channels), nn.Linear(256, z_dim))
+        kaiming_init(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def conv_trunk(channels: int) -> list[nn.Module]:
+    """The reference encoder's layers up to the 256-d feature (N, C, 64, 64) -> (N, 256)."""
+    return [
+        nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(True),  # 32x32
+        nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(True),  # 16x16
+        nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(True),  # 8x8
+        nn.Conv2d(64, 64, 4, 2, 1), nn.ReLU(True),  # 4x4
+        nn.Conv2d(64, 256, 4, 1), nn.ReLU(True),  # 1x1
+        nn.Flatten(),
+    ]
 
 
 class Decoder(nn.Module):
