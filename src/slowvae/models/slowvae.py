@@ -61,6 +61,16 @@ def slowvae_loss(
     n_images = 2 * b
     # R: Bernoulli NLL summed over pixels and images, divided by the number of images
     recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / n_images
+    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate)
+
+
+def slowvae_prior_terms(mu: torch.Tensor, logvar: torch.Tensor, *, rate: float) -> dict[str, torch.Tensor]:
+    """The two prior terms of the reference SlowVAE loss for posteriors ``mu``, ``logvar`` (2, B, D).
+
+    Returns ``kl_normal`` = CE_N - H (mean per-image KL to N(0, I), both frames) and
+    ``kl_laplace`` = CE_L - H (the Laplace prior of each frame centred on the other frame's
+    posterior mean, both directions, summed per pair, minus one mean entropy; slowvae.md §2.3).
+    """
     # mean per-image Gaussian entropy H and cross-entropy to N(0, I) CE_N (sums over latents)
     entropy = 0.5 * (logvar + _LOG_2PI + 1).sum(-1).mean()
     ce_normal = (0.5 * (mu.pow(2) + logvar.exp()) + 0.5 * _LOG_2PI).sum(-1).mean()
@@ -69,8 +79,27 @@ def slowvae_loss(
     ce_laplace = (
         laplace_cross_entropy(mu[0] - mu[1], std[0], rate) + laplace_cross_entropy(mu[1] - mu[0], std[1], rate)
     ).sum(-1).mean()
-    kl_normal = ce_normal - entropy
-    kl_laplace = ce_laplace - entropy
+    return {"kl_normal": ce_normal - entropy, "kl_laplace": ce_laplace - entropy}
+
+
+def slowvae_objective(
+    recon: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *, beta: float, gamma: float, rate: float
+) -> dict[str, torch.Tensor]:
+    """The reference assembly 2R + beta (CE_N - H) + gamma (CE_L - H) (Klindt et al. 2021, reference
+    ``solver.py`` L152-159; slowvae.md §2.3), for any decoder: the image loss and the vector loss
+    of :mod:`slowvae.models.mlp` both end here.
+
+    Args:
+        recon: R, the decoder's negative log-likelihood per image (summed over the observation,
+            averaged over the 2B images); a scalar tensor.
+        mu, logvar: Gaussian posteriors (2, B, D), frame axis first.
+
+    Returns:
+        Scalars ``loss``, ``recon`` (2R), ``kl_normal`` and ``kl_laplace`` (see
+        :func:`slowvae_prior_terms`).
+    """
+    terms = slowvae_prior_terms(mu, logvar, rate=rate)
+    kl_normal, kl_laplace = terms["kl_normal"], terms["kl_laplace"]
     loss = 2 * recon + beta * kl_normal + gamma * kl_laplace
     return {"loss": loss, "recon": 2 * recon, "kl_normal": kl_normal, "kl_laplace": kl_laplace}
 
