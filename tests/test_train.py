@@ -163,3 +163,22 @@ def test_tensorboard_logging_writes_event_files(tmp_path):
     events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
     assert [e.step for e in events.Scalars("loss")] == [2, 4]
+
+
+def test_bf16_precision_trains_with_float32_losses(tmp_path):
+    from slowvae.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("slowvae", channels=1)
+    x = (torch.rand(2, 8, 1, 64, 64) > 0.7).float()
+    ref = model(x, torch.Generator().manual_seed(1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(x, torch.Generator().manual_seed(1))
+    assert all(v.dtype == torch.float32 for v in low.values())
+    assert low["loss"].item() == pytest.approx(ref["loss"].item(), rel=0.02)  # bf16 networks, same loss
+    run = tmp_path / "bf16"
+    init_run_dir(run, TrainConfig(steps=4, precision="bf16", **SMALL))
+    train(run)
+    ckpt = rundir.load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["config"]["precision"] == "bf16"
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in ckpt["model"].values())

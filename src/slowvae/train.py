@@ -28,6 +28,8 @@ from slowvae.errors import SlowVAEError
 from slowvae.models import MODELS, PairModel, build_model
 
 CHECKPOINT_FORMAT = 1
+#: training precisions: the dtype the networks' matmuls and convolutions autocast to
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -50,6 +52,7 @@ class TrainConfig:
     lr: float = 1e-4
     seed: int = 1
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
+    precision: str = "fp32"  # "fp32" or "bf16" (autocast of the networks; losses stay float32)
     checkpoint_every: int = 10_000
     keep_checkpoints: bool = False  # also keep checkpoints/step_N.pt at every checkpoint
     log_every: int = 100
@@ -70,6 +73,8 @@ class TrainConfig:
         for name in ("steps", "batch_pairs", "checkpoint_every", "log_every", "z_dim"):
             if getattr(self, name) < 1:
                 raise SlowVAEError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.precision not in PRECISIONS:
+            raise SlowVAEError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not self.lr > 0:
             raise SlowVAEError(f"learning rate must be positive, got {self.lr}")
 
@@ -283,6 +288,9 @@ def train(
         if ddp.is_main:
             _truncate_log(run_dir / rundir.LOG_FILE, step)
 
+    amp_dtype = PRECISIONS[config.precision]
+    if amp_dtype is not None and device.type == "cpu":
+        model.to(memory_format=torch.channels_last)  # oneDNN's fast layout for bf16 convolutions
     net: torch.nn.Module = model
     if ddp.active:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -318,7 +326,8 @@ def train(
                 x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
                 batch = batch_to_tensor(x_t, x_next, source.binary, device)
                 model.step = step  # steps already taken, for schedules (AnnealedVAE)
-                terms = net(batch, generator)
+                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                    terms = net(batch, generator)
                 _check_finite(terms["loss"], step, ckpt_path, run_dir)
                 optimizer.zero_grad(set_to_none=True)
                 terms["loss"].backward()

@@ -11,7 +11,7 @@ from slowvae.errors import SlowVAEError
 from slowvae.models import MODELS
 
 #: TrainConfig fields set by flags of the same name that cannot change on --resume
-_CONFIG_FLAGS = ("dataset", "model", "transitions", "data_rate", "k", "z_dim", "batch_pairs", "lr", "seed")
+_CONFIG_FLAGS = ("dataset", "model", "transitions", "data_rate", "k", "z_dim", "batch_pairs", "lr", "seed", "precision")
 #: model hyperparameter flags (TrainConfig.hyper); fixed on --resume too
 _HYPER_FLAGS = ("beta", "gamma", "rate")
 #: fields that --resume may adjust
@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
     o.add_argument("--seed", type=int, help="seed of every random stream of the run (default 1)")
     o.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    o.add_argument("--precision", choices=["fp32", "bf16"], help="fp32 (default) or bf16 autocast of the networks (losses stay float32)")
     r = p.add_argument_group("run directory")
     r.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-seed<seed>)")
     r.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint; with --steps, extend it")

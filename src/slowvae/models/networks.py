@@ -2,6 +2,7 @@
 
 Higgins et al. (2017) "H" architecture as used by the SlowVAE reference (slowvae.md §2.1):
 kaiming-normal init with zero bias on Linear and Conv2d; transposed convs keep PyTorch's init.
+Outputs are float32 whatever the autocast precision of the layers, so every loss runs in float32.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Encoder(nn.Module):
         kaiming_init(self)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.net(x)
+        h = self.net(x).float()  # float32 out of mixed precision: losses stay in float32
         return h[:, : self.z_dim], h[:, self.z_dim :]
 
 
@@ -35,7 +36,7 @@ class DeterministicEncoder(nn.Module):
         kaiming_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(x).float()
 
 
 def conv_trunk(channels: int) -> list[nn.Module]:
@@ -67,7 +68,7 @@ class Decoder(nn.Module):
         kaiming_init(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(self.fc(z).view(-1, 256, 1, 1))
+        return self.net(self.fc(z).view(-1, 256, 1, 1)).float()
 
 
 def kaiming_init(module: nn.Module) -> None:
