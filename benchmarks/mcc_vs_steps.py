@@ -7,6 +7,8 @@ at every ``--eval-every`` steps; then scores the checkpoints at ``--eval-steps``
 runs continue from their last checkpoint.
 
     python benchmarks/mcc_vs_steps.py --steps 5000 --seeds 1 2 --workers 2
+    python benchmarks/mcc_vs_steps.py --models slowvae --seeds 1 2 3 --precisions fp32 bf16 \
+        --out benchmarks/results/mcc_precision.json     # mixed-precision quality check (issue 8)
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+import runlib
+
 HERE = Path(__file__).resolve().parent
 CONFIGS = {
     "slowvae": {"beta": 1.0, "gamma": 10.0, "rate": 6.0},
@@ -27,40 +31,19 @@ CONFIGS = {
 }
 
 
-def _init_worker() -> None:
-    import torch
+def run_one(task: tuple[str, int, int, int, list[int], str, str]) -> dict:
+    name, seed, steps, every, eval_steps, root, precision = task
+    from slowvae.train import TrainConfig
 
-    torch.set_num_threads(1)
-
-
-def run_one(task: tuple[str, int, int, int, list[int], str]) -> dict:
-    name, seed, steps, every, eval_steps, root = task
-    from slowvae import rundir
-    from slowvae.evaluate import evaluate_run
-    from slowvae.train import TrainConfig, init_run_dir, train, update_run_config
-
-    run_dir = Path(root) / f"{name}-seed{seed}"
+    run_dir = Path(root) / (f"{name}-seed{seed}" + ("" if precision == "fp32" else f"-{precision}"))
     config = TrainConfig(
         hyper=CONFIGS[name], steps=steps, seed=seed, checkpoint_every=every, keep_checkpoints=True, log_every=100,
-        device="cpu",
+        device="cpu", precision=precision,
     )
-    start = time.perf_counter()
-    ckpt = run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT
-    if not (run_dir / rundir.CONFIG_FILE).exists():
-        init_run_dir(run_dir, config)
-        train(run_dir)
-    elif rundir.load_checkpoint(ckpt)["step"] < steps if ckpt.exists() else True:
-        update_run_config(run_dir, config)
-        train(run_dir, resume=ckpt.exists())
-    train_s = time.perf_counter() - start
-    curve = {}
-    for s in eval_steps:
-        cached = run_dir / f"eval_step_{s}.json"
-        if not cached.exists():
-            evaluate_run(run_dir, checkpoint=f"step_{s}.pt", num_samples=10_000, seed=0, figures=False, out=cached)
-        curve[s] = json.loads(cached.read_text())["mcc"]
-    print(f"{name} seed {seed}: " + ", ".join(f"{s}: {v:.3f}" for s, v in curve.items()), flush=True)
-    return {"model": name, "hyper": CONFIGS[name], "seed": seed, "mcc": curve, "train_seconds_this_call": round(train_s, 1)}
+    train_s = runlib.train_to(run_dir, config)
+    curve = {s: runlib.mcc_at(run_dir, s)["mcc"] for s in eval_steps}
+    print(f"{name} seed {seed} {precision}: " + ", ".join(f"{s}: {v:.3f}" for s, v in curve.items()), flush=True)
+    return {"model": name, "hyper": CONFIGS[name], "seed": seed, "precision": precision, "mcc": curve, "train_seconds_this_call": round(train_s, 1)}
 
 
 def main() -> int:
@@ -70,19 +53,22 @@ def main() -> int:
     parser.add_argument("--eval-every", type=int, default=1000, help="checkpoint interval (eval steps must be multiples)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=Path, default=HERE / "runs", help="run directories (not checked in)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "mcc_vs_steps.json")
     args = parser.parse_args()
     if any(s % args.eval_every for s in args.eval_steps):
         parser.error("every --eval-steps value must be a multiple of --eval-every")
-    tasks = [(m, s, args.steps, args.eval_every, args.eval_steps, str(args.runs)) for s in args.seeds for m in args.models]
-    with mp.get_context("spawn").Pool(args.workers, initializer=_init_worker) as pool:
+    tasks = [(m, s, args.steps, args.eval_every, args.eval_steps, str(args.runs), p)
+             for p in args.precisions for s in args.seeds for m in args.models]
+    with mp.get_context("spawn").Pool(args.workers, initializer=runlib.init_worker) as pool:
         records = pool.map(run_one, tasks, chunksize=1)
-    table = ["| model | seed | " + " | ".join(f"MCC @ {s}" for s in args.eval_steps) + " |",
-             "|---|---|" + "---|" * len(args.eval_steps)]
+    table = ["| model | precision | seed | " + " | ".join(f"MCC @ {s}" for s in args.eval_steps) + " |",
+             "|---|---|---|" + "---|" * len(args.eval_steps)]
     for r in records:
-        table.append(f"| {r['model']} | {r['seed']} | " + " | ".join(f"{r['mcc'][s]:.3f}" for s in args.eval_steps) + " |")
+        table.append(f"| {r['model']} | {r['precision']} | {r['seed']} | "
+                     + " | ".join(f"{r['mcc'][s]:.3f}" for s in args.eval_steps) + " |")
     result = {
         "command": "python " + " ".join(sys.argv),
         "machine": f"{platform.processor() or platform.machine()}, {mp.cpu_count()} cores, {args.workers} workers x 1 thread",

@@ -3,14 +3,14 @@
 Array metrics: 10 000 train / 5 000 test codes of a procedural-dSprites representation (factor sizes
 3, 6, 40, 32, 32). ``--representation identity`` (default) uses the 5 standardised factors plus
 N(0, 0.1^2) noise and 5 pure-noise latents (the parity fixture's construction); ``untrained``
-encodes rendered images with an untrained SlowVAE encoder; ``--codes/--factors/--test-*`` take a
-trained model's saved codes.
+encodes rendered images with an untrained SlowVAE encoder; ``--run RUN_DIR`` encodes them with a
+trained run's posterior means; ``--codes/--factors/--test-*`` take saved codes.
 
 Sampling metrics (BetaVAE, FactorVAE): the time of the metric against the time of only rendering
-and encoding the images it uses (same chunking), with the untrained conv encoder on CPU, at
+and encoding the images it uses (same chunking), with the same encoder on CPU, at
 ``--sampling-scale`` times dlib's counts (1.0 = dlib's ~2.9 million encoder passes).
 
-    nice -n 10 .venv/bin/python benchmarks/metrics_speed.py --exact --out benchmarks/results/metrics_speed.json
+    python benchmarks/metrics_speed.py --run benchmarks/runs/slowvae-seed1 --exact --sampling-scale 0.05
 """
 
 from __future__ import annotations
@@ -67,11 +67,10 @@ def time_suite(codes, factors, tc, tf, fast: bool, seed: int) -> dict:
     return {"per_metric": per, "whole_suite_seconds": round(time.perf_counter() - t, 2)}
 
 
-def time_sampling(scale: float, seed: int) -> dict:
+def time_sampling(scale: float, seed: int, encode) -> dict:
     from slowvae.data import get_dataset
 
     data = get_dataset("dsprites-procedural")
-    encode = make_encoder(seed)
     sizes = np.asarray(data.factor_sizes)
     res = {}
     bv = {"num_train": max(1, int(10000 * scale)), "num_eval": max(1, int(5000 * scale))}
@@ -100,6 +99,7 @@ def time_sampling(scale: float, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--representation", choices=["identity", "untrained"], default="identity")
+    parser.add_argument("--run", help="a trained procedural-dSprites run directory: time on its posterior means")
     parser.add_argument("--codes"), parser.add_argument("--factors")
     parser.add_argument("--test-codes"), parser.add_argument("--test-factors")
     parser.add_argument("--exact", action="store_true", help="also time the exact (sklearn GBT) DCI path: minutes")
@@ -108,7 +108,19 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/metrics_speed.json")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    if args.codes:
+    encode = make_encoder(args.seed)
+    if args.run:
+        from slowvae.evaluate import encode_images, load_model
+
+        model, _, step, pairs = load_model(args.run)
+
+        def encode(images: np.ndarray) -> np.ndarray:
+            return encode_images(model, images, pairs.binary)
+
+        (images, factors), (test_images, tf) = pairs.sample_eval(10000, rng), pairs.sample_eval(5000, rng)
+        codes, tc = encode(images), encode(test_images)
+        source = f"posterior means of the trained run {args.run} (step {step})"
+    elif args.codes:
         codes, factors = np.load(args.codes), np.load(args.factors)
         tc, tf = np.load(args.test_codes), np.load(args.test_factors)
         source = f"saved codes {args.codes}"
@@ -127,15 +139,16 @@ def main() -> None:
         "source": source,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "command": "nice -n 10 .venv/bin/python benchmarks/metrics_speed.py " + " ".join(
-            a for a in ["--exact" if args.exact else "", f"--sampling-scale {args.sampling_scale}",
-                        f"--representation {args.representation}"] if a),
+            a for a in [f"--run {args.run}" if args.run else "", "--exact" if args.exact else "",
+                        f"--sampling-scale {args.sampling_scale}",
+                        "" if args.run else f"--representation {args.representation}"] if a),
         "array_metrics_fast": time_suite(codes, factors, tc, tf, True, args.seed),
     }
     print(json.dumps({"fast_whole_suite_s": result["array_metrics_fast"]["whole_suite_seconds"]}), flush=True)
     if args.exact:
         result["array_metrics_exact"] = time_suite(codes, factors, tc, tf, False, args.seed)
     if args.sampling_scale > 0:
-        result["sampling_metrics"] = time_sampling(args.sampling_scale, args.seed)
+        result["sampling_metrics"] = time_sampling(args.sampling_scale, args.seed, encode)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

@@ -1,8 +1,8 @@
 """What the training benchmarks share: train a run directory to a number of steps (creating it, or
 continuing it from its last checkpoint), and score one checkpoint with MCC once (cached beside it).
 
-Used by ``baselines.py``; ``mcc_vs_steps.py`` predates it and carries its own copy of the same
-steps (same run-directory layout and cache names, so both scripts can share runs).
+Used by ``mcc_vs_steps.py`` and ``baselines.py``, which share run directories (same layout and
+cache names).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from slowvae.data.pairs import PairSource
 from slowvae.data.transitions import make_transitions
 from slowvae.errors import SlowVAEError
 from slowvae.models import MODELS, PairModel, build_model
+from slowvae.models.base import resolve_hyper
 
 CHECKPOINT_FORMAT = 1
 #: training precisions: the dtype the networks' matmuls and convolutions autocast to
@@ -61,14 +62,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise SlowVAEError(f"unknown model {self.model!r}; known: {', '.join(sorted(MODELS))}")
-        defaults = MODELS[self.model].defaults
-        unknown = set(self.hyper) - set(defaults)
-        if unknown:
-            raise SlowVAEError(
-                f"model {self.model!r} has no hyperparameter {', '.join(sorted(unknown))}; "
-                f"it takes {', '.join(sorted(defaults)) or 'none'}"
-            )
-        self.hyper = {**defaults, **{k: float(v) for k, v in self.hyper.items()}}
+        self.hyper = resolve_hyper(self.model, MODELS[self.model].defaults, self.hyper)
         MODELS[self.model].check_hyper(self.hyper)
         for name in ("steps", "batch_pairs", "checkpoint_every", "log_every", "z_dim"):
             if getattr(self, name) < 1:

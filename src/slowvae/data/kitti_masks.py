@@ -31,7 +31,7 @@ import os
 import pickle
 from collections import defaultdict
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -163,38 +163,6 @@ class KittiMasks:
 # ---------------------------------------------------------------- builder
 
 
-def _txt_id_maps(path: Path) -> Iterator[tuple[int, np.ndarray]]:
-    """(frame, id map) of a MOTS ``instances_txt`` file, every object including the ignore region."""
-    from slowvae.stats.rle import rle_decode
-
-    by_frame: dict[int, list] = defaultdict(list)
-    size = None
-    with open(path, encoding="ascii", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 6:
-                raise SlowVAEError(f"{path}:{lineno}: expected 'time_frame id class_id img_height img_width rle'")
-            try:
-                t, obj, _cls, h, w = (int(v) for v in parts[:5])
-            except ValueError:
-                raise SlowVAEError(f"{path}:{lineno}: the first five fields must be integers") from None
-            if size is None:
-                size = (h, w)
-            elif size != (h, w):
-                raise SlowVAEError(f"{path}:{lineno}: frames have mixed shapes {size} and {(h, w)}")
-            by_frame[t].append((obj, parts[5]))
-    for t in sorted(by_frame):
-        id_map = np.zeros(size, dtype=np.int64)
-        for obj, rle in by_frame[t]:
-            try:
-                id_map[rle_decode(rle, *size)] = obj
-            except SlowVAEError as err:
-                raise SlowVAEError(f"{path}: frame {t}, object {obj}: {err}") from None
-        yield t, id_map
-
-
 def window_ids(window: np.ndarray, reference_quirk: bool) -> list[int]:
     """Pedestrian ids to follow in one 64x64 window of an id map (module docstring)."""
     if reference_quirk:
@@ -247,13 +215,13 @@ def build_kitti_masks(
 ) -> dict[str, int]:
     """Build a KITTI Masks pickle from MOTS annotation folders; returns counts (sequences, masks,
     transitions). The pickle is written atomically in the released format."""
-    from slowvae.stats.readers import _mots_sequences, _png_frames
+    from slowvae.stats.readers import mots_sequences, mots_txt_id_maps, png_id_maps
 
     say = progress or (lambda _m: None)
     masks: list[np.ndarray] = []
     for root in mots_dirs:
-        for kind, path in _mots_sequences(Path(root)):
-            frames = _png_frames(path) if kind == "png" else _txt_id_maps(path)
+        for kind, path in mots_sequences(Path(root)):
+            frames = png_id_maps(path) if kind == "png" else mots_txt_id_maps(path)
             found = sequence_tracks(frames, reference_quirk=reference_quirk, min_area=min_area)
             say(f"{path}: {len(found)} pedestrian tracks")
             masks += found

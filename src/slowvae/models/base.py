@@ -28,6 +28,17 @@ from slowvae.errors import SlowVAEError
 from slowvae.models.networks import Decoder, DeterministicEncoder, Encoder
 
 
+def resolve_hyper(model: str, defaults: dict[str, float], hyper: dict[str, float]) -> dict[str, float]:
+    """``defaults`` updated with ``hyper`` as floats; an unknown name is a :class:`SlowVAEError`."""
+    unknown = set(hyper) - set(defaults)
+    if unknown:
+        raise SlowVAEError(
+            f"model {model!r} has no hyperparameter {', '.join(sorted(unknown))}; "
+            f"it takes {', '.join(sorted(defaults)) or 'none'}"
+        )
+    return {**defaults, **{k: float(v) for k, v in hyper.items()}}
+
+
 class PairModel(nn.Module):
     """Base for the VAE family: the reference encoder/decoder plus the pair loss of a subclass.
 
@@ -48,13 +59,7 @@ class PairModel(nn.Module):
 
     def __init__(self, channels: int = 1, z_dim: int = 10, **hyper: float) -> None:
         super().__init__()
-        unknown = set(hyper) - set(self.defaults)
-        if unknown:
-            raise SlowVAEError(
-                f"model {self.name!r} has no hyperparameter {', '.join(sorted(unknown))}; "
-                f"it takes {', '.join(sorted(self.defaults)) or 'none'}"
-            )
-        self.hyper = {**self.defaults, **{k: float(v) for k, v in hyper.items()}}
+        self.hyper = resolve_hyper(self.name, self.defaults, hyper)
         self.check_hyper(self.hyper)
         self.channels, self.z_dim = channels, z_dim
         self.build_networks()

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from slowvae.errors import SlowVAEError
+from slowvae.models.base import resolve_hyper
 from slowvae.models.slowvae import slowvae_objective
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -53,15 +54,9 @@ class VectorPairModel(nn.Module):
 
     def __init__(self, obs_dim: int, z_dim: int, **hyper: float) -> None:
         super().__init__()
-        unknown = set(hyper) - set(self.defaults)
-        if unknown:
-            raise SlowVAEError(
-                f"model {self.name!r} has no hyperparameter {', '.join(sorted(unknown))}; "
-                f"it takes {', '.join(sorted(self.defaults)) or 'none'}"
-            )
         if obs_dim < 1 or z_dim < 1:
             raise SlowVAEError(f"obs_dim and z_dim must be positive, got {obs_dim}, {z_dim}")
-        self.hyper = {**self.defaults, **{k: float(v) for k, v in hyper.items()}}
+        self.hyper = resolve_hyper(self.name, self.defaults, hyper)
         self.obs_dim, self.z_dim = int(obs_dim), int(z_dim)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

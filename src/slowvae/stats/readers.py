@@ -72,7 +72,8 @@ def _frame_numbers(paths: list[Path]) -> list[int]:
     return list(range(len(paths)))
 
 
-def _png_frames(folder: Path) -> Iterator[tuple[int, np.ndarray]]:
+def png_id_maps(folder: Path) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame, id map (H, W)) of a folder of MOTS instance PNGs (or any per-frame id PNGs), in frame order."""
     paths = sorted(folder.glob("*.png"))
     for t, p in zip(_frame_numbers(paths), paths):
         yield t, read_id_png(p)
@@ -89,7 +90,7 @@ def read_mask_dir(
     if not any(folder.glob("*.png")):
         raise SlowVAEError(f"--mask-dir: no .png files in {folder}")
     return tracks_from_id_maps(
-        _png_frames(folder), reference=reference, min_area=min_area, name=str(folder)
+        png_id_maps(folder), reference=reference, min_area=min_area, name=str(folder)
     )
 
 
@@ -123,9 +124,14 @@ def read_mask_array(
 # ---------------------------------------------------------------- KITTI MOTS / MOTSChallenge
 
 
-def _mots_txt_frames(
-    path: Path, classes: set[int] | None
+def mots_txt_id_maps(
+    path: Path, classes: set[int] | None = None, *, drop_ignore: bool = True
 ) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame, id map (H, W) int64) of a MOTS ``instances_txt`` file, frames in order.
+
+    Objects of other ``classes`` (id // 1000) are left out, and with ``drop_ignore`` the ignore
+    region (id 10000) too; a frame whose objects are all left out still yields an empty map.
+    """
     by_frame: dict[int, list[tuple[int, int, int, str]]] = defaultdict(list)
     size = None
     with open(path, encoding="ascii", errors="replace") as fh:
@@ -149,7 +155,7 @@ def _mots_txt_frames(
                     f"{path}:{lineno}: frames have mixed shapes: {size[0]}x{size[1]} and {h}x{w}"
                 )
             by_frame[t]  # the frame exists even when all its objects are filtered out
-            if obj == MOTS_IGNORE or obj == 0 or (classes is not None and cls not in classes):
+            if obj == 0 or (drop_ignore and obj == MOTS_IGNORE) or (classes is not None and cls not in classes):
                 continue
             by_frame[t].append((obj, h, w, parts[5]))
     for t in sorted(by_frame):
@@ -162,7 +168,7 @@ def _mots_txt_frames(
         yield t, id_map
 
 
-def _mots_sequences(root: Path) -> list[tuple[str, Path]]:
+def mots_sequences(root: Path) -> list[tuple[str, Path]]:
     """(kind, path) of each MOTS sequence under root: ('png', folder) or ('txt', file)."""
     if root.is_file():
         if root.suffix == ".txt":
@@ -172,7 +178,7 @@ def _mots_sequences(root: Path) -> list[tuple[str, Path]]:
         raise SlowVAEError(f"--mots: {root} does not exist")
     for sub, kind in (("instances", "png"), ("instances_txt", "txt")):
         if (root / sub).is_dir():
-            return _mots_sequences(root / sub)
+            return mots_sequences(root / sub)
     seqs: list[tuple[str, Path]] = [
         ("png", d) for d in sorted(p for p in root.iterdir() if p.is_dir()) if any(d.glob("*.png"))
     ]
@@ -206,8 +212,8 @@ def read_mots(
     cls = None if classes is None else {int(c) for c in classes}
     keep = None if cls is None else (lambda i: i // 1000 in cls)
     tracks: list[np.ndarray] = []
-    for kind, path in _mots_sequences(root):
-        frames = _png_frames(path) if kind == "png" else _mots_txt_frames(path, cls)
+    for kind, path in mots_sequences(root):
+        frames = png_id_maps(path) if kind == "png" else mots_txt_id_maps(path, cls)
         # a sequence without objects of these classes adds nothing
         tracks += tracks_from_id_maps(
             frames, keep=keep, drop=(0, MOTS_IGNORE), reference=reference,
