@@ -54,7 +54,7 @@ def make_config(label: str, seed: int, steps: int):
     model, hyper, _ = CONFIGS[label]
     # the settings of mcc_vs_steps.py, so that the runs the two scripts have in common are shared
     return TrainConfig(model=model, hyper=hyper, steps=steps, seed=seed, checkpoint_every=1000,
-                       keep_checkpoints=True, log_every=100, device="cpu")
+                       keep_checkpoints=True, log_every=100, device="cpu", precision="fp32")
 
 
 def run_one(task: tuple[str, int, int, str, int]) -> dict:

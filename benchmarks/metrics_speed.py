@@ -138,7 +138,7 @@ def main() -> None:
     result = {
         "source": source,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "command": "nice -n 10 .venv/bin/python benchmarks/metrics_speed.py " + " ".join(
+        "command": "python benchmarks/metrics_speed.py " + " ".join(
             a for a in [f"--run {args.run}" if args.run else "", "--exact" if args.exact else "",
                         f"--sampling-scale {args.sampling_scale}",
                         "" if args.run else f"--representation {args.representation}"] if a),

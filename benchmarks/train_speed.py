@@ -3,7 +3,8 @@
 Alternates blocks of the two in one process, so machine noise hits both alike, and reports:
 images/s of each and their ratio; the project's share of step time spent producing batches;
 achieved GFLOP/s (torch.utils.flop_counter) against the fp32 and bf16 matmul peaks measured in the
-same run. Then it times `slowvae train` itself per precision from its own log (start-up excluded).
+same run. Then it times `slowvae train` itself per precision from its own log (start-up excluded),
+and the evaluation path: rendering and encoding 100k images in batches of 1024 under inference mode.
 
     python benchmarks/train_speed.py --precisions fp32 bf16 --blocks 5 --steps-per-block 20
 """
@@ -68,6 +69,7 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--steps-per-block", type=int, default=20)
     parser.add_argument("--train-steps", type=int, default=300, help="steps of each `slowvae train` timing run")
+    parser.add_argument("--encode", type=int, default=100_000, help="images to render and encode for the evaluation timing")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "train_speed.json")
     args = parser.parse_args()
 
@@ -144,6 +146,18 @@ def main() -> int:
             )
             lines = [json.loads(x) for x in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
             cli[precision] = float(np.mean([x["images_per_s"] for x in lines[1:]]))
+    # evaluation: render and encode --encode images in large batches under inference mode
+    from slowvae.evaluate import encode_images
+
+    model = new_model(TrainConfig(), 1).eval()
+    start = time.perf_counter()
+    render_s = 0.0
+    for begin in range(0, args.encode, 10_000):
+        t0 = time.perf_counter()
+        images, _ = source.sample_eval(min(10_000, args.encode - begin), rng)
+        render_s += time.perf_counter() - t0
+        encode_images(model, images, True)
+    encode_total = time.perf_counter() - start
     plain_ips = rows["plain"]["images_per_s"]
     result = {
         "command": "python " + " ".join([sys.argv[0].replace(str(HERE.parent) + "/", ""), *sys.argv[1:]]),
@@ -155,6 +169,8 @@ def main() -> int:
         "in_process": rows,
         "slowvae_train_images_per_s": cli,
         "slowvae_train_speedup_vs_plain_fp32": {p: v / plain_ips for p, v in cli.items()},
+        "evaluation_encode": {"images": args.encode, "seconds": encode_total, "render_seconds": render_s,
+                              "images_per_s": args.encode / encode_total, "batch": 1024, "precision": "fp32"},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

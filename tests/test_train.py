@@ -182,3 +182,18 @@ def test_bf16_precision_trains_with_float32_losses(tmp_path):
     ckpt = rundir.load_checkpoint(run / "checkpoints" / "last.pt")
     assert ckpt["config"]["precision"] == "bf16"
     assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for v in ckpt["model"].values())
+
+
+def test_auto_precision_resolves_by_hardware_and_is_saved(tmp_path, monkeypatch):
+    from slowvae import train as training
+
+    monkeypatch.setattr(training, "native_bf16", lambda device: True)
+    assert TrainConfig(**SMALL).precision == "bf16"
+    monkeypatch.setattr(training, "native_bf16", lambda device: False)
+    config = TrainConfig(**SMALL)
+    assert config.precision == "fp32" and TrainConfig(precision="bf16", **SMALL).precision == "bf16"
+    init_run_dir(tmp_path / "r", config)
+    monkeypatch.setattr(training, "native_bf16", lambda device: True)  # another machine resumes it
+    assert load_run_config(tmp_path / "r").precision == "fp32"
+    with pytest.raises(training.SlowVAEError, match="precision must be auto or one of"):
+        TrainConfig(precision="fp16")

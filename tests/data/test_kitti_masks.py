@@ -158,3 +158,8 @@ def test_short_training_run(tmp_path, monkeypatch):
     init_run_dir(tmp_path / "run", TrainConfig(dataset="kitti-masks", steps=1, batch_pairs=4, checkpoint_every=1))
     train(tmp_path / "run")
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+    from slowvae.evaluate import evaluate_run
+
+    results = evaluate_run(tmp_path / "run", num_samples=200, figures=False)  # MCC on continuous latents
+    assert 0 <= results["mcc"] <= 1 and 0 <= results["mcc_untrained"] <= 1
+    assert tuple(results["mcc_per_factor"]) == ('y', 'x', 'area')

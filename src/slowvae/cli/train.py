@@ -46,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
     o.add_argument("--seed", type=int, help="seed of every random stream of the run (default 1)")
     o.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
-    o.add_argument("--precision", choices=["fp32", "bf16"], help="fp32 (default) or bf16 autocast of the networks (losses stay float32)")
+    o.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                   help="auto (default: bf16 where the hardware has native bf16, else fp32), fp32, or bf16 autocast "
+                   "of the networks (losses stay float32)")
     r = p.add_argument_group("run directory")
     r.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-seed<seed>)")
     r.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint; with --steps, extend it")
