@@ -90,3 +90,12 @@ def test_untrained_mcc_is_the_runs_initial_network(trained_run, tmp_path):
     results = evaluate_run(trained_run, num_samples=300, seed=0, figures=False, out=tmp_path / "r.json")
     assert mcc(codes, latents)["mcc"] == pytest.approx(results["mcc_untrained"], abs=1e-12)
     assert json.loads((tmp_path / "r.json").read_text())["mcc"] == results["mcc"]
+
+
+def test_stats_on_a_trained_runs_latents(trained_run, capsys):
+    """`slowvae stats --run` end to end: held-out pairs encoded by the real model, one fit per latent."""
+    assert main(["stats", "--run", str(trained_run), "--n-pairs", "300", "--bootstrap", "5", "--json", "--no-plots"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {f"z{i}" for i in range(10)}
+    fitted = [v for v in out.values() if isinstance(v, dict) and "gennorm" in v]
+    assert fitted and all(v["n"] == 300 and v["gennorm"]["alpha"] > 0 for v in fitted)
