@@ -99,3 +99,14 @@ def test_stats_on_a_trained_runs_latents(trained_run, capsys):
     assert set(out) >= {f"z{i}" for i in range(10)}
     fitted = [v for v in out.values() if isinstance(v, dict) and "gennorm" in v]
     assert fitted and all(v["n"] == 300 and v["gennorm"]["alpha"] > 0 for v in fitted)
+
+
+def test_evaluate_with_a_preset_runs_the_metric_suite(trained_run, tmp_path, capsys):
+    assert main(["evaluate", str(trained_run), "--samples", "300", "--preset", "fast", "--metrics", "mig,sap,dci",
+                 "--fast", "--json", "--no-figures"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("mcc", "mig", "sap", "dci_disentanglement", "dci_informativeness_test"):
+        assert out[key] is None or 0 <= out[key] <= 1, key
+    assert out["mig"] is not None and "suite" in out["settings"]
+    assert main(["evaluate", str(trained_run), "--metrics", "mig"]) == 2
+    assert "give --preset too" in capsys.readouterr().err
