@@ -118,20 +118,7 @@ def test_missing_file_names_the_download_command(monkeypatch, tmp_path):
         get_dataset("dsprites")
 
 
-def rss_mb() -> dict[str, float]:
-    """Resident memory of this process by kind, MB (Linux /proc)."""
-    status = Path("/proc/self/status")
-    if not status.is_file():
-        pytest.skip("needs /proc/self/status (Linux)")
-    out = {}
-    for line in status.read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile"):
-            out[key] = int(value.split()[0]) / 1024
-    return out
-
-
-def test_packed_file_keeps_memory_low(tmp_path):
+def test_packed_file_keeps_memory_low(tmp_path, rss_mb):
     """The packed map of a dSprites-sized set (737,280 images, 377 MB) stays off the heap."""
     folder = tmp_path / "dsprites"
     folder.mkdir()

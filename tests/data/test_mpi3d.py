@@ -57,18 +57,6 @@ def test_wrong_size_and_missing_file_are_clear(tmp_path, monkeypatch):
         get_dataset("mpi3d-toy")
 
 
-def rss_mb() -> dict[str, float]:
-    status = Path("/proc/self/status")
-    if not status.is_file():
-        pytest.skip("needs /proc/self/status (Linux)")
-    out = {}
-    for line in status.read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile"):
-            out[key] = int(value.split()[0]) / 1024
-    return out
-
-
 def write_sparse_stored_npz(path: Path, key: str, shape: tuple[int, ...]) -> None:
     """An npz in ``np.savez``'s layout (one stored zip64 member) whose zero pixels are a hole in
     the file, so a GB-sized test file costs no disk writes. Its CRC is left 0 (never checked)."""
@@ -96,7 +84,7 @@ def write_sparse_stored_npz(path: Path, key: str, shape: tuple[int, ...]) -> Non
         fh.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0))
 
 
-def test_large_stored_npz_is_read_in_place_not_loaded(tmp_path):
+def test_large_stored_npz_is_read_in_place_not_loaded(tmp_path, rss_mb):
     """A 2.1 GB MPI3D-layout npz (sparse on disk): batches are read in place; the resident set
     grows by no more than a few batches (a plain memory map grew by 2.4 GB on a 1 GB file)."""
     sizes = (6, 6, 2, 3, 3, 40, 20)  # 172,800 images = 2.1 GB of pixels
