@@ -43,6 +43,15 @@ def test_slowvae_recovers_sparse_latents_and_the_gamma0_control_does_not():
         assert mcc["slowvae", s] - mcc["betavae", s] > 0.05, mcc
 
 
+def test_contrastive_baselines_join_through_the_same_interface():
+    """PCL and InfoNCE-L1 train in the same loop, on the same MLP encoder, and recover the latents."""
+    records = run_experiment(IdentifiabilityConfig(models=("pcl", "infonce"), **{**FAST, "seeds": 1}))
+    assert [r["model"] for r in records] == ["pcl", "infonce"]
+    for r in records:
+        assert r["mcc_pearson"] > 0.95, r
+        assert r["posterior"] is None and "loss" in r["final"]
+
+
 def test_continuous_mcc_is_invariant_to_permutation_sign_and_monotone_maps():
     rng = np.random.default_rng(0)
     z = rng.standard_normal((4000, 4))
@@ -98,6 +107,8 @@ def test_cli_json_prints_only_records(capsys, tmp_path):
         ("slowvae", 1.0, 1), ("slowvae", 2.0, 1), ("betavae", 1.0, 1), ("betavae", 2.0, 1)
     ]
     assert all(set(RECORD_KEYS) <= set(r) and 0 <= r["mcc_pearson"] <= 1 for r in records)
+    assert all(r["posterior"] == "full" for r in records)  # the experiment's default
+    assert records[0]["hyper"]["gamma"] == 30.0  # the experiment's gamma, not the image default
     assert "MCC" in err
     assert (tmp_path / "mcc_vs_alpha.png").exists() and (tmp_path / "table.md").exists()
     assert json.loads((tmp_path / "records.json").read_text())["records"] == records
@@ -107,3 +118,8 @@ def test_cli_rejects_bad_settings(capsys):
     assert main(["identifiability", "--dim", "30"]) == 2
     assert "--dim" in capsys.readouterr().err
     assert main(["identifiability", "--models", "betavae", "--gamma", "3", "--steps", "1"]) == 2
+    assert "no model among betavae has --gamma" in capsys.readouterr().err
+    assert main(["identifiability", "--models", "pcl", "infonce", "--obs-std", "0.1", "--steps", "1"]) == 2
+    with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
+        main(["identifiability", "--posterior", "spherical"])
+    assert exit_.value.code == 2

@@ -48,9 +48,55 @@ def test_models_share_network_and_differ_by_the_laplace_term():
     assert a["recon"].item() == b["recon"].item()
     assert (a["loss"] - b["loss"]).item() == pytest.approx(10.0 * a["kl_laplace"].item(), rel=1e-5)
     assert slow.encode(x[0]).shape == (8, 3)
-    # the posterior std starts at the decoder's std
-    _, logvar = slow.posterior(x[0])
-    assert torch.allclose(logvar, torch.full_like(logvar, 2 * math.log(0.1)))
+    # the posterior starts at N(mu, obs_std^2 I)
+    _, scale = slow.posterior(x[0])
+    assert torch.allclose(scale, 0.1 * torch.eye(3).expand(8, 3, 3))
+
+
+def test_full_covariance_prior_terms_are_the_exact_gaussian_kl():
+    """With ``logdet``, kl_normal is KL(N(mu, L L^T) || N(0, I)) of the whole covariance, and the
+    entropy inside kl_laplace is that of the full Gaussian (checked against torch.distributions)."""
+    g = torch.Generator().manual_seed(3)
+    mu = torch.randn(2, 5, 3, generator=g, dtype=torch.float64)
+    tril = torch.randn(2, 5, 3, 3, generator=g, dtype=torch.float64).tril(-1) * 0.3
+    tril = tril + torch.diag_embed(torch.rand(2, 5, 3, generator=g, dtype=torch.float64) + 0.2)
+    q = torch.distributions.MultivariateNormal(mu, scale_tril=tril)
+    std_normal = torch.distributions.MultivariateNormal(torch.zeros(3, dtype=torch.float64), torch.eye(3, dtype=torch.float64))
+    logvar = torch.log(torch.diagonal(q.covariance_matrix, dim1=-2, dim2=-1))
+    logdet = torch.logdet(q.covariance_matrix)
+    full = slowvae_prior_terms(mu, logvar, rate=2.0, logdet=logdet)
+    want = torch.distributions.kl_divergence(q, std_normal).mean()
+    assert float(full["kl_normal"]) == pytest.approx(float(want), rel=1e-10)
+    # the Laplace term sees only the marginals: the diagonal posterior with the same marginals
+    # differs from it exactly by the entropy gap (the full entropy is smaller)
+    diag = slowvae_prior_terms(mu, logvar, rate=2.0)
+    gap = (0.5 * logvar.sum(-1) - q.entropy() + 0.5 * 3 * (math.log(2 * math.pi) + 1)).mean()
+    assert float(full["kl_laplace"] - diag["kl_laplace"]) == pytest.approx(float(gap), rel=1e-10)
+    assert float(gap) > 0
+
+
+def test_full_posterior_model_samples_and_scores_with_its_covariance():
+    torch.manual_seed(0)
+    model = build_vector_model("slowvae", obs_dim=4, z_dim=3, hidden=16, layers=2, posterior="full")
+    with torch.no_grad():
+        model.encoder[-1].bias[6:].copy_(torch.tensor([0.05, -0.02, 0.03]))  # off-diagonals
+    x = torch.randn(2, 8, 4)
+    mu, scale = model.posterior(x.reshape(16, 4))
+    assert scale.shape == (16, 3, 3) and torch.all(scale.triu(1) == 0) and torch.all(torch.diagonal(scale, dim1=1, dim2=2) > 0)
+    assert torch.allclose(scale[:, 1, 0], torch.full((16,), 0.05))
+    out = model(x, torch.Generator().manual_seed(4))
+    # the same loss computed by hand from the posterior
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(4))
+    x_mean = model.decoder(mu + torch.einsum("nij,nj->ni", scale, eps)).reshape(x.shape)
+    cov = scale @ scale.transpose(1, 2)
+    want = gaussian_slowvae_loss(
+        x, x_mean, mu.reshape(2, 8, 3), torch.log(torch.diagonal(cov, dim1=1, dim2=2)).reshape(2, 8, 3),
+        logdet=torch.logdet(cov).reshape(2, 8), **model.hyper,
+    )
+    for key in want:
+        assert out[key].item() == pytest.approx(want[key].item(), rel=1e-5)
+    with pytest.raises(SlowVAEError, match="posterior"):
+        build_vector_model("slowvae", obs_dim=4, z_dim=3, posterior="triangular")
 
 
 def test_registry_and_bad_hyperparameters():

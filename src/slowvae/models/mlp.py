@@ -5,8 +5,8 @@ The interface mirrors :class:`slowvae.models.base.PairModel` with vectors in pla
 ``forward(x (2, B, obs_dim), generator) -> dict`` of scalar tensors whose ``"loss"`` is minimised,
 and ``encode(x (N, obs_dim)) -> (N, z_dim)`` the representation that is scored. Any model with
 that interface and a constructor ``cls(obs_dim=..., z_dim=..., **hyper)`` joins the
-identifiability experiment by being added to :data:`VECTOR_MODELS` (the contrastive baselines,
-PCL and InfoNCE-L1, are meant to join this way: an MLP encoder plus their pair loss).
+identifiability experiment by being added to :data:`VECTOR_MODELS`; the contrastive baselines
+PCL and InfoNCE-L1 join this way (an MLP encoder plus the image models' pair losses).
 """
 
 from __future__ import annotations
@@ -19,9 +19,13 @@ from torch import nn
 
 from slowvae.errors import SlowVAEError
 from slowvae.models.base import resolve_hyper
+from slowvae.models.infonce import infonce_l1
+from slowvae.models.pcl import pcl_logits, pcl_loss, shuffled_partners
 from slowvae.models.slowvae import slowvae_objective
 
 _LOG_2PI = math.log(2 * math.pi)
+#: posterior families of the vector models: mean-field (the reference) or full covariance
+POSTERIORS = ("diagonal", "full")
 
 
 class MLP(nn.Sequential):
@@ -51,6 +55,8 @@ class VectorPairModel(nn.Module):
     name: ClassVar[str]
     paper: ClassVar[str]
     defaults: ClassVar[dict[str, float]]
+    #: whether the constructor takes ``posterior`` (the VAEs) or not (the contrastive models)
+    has_posterior: ClassVar[bool] = True
 
     def __init__(self, obs_dim: int, z_dim: int, **hyper: float) -> None:
         super().__init__()
@@ -74,6 +80,7 @@ def gaussian_slowvae_loss(
     beta: float,
     gamma: float,
     rate: float,
+    logdet: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The SlowVAE loss for vector observations: the reference assembly with a Gaussian decoder.
 
@@ -83,8 +90,9 @@ def gaussian_slowvae_loss(
 
     Args:
         x, x_mean: observations and decoder means (2, B, obs_dim).
-        mu, logvar: Gaussian posteriors (2, B, D).
+        mu, logvar: Gaussian posteriors (2, B, D) (``logvar``: each latent's marginal log-variance).
         obs_std: the decoder's fixed standard deviation.
+        logdet: log-determinants (2, B) of full posterior covariances; None for diagonal ones.
     """
     if x.ndim != 3 or x.shape[0] != 2 or x_mean.shape != x.shape or mu.shape[:2] != x.shape[:2] or logvar.shape != mu.shape:
         raise ValueError(
@@ -96,12 +104,21 @@ def gaussian_slowvae_loss(
     n_obs = x.shape[-1]
     sq = ((x - x_mean) / obs_std).pow(2).sum(-1).mean()
     recon = 0.5 * sq + n_obs * (math.log(obs_std) + 0.5 * _LOG_2PI)
-    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate)
+    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, logdet=logdet)
 
 
 class MLPSlowVAE(VectorPairModel):
-    """SlowVAE on vectors: MLP encoder -> (mu, logvar), MLP decoder -> Gaussian mean with fixed
+    """SlowVAE on vectors: MLP encoder -> Gaussian posterior, MLP decoder -> Gaussian mean with fixed
     ``obs_std``; the loss is :func:`gaussian_slowvae_loss`. ``hidden`` and ``layers`` size both MLPs.
+
+    ``posterior="diagonal"`` is the reference's mean-field posterior N(mu, diag(sigma^2)).
+    ``posterior="full"`` gives each input a full covariance L L^T (L lower triangular with a
+    positive diagonal, D (D + 1) / 2 more encoder outputs). The prior terms are unchanged (they
+    factorise over latents, so they see only the marginal variances); only the entropy uses the
+    whole covariance. In the low-noise limit the true posterior is N(g(x), obs_std^2 (J^T J)^-1)
+    with J the mixing's Jacobian: a diagonal family cannot represent it, and its ELBO then
+    rewards decoders whose Jacobian columns are orthogonal (Rolinek et al., CVPR 2019), a bias
+    that competes with the Laplace prior on non-orthogonal mixings; the full family removes it.
 
     Defaults: the reference's beta = 1, gamma = 10, rate = 6 (slowvae.md §2.4) and obs_std = 0.1.
     """
@@ -110,40 +127,58 @@ class MLPSlowVAE(VectorPairModel):
     paper = "Klindt et al., Towards Nonlinear Disentanglement in Natural Data with Temporal Sparse Coding, ICLR 2021"
     defaults: ClassVar[dict[str, float]] = {"beta": 1.0, "gamma": 10.0, "rate": 6.0, "obs_std": 0.1}
 
-    def __init__(self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, **hyper: float) -> None:
+    def __init__(
+        self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, posterior: str = "diagonal",
+        **hyper: float,
+    ) -> None:
         super().__init__(obs_dim, z_dim, **hyper)
-        self._build(hidden, layers)
+        self._build(hidden, layers, posterior)
 
-    def _build(self, hidden: int, layers: int) -> None:
-        self.encoder = MLP(self.obs_dim, 2 * self.z_dim, hidden, layers)
-        self.decoder = MLP(self.z_dim, self.obs_dim, hidden, layers)
-        # start the posterior std at obs_std (the scale it has when the decoder's Jacobian is ~1)
-        # rather than 1: Adam would otherwise spend thousands of steps walking logvar down
-        # (weights of the logvar head start at 0 so that every input starts there)
+    def _build(self, hidden: int, layers: int, posterior: str) -> None:
+        if posterior not in POSTERIORS:
+            raise SlowVAEError(f"posterior must be one of {', '.join(POSTERIORS)}, got {posterior!r}")
+        self.posterior_kind = posterior
+        d = self.z_dim
+        n_offdiag = d * (d - 1) // 2 if posterior == "full" else 0
+        self.register_buffer("_tril", torch.tril_indices(d, d, -1), persistent=False)
+        self.encoder = MLP(self.obs_dim, 2 * d + n_offdiag, hidden, layers)
+        self.decoder = MLP(d, self.obs_dim, hidden, layers)
+        # start the posterior at N(mu, obs_std^2 I) (its scale when the decoder's Jacobian is ~1)
+        # for every input, rather than at std 1: Adam would otherwise spend thousands of steps
+        # walking the log-std down
         with torch.no_grad():
-            self.encoder[-1].weight[self.z_dim :].zero_()
-            self.encoder[-1].bias[self.z_dim :].fill_(2 * math.log(self.hyper["obs_std"]))
+            self.encoder[-1].weight[d:].zero_()
+            self.encoder[-1].bias[d : 2 * d].fill_(math.log(self.hyper["obs_std"]))
+            self.encoder[-1].bias[2 * d :].zero_()
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, logvar), each (N, z_dim), of observations (N, obs_dim)."""
+        """(mu (N, z_dim), scale_tril (N, z_dim, z_dim)) of observations (N, obs_dim): the
+        posterior is N(mu, scale_tril scale_tril^T); scale_tril is diagonal for a diagonal posterior."""
         h = self.encoder(x)
-        return h[:, : self.z_dim], h[:, self.z_dim :]
+        d = self.z_dim
+        scale = torch.diag_embed(torch.exp(h[:, d : 2 * d]))
+        if self.posterior_kind == "full":
+            rows, cols = self._tril
+            scale[:, rows, cols] = h[:, 2 * d :]
+        return h[:, :d], scale
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior means (N, z_dim) of observations (N, obs_dim)."""
-        return self.posterior(x)[0]
+        return self.encoder(x)[:, : self.z_dim]
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Loss terms for a pair batch ``x`` (2, B, obs_dim); reparametrisation noise from ``generator``."""
         if x.ndim != 3 or x.shape[0] != 2 or x.shape[2] != self.obs_dim:
             raise ValueError(f"expected a pair batch (2, B, {self.obs_dim}), got {tuple(x.shape)}")
         two, b = x.shape[:2]
-        mu, logvar = self.posterior(x.reshape(two * b, -1))
+        mu, scale = self.posterior(x.reshape(two * b, -1))
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + torch.exp(0.5 * logvar) * eps  # reparametrisation (Kingma & Welling 2014, eq. 10)
+        z = mu + (scale @ eps.unsqueeze(-1)).squeeze(-1)  # reparametrisation (Kingma & Welling 2014, eq. 10)
         x_mean = self.decoder(z).reshape(x.shape)
+        logvar = torch.log(scale.pow(2).sum(-1))  # marginal variances: squared row norms of L
+        logdet = 2 * torch.log(torch.diagonal(scale, dim1=-2, dim2=-1)).sum(-1)
         return gaussian_slowvae_loss(
-            x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), **self.hyper
+            x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), logdet=logdet.reshape(two, b), **self.hyper
         )
 
 
@@ -156,14 +191,89 @@ class MLPBetaVAE(MLPSlowVAE):
     paper = "Higgins et al., beta-VAE: Learning Basic Visual Concepts with a Constrained Variational Framework, ICLR 2017"
     defaults: ClassVar[dict[str, float]] = {"beta": 1.0, "obs_std": 0.1}
 
-    def __init__(self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, **hyper: float) -> None:
+    def __init__(
+        self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, posterior: str = "diagonal",
+        **hyper: float,
+    ) -> None:
         VectorPairModel.__init__(self, obs_dim, z_dim, **hyper)
         self.hyper = {**self.hyper, "gamma": 0.0, "rate": 1.0}
-        self._build(hidden, layers)
+        self._build(hidden, layers, posterior)
+
+
+class MLPContrastive(VectorPairModel):
+    """Base of the contrastive vector models: a deterministic MLP encoder (``layers`` hidden layers
+    of width ``hidden``), no decoder; the loss comes from the codes (2, B, z_dim) of both frames,
+    through the same loss functions as the image models (:mod:`slowvae.models.pcl`,
+    :mod:`slowvae.models.infonce`)."""
+
+    has_posterior = False
+
+    def __init__(self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, **hyper: float) -> None:
+        super().__init__(obs_dim, z_dim, **hyper)
+        self.encoder = MLP(self.obs_dim, self.z_dim, hidden, layers)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Codes (N, z_dim) of observations (N, obs_dim)."""
+        return self.encoder(x)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Loss terms for a pair batch ``x`` (2, B, obs_dim)."""
+        if x.ndim != 3 or x.shape[0] != 2 or x.shape[1] < 2 or x.shape[2] != self.obs_dim:
+            raise ValueError(f"expected a pair batch (2, B >= 2, {self.obs_dim}), got {tuple(x.shape)}")
+        two, b = x.shape[:2]
+        return self.code_loss(self.encoder(x.reshape(two * b, -1)).reshape(two, b, -1), generator)
+
+    def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        """Loss dict from the codes (2, B, z_dim) of the two frames."""
+        raise NotImplementedError
+
+
+class MLPPCL(MLPContrastive):
+    """PCL (Hyvarinen & Morioka, AISTATS 2017) on an MLP encoder: logistic regression of true
+    against time-shuffled pairs with the learned Laplace-type score of :mod:`slowvae.models.pcl`."""
+
+    name = "pcl"
+    paper = "Hyvarinen & Morioka, Nonlinear ICA of Temporally Dependent Stationary Sources, AISTATS 2017"
+    defaults: ClassVar[dict[str, float]] = {}
+
+    def __init__(self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, **hyper: float) -> None:
+        super().__init__(obs_dim, z_dim, hidden=hidden, layers=layers, **hyper)
+        self.u = nn.Parameter(torch.ones(self.z_dim))
+        self.v = nn.Parameter(-torch.ones(self.z_dim))
+        self.q = nn.Parameter(torch.zeros(self.z_dim))
+        self.c = nn.Parameter(torch.zeros(()))
+
+    def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        h1, h2 = codes[0], codes[1]
+        partner = shuffled_partners(h1.shape[0], generator, h1.device)
+        logits_true = pcl_logits(h1, h2, self.u, self.v, self.q, self.c)
+        logits_shuffled = pcl_logits(h1, h2[partner], self.u, self.v, self.q, self.c)
+        accuracy = 0.5 * ((logits_true > 0).float().mean() + (logits_shuffled < 0).float().mean())
+        return {"loss": pcl_loss(logits_true, logits_shuffled), "accuracy": accuracy.detach()}
+
+
+class MLPInfoNCE(MLPContrastive):
+    """InfoNCE with an L1 similarity (Zimmermann et al., ICML 2021) on an MLP encoder: the loss of
+    :func:`slowvae.models.infonce.infonce_l1`, the other first frames of the batch as negatives."""
+
+    name = "infonce"
+    paper = "Zimmermann et al., Contrastive Learning Inverts the Data Generating Process, ICML 2021"
+    defaults: ClassVar[dict[str, float]] = {"tau": 1.0, "self_negative": 1.0}
+
+    def __init__(self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, **hyper: float) -> None:
+        super().__init__(obs_dim, z_dim, hidden=hidden, layers=layers, **hyper)
+        if not self.hyper["tau"] > 0 or self.hyper["self_negative"] not in (0.0, 1.0):
+            raise SlowVAEError(f"infonce needs tau > 0 and self_negative 0 or 1, got {self.hyper}")
+
+    def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        loss = infonce_l1(codes[0], codes[1], self.hyper["tau"], bool(self.hyper["self_negative"]))
+        return {"loss": loss, "l1_positive": (codes[0] - codes[1]).abs().sum(-1).mean().detach()}
 
 
 #: name -> class of the models the identifiability experiment can train
-VECTOR_MODELS: dict[str, type[VectorPairModel]] = {m.name: m for m in (MLPSlowVAE, MLPBetaVAE)}
+VECTOR_MODELS: dict[str, type[VectorPairModel]] = {
+    m.name: m for m in (MLPSlowVAE, MLPBetaVAE, MLPPCL, MLPInfoNCE)
+}
 
 
 def build_vector_model(name: str, *, obs_dim: int, z_dim: int, **options: Any) -> VectorPairModel:

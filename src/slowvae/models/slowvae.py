@@ -64,15 +64,24 @@ def slowvae_loss(
     return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate)
 
 
-def slowvae_prior_terms(mu: torch.Tensor, logvar: torch.Tensor, *, rate: float) -> dict[str, torch.Tensor]:
+def slowvae_prior_terms(
+    mu: torch.Tensor, logvar: torch.Tensor, *, rate: float, logdet: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
     """The two prior terms of the reference SlowVAE loss for posteriors ``mu``, ``logvar`` (2, B, D).
+
+    Both prior cross-entropies factorise over latents, so they need only each latent's marginal
+    log-variance ``logvar``; the entropy needs the log-determinant of the whole covariance.
+    ``logdet`` (2, B) gives it for full-covariance posteriors; by default the posterior is
+    diagonal and ``logdet = logvar.sum(-1)``.
 
     Returns ``kl_normal`` = CE_N - H (mean per-image KL to N(0, I), both frames) and
     ``kl_laplace`` = CE_L - H (the Laplace prior of each frame centred on the other frame's
     posterior mean, both directions, summed per pair, minus one mean entropy; slowvae.md §2.3).
     """
+    if logdet is None:
+        logdet = logvar.sum(-1)
     # mean per-image Gaussian entropy H and cross-entropy to N(0, I) CE_N (sums over latents)
-    entropy = 0.5 * (logvar + _LOG_2PI + 1).sum(-1).mean()
+    entropy = 0.5 * (logdet + mu.shape[-1] * (_LOG_2PI + 1)).mean()
     ce_normal = (0.5 * (mu.pow(2) + logvar.exp()) + 0.5 * _LOG_2PI).sum(-1).mean()
     # Laplace prior of each frame centred on the other frame's posterior mean, both directions
     std = torch.exp(0.5 * logvar)
@@ -83,7 +92,14 @@ def slowvae_prior_terms(mu: torch.Tensor, logvar: torch.Tensor, *, rate: float) 
 
 
 def slowvae_objective(
-    recon: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *, beta: float, gamma: float, rate: float
+    recon: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    *,
+    beta: float,
+    gamma: float,
+    rate: float,
+    logdet: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The reference assembly 2R + beta (CE_N - H) + gamma (CE_L - H) (Klindt et al. 2021, reference
     ``solver.py`` L152-159; slowvae.md §2.3), for any decoder: the image loss and the vector loss
@@ -92,13 +108,15 @@ def slowvae_objective(
     Args:
         recon: R, the decoder's negative log-likelihood per image (summed over the observation,
             averaged over the 2B images); a scalar tensor.
-        mu, logvar: Gaussian posteriors (2, B, D), frame axis first.
+        mu, logvar: Gaussian posteriors (2, B, D), frame axis first (``logvar``: marginal
+            log-variances).
+        logdet: log-determinants (2, B) of full posterior covariances; None for diagonal ones.
 
     Returns:
         Scalars ``loss``, ``recon`` (2R), ``kl_normal`` and ``kl_laplace`` (see
         :func:`slowvae_prior_terms`).
     """
-    terms = slowvae_prior_terms(mu, logvar, rate=rate)
+    terms = slowvae_prior_terms(mu, logvar, rate=rate, logdet=logdet)
     kl_normal, kl_laplace = terms["kl_normal"], terms["kl_laplace"]
     loss = 2 * recon + beta * kl_normal + gamma * kl_laplace
     return {"loss": loss, "recon": 2 * recon, "kl_normal": kl_normal, "kl_laplace": kl_laplace}
