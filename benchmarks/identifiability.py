@@ -51,6 +51,7 @@ def main() -> None:
     p.add_argument("--obs-std", type=float, default=None)
     p.add_argument("--step-std", type=float, default=None)
     p.add_argument("--posterior", choices=["full", "diagonal"], default="full")
+    p.add_argument("--final-obs-std", type=float, default=0.01)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--tag", default="", help="suffix of the result files")
     args = p.parse_args()
@@ -66,7 +67,8 @@ def main() -> None:
         hyper[name] = h
     config = IdentifiabilityConfig(
         alphas=tuple(args.alpha), dim=args.dim, mixing=args.mixing, layers=args.layers, seeds=args.seeds,
-        models=tuple(args.models), hyper=hyper, step_std=args.step_std, posterior=args.posterior, **extra,
+        models=tuple(args.models), hyper=hyper, step_std=args.step_std, posterior=args.posterior,
+        final_obs_std=args.final_obs_std, **extra,
     )
     config.validate()
     tasks = [(config, m, a, s) for m in config.models for a in config.alphas for s in range(1, config.seeds + 1)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -78,6 +79,17 @@ def test_summary_table_and_figure(tmp_path):
     assert "| slowvae | 1 | 2 | 0.950 ± 0.071 |" in markdown_table(recs)
     png = plot_mcc(recs, tmp_path / "f.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_obs_std_schedule():
+    from slowvae.identifiability import obs_std_at
+
+    assert [obs_std_at(s, 100, 0.1, 0.01) for s in (1, 50)] == [0.1, 0.1]
+    assert obs_std_at(70, 100, 0.1, 0.01) == pytest.approx(math.sqrt(0.1 * 0.01))  # geometric midpoint
+    assert [obs_std_at(s, 100, 0.1, 0.01) for s in (90, 100)] == pytest.approx([0.01, 0.01])
+    assert obs_std_at(80, 100, 0.1, None) == 0.1
+    with pytest.raises(SlowVAEError, match="final_obs_std"):
+        IdentifiabilityConfig(final_obs_std=0.0).validate()
 
 
 def test_config_rates_and_validation():

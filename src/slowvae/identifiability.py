@@ -52,7 +52,11 @@ class IdentifiabilityConfig:
     :class:`slowvae.models.mlp.MLPSlowVAE` for why the experiment defaults to full). Unless
     ``hyper`` says otherwise, models take :data:`EXPERIMENT_HYPER`.
     Training: ``steps`` Adam steps (``lr``, cosine-annealed to 0 when ``cosine``) on
-    ``batch_pairs`` fresh pairs each; MCC on ``eval_samples`` fresh frames z ~ N(0, I). Seeds are ``1 .. seeds``: a seed fixes the mixing,
+    ``batch_pairs`` fresh pairs each. A model with a decoder std ``obs_std`` keeps it for the first
+    half of training, then lowers it geometrically to ``final_obs_std`` between 50% and 90% of the
+    steps (None: constant): the large early noise lets the Laplace term find the axes quickly,
+    the small late noise stops it from blurring them (:func:`obs_std_at`). MCC on
+    ``eval_samples`` fresh frames z ~ N(0, I). Seeds are ``1 .. seeds``: a seed fixes the mixing,
     the training data, the initialisation and the evaluation data (shared by models and alphas).
     """
 
@@ -66,10 +70,11 @@ class IdentifiabilityConfig:
     step_std: float | None = None
     hyper: dict[str, dict[str, float]] = field(default_factory=dict)
     match_rate: bool = True
-    steps: int = 8000
+    steps: int = 16_000
     batch_pairs: int = 256
     lr: float = 3e-3
     cosine: bool = True
+    final_obs_std: float | None = 0.01
     hidden: int = 64
     posterior: str = "full"
     eval_samples: int = 10_000
@@ -92,7 +97,7 @@ class IdentifiabilityConfig:
             raise SlowVAEError(f"eval_samples must be at least 3, got {self.eval_samples}")
         if self.data_rate is not None and self.step_std is not None:
             raise SlowVAEError("give data_rate or step_std, not both")
-        for name in ("data_rate", "step_std", "lr"):
+        for name in ("data_rate", "step_std", "lr", "final_obs_std"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise SlowVAEError(f"{name} must be positive, got {value}")
@@ -122,6 +127,15 @@ class IdentifiabilityConfig:
         if self.match_rate and "rate" in VECTOR_MODELS[name].defaults:
             out.setdefault("rate", math.sqrt(2.0) / gennorm_std(alpha, self.rate_for(alpha)))
         return out
+
+
+def obs_std_at(step: int, steps: int, start: float, final: float | None) -> float:
+    """The decoder std at ``step`` (1-based) of ``steps``: ``start`` up to half of training,
+    then geometric to ``final`` at 90%, ``final`` after (``start`` throughout when final is None)."""
+    if final is None:
+        return start
+    frac = min(1.0, max(0.0, (step / steps - 0.5) / 0.4))
+    return start * (final / start) ** frac
 
 
 def continuous_mcc(codes: np.ndarray, latents: np.ndarray) -> dict[str, float]:
@@ -160,6 +174,7 @@ def run_one(
             **({"posterior": config.posterior} if VECTOR_MODELS[model_name].has_posterior else {}),
         )
     noise = torch.Generator().manual_seed(seed)
+    hyper = dict(model.hyper)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps) if config.cosine else None
     start = time.perf_counter()
@@ -167,6 +182,8 @@ def run_one(
     terms: dict[str, float] = {}
     model.train()
     for step in range(1, config.steps + 1):
+        if "obs_std" in hyper:  # the losses read model.hyper at every call
+            model.hyper["obs_std"] = obs_std_at(step, config.steps, hyper["obs_std"], config.final_obs_std)
         x0, x1, _, _ = source.sample_pairs(config.batch_pairs, data_rng)
         out = model(torch.from_numpy(np.stack([x0, x1])), noise)
         opt.zero_grad(set_to_none=True)
@@ -191,7 +208,7 @@ def run_one(
         dim=config.dim, mixing=config.mixing, layers=config.layers, data_rate=source.rate,
         transition_std=source.transition_std, steps=config.steps, batch_pairs=config.batch_pairs, lr=config.lr,
         cosine=config.cosine, posterior=config.posterior if VECTOR_MODELS[model_name].has_posterior else None,
-        hidden=config.hidden, hyper=dict(model.hyper), final=terms, seconds=round(time.perf_counter() - start, 2),
+        final_obs_std=config.final_obs_std if "obs_std" in hyper else None, hidden=config.hidden, hyper=hyper, final=terms, seconds=round(time.perf_counter() - start, 2),
     )
     if progress:
         progress(f"{model_name} alpha={alpha:g} seed={seed}: MCC pearson {record['mcc_pearson']:.3f} "

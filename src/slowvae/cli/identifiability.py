@@ -48,13 +48,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--beta", type=float, help="weight of the N(0, I) prior term (default 1)")
     m.add_argument("--gamma", type=float, help="slowvae: weight of the Laplace transition term (default 30 here; the reference's is 10)")
     m.add_argument("--rate", type=float, help="slowvae: rate of the model's Laplace prior (default: sqrt(2) / the data steps' std, i.e. matched)")
-    m.add_argument("--obs-std", type=float, help="standard deviation of the Gaussian decoder (default 0.1)")
+    m.add_argument("--obs-std", type=float, help="standard deviation of the Gaussian decoder for the first half of "
+                                                   "training (default 0.1)")
+    m.add_argument("--final-obs-std", type=float, default=0.01,
+                   help="the decoder std falls geometrically to this between 50%% and 90%% of training "
+                        "(default 0.01; give the --obs-std value to keep it constant)")
     m.add_argument("--hidden", type=int, default=None, help="width of the encoder and decoder MLPs (default 64)")
     m.add_argument("--posterior", choices=["full", "diagonal"], default="full",
                    help="covariance of the Gaussian posterior: full (default) or diagonal (the reference's mean field, "
                         "biased towards orthogonal decoders)")
     o = p.add_argument_group("optimisation")
-    o.add_argument("--steps", type=int, default=None, help="Adam steps per run (default 8000)")
+    o.add_argument("--steps", type=int, default=None, help="Adam steps per run (default 16000)")
     o.add_argument("--batch-pairs", type=int, default=None, help="fresh pairs per step (default 256)")
     o.add_argument("--lr", type=float, default=None, help="Adam learning rate, cosine-annealed to 0 (default 3e-3)")
     o.add_argument("--eval-samples", type=int, default=10_000, help="frames for the MCC (default 10000)")
@@ -90,6 +94,7 @@ def config_from_args(args: argparse.Namespace):
     return IdentifiabilityConfig(
         alphas=tuple(args.alpha), dim=args.dim, mixing=args.mixing, layers=args.layers, seeds=args.seeds,
         models=tuple(args.models), data_rate=args.data_rate, step_std=args.step_std, hyper=hyper, posterior=args.posterior,
+        final_obs_std=args.final_obs_std,
         eval_samples=args.eval_samples, **values,
     )
 
