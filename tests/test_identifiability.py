@@ -44,6 +44,19 @@ def test_slowvae_recovers_sparse_latents_and_the_gamma0_control_does_not():
         assert mcc["slowvae", s] - mcc["betavae", s] > 0.05, mcc
 
 
+def test_the_learning_check_fails_when_the_laplace_term_is_broken(monkeypatch):
+    """The same check with the Laplace cross-entropy swapped for a Gaussian one (a broken
+    transition term, rotation invariant like the data's alpha = 2 case) no longer identifies."""
+    import slowvae.models.slowvae as slowvae_module
+
+    def gaussian_cross_entropy(m, s, rate):
+        return 0.5 * rate**2 * (m * m + s * s) - math.log(rate / math.sqrt(2 * math.pi))
+
+    monkeypatch.setattr(slowvae_module, "laplace_cross_entropy", gaussian_cross_entropy)
+    records = run_experiment(IdentifiabilityConfig(models=("slowvae",), **FAST))
+    assert max(r["mcc_pearson"] for r in records) < 0.93, records
+
+
 def test_contrastive_baselines_join_through_the_same_interface():
     """PCL and InfoNCE-L1 train in the same loop, on the same MLP encoder, and recover the latents."""
     records = run_experiment(IdentifiabilityConfig(models=("pcl", "infonce"), **{**FAST, "seeds": 1}))
