@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import platform
 import shlex
 import sys
@@ -23,21 +22,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _run(task):
-    from slowvae.identifiability import run_one
-
-    config, name, alpha, seed = task
-    return run_one(config, name, alpha, seed, lambda m: print(m, file=sys.stderr, flush=True))
-
-
 def main() -> None:
-    from slowvae.identifiability import IdentifiabilityConfig, config_dict, markdown_table, plot_mcc
+    from slowvae.identifiability import IdentifiabilityConfig, config_dict, markdown_table, plot_mcc, run_experiment
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--alpha", type=float, nargs="+", default=[0.5, 1.0, 2.0])
@@ -71,14 +57,8 @@ def main() -> None:
         final_obs_std=args.final_obs_std, **extra,
     )
     config.validate()
-    tasks = [(config, m, a, s) for m in config.models for a in config.alphas for s in range(1, config.seeds + 1)]
     start = time.perf_counter()
-    if args.workers > 1:
-        with mp.get_context("spawn").Pool(args.workers, initializer=_init_worker) as pool:
-            records = pool.map(_run, tasks, chunksize=1)
-    else:
-        _init_worker()
-        records = [_run(t) for t in tasks]
+    records = run_experiment(config, lambda m: print(m, file=sys.stderr, flush=True), workers=args.workers)
     wall = time.perf_counter() - start
 
     stem = "identifiability" + (f"-{args.tag}" if args.tag else "")
@@ -88,7 +68,7 @@ def main() -> None:
     meta = {
         "command": command, "wall_seconds": round(wall, 1), "workers": args.workers,
         "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}".strip(),
-        "note": "CPU shared with other jobs (load ~5 on 2 cores): per-run seconds are upper bounds",
+        "note": f"{args.workers} worker(s) sharing the machine, other jobs possibly too: per-run seconds are upper bounds",
     }
     (out / f"{stem}.json").write_text(json.dumps({**meta, "config": config_dict(config), "records": records}, indent=1) + "\n")
     plot_mcc(records, out / f"{stem}.png", title=f"{config.dim}-d, {config.mixing} mixing"

@@ -139,6 +139,17 @@ def test_cli_json_prints_only_records(capsys, tmp_path):
     assert json.loads((tmp_path / "records.json").read_text())["records"] == records
 
 
+def test_workers_give_the_same_records_as_one_process(capsys):
+    """Every run seeds itself, so training settings in parallel processes changes nothing."""
+    config = IdentifiabilityConfig(alphas=(1.0, 2.0), dim=2, mixing="linear", seeds=1, steps=20, hidden=8, eval_samples=200)
+    serial = run_experiment(config)
+    parallel = run_experiment(config, progress=print, workers=2)
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert strip(parallel) == strip(serial)
+    with pytest.raises(SlowVAEError, match="workers"):
+        run_experiment(config, workers=0)
+
+
 def test_cli_rejects_bad_settings(capsys):
     assert main(["identifiability", "--dim", "30"]) == 2
     assert "--dim" in capsys.readouterr().err

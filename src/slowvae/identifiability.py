@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing as mp
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -217,16 +219,34 @@ def run_one(
 
 
 def run_experiment(
-    config: IdentifiabilityConfig, progress: Callable[[str], None] | None = None
+    config: IdentifiabilityConfig, progress: Callable[[str], None] | None = None, workers: int = 1
 ) -> list[dict[str, Any]]:
-    """Every model x alpha x seed of ``config``, in that order; a list of records (see :func:`run_one`)."""
+    """Every model x alpha x seed of ``config``, in that order; a list of records (see :func:`run_one`).
+
+    ``workers > 1`` trains that many settings at once, each in its own process with one torch
+    thread; the records are the same as in one process (every run seeds itself). Workers print
+    their progress to standard error when ``progress`` is given, instead of calling it.
+    """
     config.validate()
-    return [
-        run_one(config, name, float(alpha), seed, progress)
-        for name in config.models
-        for alpha in config.alphas
-        for seed in range(1, config.seeds + 1)
-    ]
+    if workers < 1:
+        raise SlowVAEError(f"workers must be at least 1, got {workers}")
+    tasks = [(name, float(alpha), seed) for name in config.models for alpha in config.alphas
+             for seed in range(1, config.seeds + 1)]
+    if workers == 1 or len(tasks) == 1:
+        return [run_one(config, *task, progress) for task in tasks]
+    with mp.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
+        return pool.map(_run_in_worker, [(config, *task, progress is not None) for task in tasks], chunksize=1)
+
+
+def _run_in_worker(task: tuple[IdentifiabilityConfig, str, float, int, bool]) -> dict[str, Any]:
+    """:func:`run_one` in a worker process of :func:`run_experiment`."""
+    config, name, alpha, seed, verbose = task
+    torch.set_num_threads(1)
+    return run_one(config, name, alpha, seed, _print_to_stderr if verbose else None)
+
+
+def _print_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def summarise(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -62,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--batch-pairs", type=int, default=None, help="fresh pairs per step (default 256)")
     o.add_argument("--lr", type=float, default=None, help="Adam learning rate, cosine-annealed to 0 (default 3e-3)")
     o.add_argument("--eval-samples", type=int, default=10_000, help="frames for the MCC (default 10000)")
+    o.add_argument("--workers", type=int, default=1,
+                   help="settings trained at once, one process and one torch thread each (default 1)")
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print only a JSON list of records on standard output")
     out.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         if not quiet:
             print(message, file=sys.stderr, flush=True)
 
-    records = run_experiment(config, progress)
+    records = run_experiment(config, None if quiet else progress, workers=args.workers)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "records.json").write_text(json.dumps({"config": config_dict(config), "records": records}, indent=1) + "\n")
