@@ -20,7 +20,7 @@ from torch import nn
 from slowvae.errors import SlowVAEError
 from slowvae.models.base import resolve_hyper
 from slowvae.models.infonce import infonce_l1
-from slowvae.models.pcl import pcl_logits, pcl_loss, shuffled_partners
+from slowvae.models.pcl import PCLRegression
 from slowvae.models.slowvae import slowvae_objective
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -228,7 +228,7 @@ class MLPContrastive(VectorPairModel):
         raise NotImplementedError
 
 
-class MLPPCL(MLPContrastive):
+class MLPPCL(PCLRegression, MLPContrastive):
     """PCL (Hyvarinen & Morioka, AISTATS 2017) on an MLP encoder: logistic regression of true
     against time-shuffled pairs with the learned Laplace-type score of :mod:`slowvae.models.pcl`."""
 
@@ -238,18 +238,7 @@ class MLPPCL(MLPContrastive):
 
     def __init__(self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, **hyper: float) -> None:
         super().__init__(obs_dim, z_dim, hidden=hidden, layers=layers, **hyper)
-        self.u = nn.Parameter(torch.ones(self.z_dim))
-        self.v = nn.Parameter(-torch.ones(self.z_dim))
-        self.q = nn.Parameter(torch.zeros(self.z_dim))
-        self.c = nn.Parameter(torch.zeros(()))
-
-    def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        h1, h2 = codes[0], codes[1]
-        partner = shuffled_partners(h1.shape[0], generator, h1.device)
-        logits_true = pcl_logits(h1, h2, self.u, self.v, self.q, self.c)
-        logits_shuffled = pcl_logits(h1, h2[partner], self.u, self.v, self.q, self.c)
-        accuracy = 0.5 * ((logits_true > 0).float().mean() + (logits_shuffled < 0).float().mean())
-        return {"loss": pcl_loss(logits_true, logits_shuffled), "accuracy": accuracy.detach()}
+        self.init_regression(self.z_dim)
 
 
 class MLPInfoNCE(MLPContrastive):

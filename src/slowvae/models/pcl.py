@@ -41,7 +41,30 @@ def pcl_loss(logits_true: torch.Tensor, logits_shuffled: torch.Tensor) -> torch.
     return 0.5 * (F.softplus(-logits_true).mean() + F.softplus(logits_shuffled).mean())
 
 
-class PCL(ContrastivePairModel):
+class PCLRegression:
+    """The learned part of PCL's regression function (u, v, q, c; see the module docstring) and its
+    loss from the codes of a pair batch; shared by the image model and the vector model
+    (:class:`slowvae.models.mlp.MLPPCL`). Mix into an ``nn.Module`` and call
+    :meth:`init_regression` once the encoder exists."""
+
+    def init_regression(self, z_dim: int) -> None:
+        """u = 1, v = -1, q = 0 per latent and c = 0: the Laplace log-density ratio at the start."""
+        self.u = nn.Parameter(torch.ones(z_dim))
+        self.v = nn.Parameter(-torch.ones(z_dim))
+        self.q = nn.Parameter(torch.zeros(z_dim))
+        self.c = nn.Parameter(torch.zeros(()))
+
+    def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        """``loss`` and ``accuracy`` of telling true pairs from time-shuffled ones, from codes (2, B, D)."""
+        h1, h2 = codes[0], codes[1]
+        partner = shuffled_partners(h1.shape[0], generator, h1.device)
+        logits_true = pcl_logits(h1, h2, self.u, self.v, self.q, self.c)
+        logits_shuffled = pcl_logits(h1, h2[partner], self.u, self.v, self.q, self.c)
+        accuracy = 0.5 * ((logits_true > 0).float().mean() + (logits_shuffled < 0).float().mean())
+        return {"loss": pcl_loss(logits_true, logits_shuffled), "accuracy": accuracy.detach()}
+
+
+class PCL(PCLRegression, ContrastivePairModel):
     """PCL with the conv encoder's deterministic head as h; representation h(x)."""
 
     name = "pcl"
@@ -51,15 +74,4 @@ class PCL(ContrastivePairModel):
 
     def build_networks(self) -> None:
         super().build_networks()
-        self.u = nn.Parameter(torch.ones(self.z_dim))
-        self.v = nn.Parameter(-torch.ones(self.z_dim))
-        self.q = nn.Parameter(torch.zeros(self.z_dim))
-        self.c = nn.Parameter(torch.zeros(()))
-
-    def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        h1, h2 = codes[0], codes[1]
-        partner = shuffled_partners(h1.shape[0], generator, h1.device)
-        logits_true = pcl_logits(h1, h2, self.u, self.v, self.q, self.c)
-        logits_shuffled = pcl_logits(h1, h2[partner], self.u, self.v, self.q, self.c)
-        accuracy = 0.5 * ((logits_true > 0).float().mean() + (logits_shuffled < 0).float().mean())
-        return {"loss": pcl_loss(logits_true, logits_shuffled), "accuracy": accuracy.detach()}
+        self.init_regression(self.z_dim)
