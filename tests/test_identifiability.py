@@ -150,6 +150,40 @@ def test_workers_give_the_same_records_as_one_process(capsys):
         run_experiment(config, workers=0)
 
 
+def test_cli_saves_after_every_setting_and_resumes(capsys, tmp_path, monkeypatch):
+    args = ["identifiability", "--alpha", "1", "2", "--dim", "2", "--mixing", "linear", "--seeds", "1",
+            "--steps", "5", "--hidden", "8", "--eval-samples", "200", "--json", "--out", str(tmp_path)]
+    import slowvae.identifiability as ident
+
+    calls = []
+    real_run_one = ident.run_one
+
+    def interrupted_after_one(*a, **k):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(a[1:4])
+        return real_run_one(*a, **k)
+
+    monkeypatch.setattr(ident, "run_one", interrupted_after_one)
+    assert main(args) == 130  # Ctrl-C during the second setting
+    saved = json.loads((tmp_path / "records.json").read_text())["records"]
+    assert [(r["model"], r["alpha"]) for r in saved] == [("slowvae", 1.0)]  # the finished setting is kept
+    capsys.readouterr()
+    monkeypatch.setattr(ident, "run_one", real_run_one)
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert "1 setting(s) already done" in err
+    records = json.loads(out)
+    assert [(r["model"], r["alpha"]) for r in records] == [("slowvae", 1.0), ("slowvae", 2.0)]
+    assert records[0] == saved[0]
+    # another setting in the same folder is refused rather than overwritten
+    assert main([*args, "--seeds", "2"]) == 2
+    assert "different setting" in capsys.readouterr().err
+    (tmp_path / "records.json").write_text("{not json")
+    assert main(args) == 2
+    assert "not a records file" in capsys.readouterr().err
+
+
 def test_cli_rejects_bad_settings(capsys):
     assert main(["identifiability", "--dim", "30"]) == 2
     assert "--dim" in capsys.readouterr().err

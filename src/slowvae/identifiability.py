@@ -16,7 +16,7 @@ import math
 import multiprocessing as mp
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,23 +219,40 @@ def run_one(
 
 
 def run_experiment(
-    config: IdentifiabilityConfig, progress: Callable[[str], None] | None = None, workers: int = 1
+    config: IdentifiabilityConfig,
+    progress: Callable[[str], None] | None = None,
+    workers: int = 1,
+    done: Sequence[dict[str, Any]] = (),
+    on_record: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Every model x alpha x seed of ``config``, in that order; a list of records (see :func:`run_one`).
 
-    ``workers > 1`` trains that many settings at once, each in its own process with one torch
-    thread; the records are the same as in one process (every run seeds itself). Workers print
-    their progress to standard error when ``progress`` is given, instead of calling it.
+    ``done``: records of an earlier, interrupted run of the same config; their settings are not
+    trained again. ``on_record`` is called with the records so far (in order) after each
+    setting finishes, e.g. to save them. ``workers > 1`` trains that many settings at once, each
+    in its own process with one torch thread; the records are the same as in one process (every
+    run seeds itself). Workers print their progress to standard error when ``progress`` is
+    given, instead of calling it.
     """
     config.validate()
     if workers < 1:
         raise SlowVAEError(f"workers must be at least 1, got {workers}")
+    finished = {(r["model"], float(r["alpha"]), int(r["seed"])): r for r in done}
     tasks = [(name, float(alpha), seed) for name in config.models for alpha in config.alphas
              for seed in range(1, config.seeds + 1)]
-    if workers == 1 or len(tasks) == 1:
-        return [run_one(config, *task, progress) for task in tasks]
-    with mp.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
-        return pool.map(_run_in_worker, [(config, *task, progress is not None) for task in tasks], chunksize=1)
+    todo = [task for task in tasks if task not in finished]
+
+    def collect(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        for record in results:
+            finished[record["model"], record["alpha"], record["seed"]] = record
+            if on_record is not None:
+                on_record([finished[t] for t in tasks if t in finished])
+        return [finished[t] for t in tasks]
+
+    if workers == 1 or len(todo) <= 1:
+        return collect(run_one(config, *task, progress) for task in todo)
+    with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
+        return collect(pool.imap(_run_in_worker, [(config, *task, progress is not None) for task in todo]))
 
 
 def _run_in_worker(task: tuple[IdentifiabilityConfig, str, float, int, bool]) -> dict[str, Any]:

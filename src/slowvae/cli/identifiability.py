@@ -66,8 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="settings trained at once, one process and one torch thread each (default 1)")
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print only a JSON list of records on standard output")
-    out.add_argument("--out", type=Path, default=None, metavar="DIR",
-                     help="write records.json, table.md and mcc_vs_alpha.png into DIR")
+    out.add_argument("--out", type=Path, default=Path("slowvae-identifiability"), metavar="DIR",
+                     help="folder for records.json (saved after every setting; a rerun of the same command "
+                          "resumes from it), table.md and mcc_vs_alpha.png (default ./slowvae-identifiability)")
     out.add_argument("--quiet", action="store_true", help="no progress on standard error")
     p.set_defaults(func=run)
 
@@ -101,8 +102,26 @@ def config_from_args(args: argparse.Namespace):
     )
 
 
+def _earlier_records(path: Path, config: dict) -> list[dict]:
+    """The records in ``path`` when it was written for the same ``config``; [] when there is none.
+    A file for another setting is an error (rather than overwriting its results)."""
+    if not path.exists():
+        return []
+    try:
+        saved = json.loads(path.read_text())
+        same, records = saved["config"] == config, list(saved["records"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SlowVAEError(f"{path} is not a records file of this command ({exc}); delete it or choose another --out") from None
+    if not same:
+        raise SlowVAEError(
+            f"{path} holds the records of a different setting; choose another --out, or delete it to start again"
+        )
+    return records
+
+
 def run(args: argparse.Namespace) -> int:
     from slowvae.identifiability import config_dict, markdown_table, plot_mcc, run_experiment
+    from slowvae.rundir import atomic_write_bytes, atomic_write_json
 
     config = config_from_args(args)
     config.validate()
@@ -112,13 +131,20 @@ def run(args: argparse.Namespace) -> int:
         if not quiet:
             print(message, file=sys.stderr, flush=True)
 
-    records = run_experiment(config, None if quiet else progress, workers=args.workers)
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "records.json").write_text(json.dumps({"config": config_dict(config), "records": records}, indent=1) + "\n")
-        (args.out / "table.md").write_text(markdown_table(records))
-        plot_mcc(records, args.out / "mcc_vs_alpha.png")
-        progress(f"wrote {args.out}/records.json, table.md, mcc_vs_alpha.png")
+    out = args.out
+    done = _earlier_records(out / "records.json", config_dict(config))
+    if done:
+        progress(f"resuming {out}: {len(done)} setting(s) already done")
+
+    def save(records: list[dict]) -> None:
+        atomic_write_json(out / "records.json", {"config": config_dict(config), "records": records})
+
+    out.mkdir(parents=True, exist_ok=True)
+    records = run_experiment(config, None if quiet else progress, workers=args.workers, done=done, on_record=save)
+    save(records)
+    atomic_write_bytes(out / "table.md", markdown_table(records).encode())
+    plot_mcc(records, out / "mcc_vs_alpha.png")
+    progress(f"wrote {out}/records.json, table.md, mcc_vs_alpha.png")
     if args.json:
         print(json.dumps(records))
     else:
