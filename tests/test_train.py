@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -194,6 +195,11 @@ def test_auto_precision_resolves_by_hardware_and_is_saved(tmp_path, monkeypatch)
     assert config.precision == "fp32" and TrainConfig(precision="bf16", **SMALL).precision == "bf16"
     init_run_dir(tmp_path / "r", config)
     monkeypatch.setattr(training, "native_bf16", lambda device: True)  # another machine resumes it
+    assert load_run_config(tmp_path / "r").precision == "fp32"
+    # a run directory written before the field existed was trained in fp32, on any machine
+    meta = json.loads((tmp_path / "r" / "config.json").read_text())
+    meta["config"].pop("precision")
+    (tmp_path / "r" / "config.json").write_text(json.dumps(meta))
     assert load_run_config(tmp_path / "r").precision == "fp32"
     with pytest.raises(training.SlowVAEError, match="precision must be auto or one of"):
         TrainConfig(precision="fp16")

@@ -219,8 +219,9 @@ def init_run_dir(run_dir: Path, config: TrainConfig) -> None:
 
 
 def load_run_config(run_dir: Path) -> TrainConfig:
-    """The TrainConfig saved in a run directory."""
-    return TrainConfig.from_dict(rundir.read_config(run_dir)["config"])
+    """The TrainConfig saved in a run directory. A config saved before ``precision`` existed
+    reads as fp32, the only precision runs had then (not as "auto", which may resolve to bf16)."""
+    return TrainConfig.from_dict({"precision": "fp32", **rundir.read_config(run_dir)["config"]})
 
 
 def update_run_config(run_dir: Path, config: TrainConfig) -> None:
