@@ -210,7 +210,8 @@ def run_one(
         dim=config.dim, mixing=config.mixing, layers=config.layers, data_rate=source.rate,
         transition_std=source.transition_std, steps=config.steps, batch_pairs=config.batch_pairs, lr=config.lr,
         cosine=config.cosine, posterior=config.posterior if VECTOR_MODELS[model_name].has_posterior else None,
-        final_obs_std=config.final_obs_std if "obs_std" in hyper else None, hidden=config.hidden, hyper=hyper, final=terms, seconds=round(time.perf_counter() - start, 2),
+        final_obs_std=config.final_obs_std if "obs_std" in hyper else None, hidden=config.hidden, hyper=hyper,
+        final=terms, seconds=round(time.perf_counter() - start, 2),
     )
     if progress:
         progress(f"{model_name} alpha={alpha:g} seed={seed}: MCC pearson {record['mcc_pearson']:.3f} "
