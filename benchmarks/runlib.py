@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 #: TrainConfig fields a run may change when it is continued
-ADJUSTABLE = ("steps", "device", "checkpoint_every", "log_every")
+ADJUSTABLE = ("steps", "device", "checkpoint_every", "log_every", "compile")
 
 
 #: set in a worker once Ctrl-C arrived: the worker then starts no new work

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -55,6 +56,7 @@ class TrainConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     precision: str = "auto"  # "fp32", "bf16" (autocast of the networks; losses stay float32), or
     # "auto": bf16 where the hardware runs it natively, else fp32; resolved and saved as one of those
+    compile: bool = False  # torch.compile (inductor) of the training step; the same losses as eager up to rounding
     checkpoint_every: int = 10_000
     keep_checkpoints: bool = False  # also keep checkpoints/step_N.pt at every checkpoint
     log_every: int = 100
@@ -117,6 +119,20 @@ def native_bf16(device: str) -> bool:
         return False
     checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
     return any(check() for check in checks if check is not None)
+
+
+def compile_network(net: torch.nn.Module) -> torch.nn.Module:
+    """``net`` (a model or its DDP wrapper) compiled with ``torch.compile`` (inductor): calling the
+    result runs the compiled forward, and its backward is compiled too. Parameters, buffers and
+    ``state_dict`` stay those of ``net``, so checkpoints load without compiling."""
+    import torch._dynamo
+
+    if not any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "clang++", "c++")):
+        raise SlowVAEError("--compile needs a C++ compiler (g++ or clang++) on PATH; install one or train without --compile")
+    # integer attributes of a module (``model.step``, which AnnealedVAE reads) become graph inputs
+    # instead of constants, so a new step does not recompile
+    torch._dynamo.config.allow_unspec_int_on_nn_module = True
+    return torch.compile(net, backend="inductor")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -260,6 +276,7 @@ def train(
     :mod:`slowvae.models.base`). Under
     torchrun each rank draws different pairs; rank 0 logs and checkpoints. Returns the config.
     """
+    entered = time.perf_counter()
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     device = resolve_device(config.device)
@@ -304,6 +321,8 @@ def train(
     net: torch.nn.Module = model
     if ddp.active:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.compile:
+        net = compile_network(net)
 
     writer = _tensorboard_writer(run_dir) if (config.tensorboard and ddp.is_main) else None
     log_file = open(run_dir / rundir.LOG_FILE, "a") if ddp.is_main else None
@@ -329,7 +348,10 @@ def train(
     if config.keep_checkpoints and step == 0:
         save(0)  # the untrained network, for curves that start at step 0
     sums: dict[str, torch.Tensor] = {}
-    interval_start, interval_steps = time.perf_counter(), 0
+    first_step = step
+    loop_start = time.perf_counter()
+    first_step_seconds = None
+    interval_start, interval_steps = loop_start, 0
     try:
         with _StopFlag() as stop:
             while step < config.steps:
@@ -352,6 +374,8 @@ def train(
                     aux_optimizer.step()
                     terms.update({f"aux_{k}": v for k, v in aux.items()})
                 step += 1
+                if first_step_seconds is None:
+                    first_step_seconds = time.perf_counter() - loop_start
                 for key, value in terms.items():
                     sums[key] = sums.get(key, 0) + value.detach()
                 interval_steps += 1
@@ -383,7 +407,28 @@ def train(
             log_file.close()
         if writer is not None:
             writer.close()
+        if ddp.is_main and step > first_step:
+            _record_timing(run_dir, config, first_step, step, loop_start - entered, time.perf_counter() - loop_start,
+                           first_step_seconds, ddp.world)
     return config
+
+
+def _record_timing(
+    run_dir: Path, config: TrainConfig, from_step: int, to_step: int, startup: float, loop: float,
+    first_step: float | None, world: int,
+) -> None:
+    """Append this invocation's seconds to ``timing.json``: run assembly (``startup_seconds``: data,
+    model, checkpoint loading) and the loop (``train_seconds``, checkpoints included), of which
+    ``first_step_seconds`` (compilation included under ``compile``); ``images`` trained on."""
+    path = run_dir / rundir.TIMING_FILE
+    segments = json.loads(path.read_text())["segments"] if path.exists() else []
+    segments.append({
+        "from_step": from_step, "to_step": to_step, "startup_seconds": round(startup, 3),
+        "train_seconds": round(loop, 3), "first_step_seconds": round(first_step or 0.0, 3),
+        "images": 2 * config.batch_pairs * world * (to_step - from_step), "processes": world,
+        "precision": config.precision, "compile": config.compile,
+    })
+    rundir.atomic_write_json(path, {"segments": segments})
 
 
 def _check_finite(loss: torch.Tensor, step: int, ckpt_path: Path, run_dir: Path) -> None:

@@ -16,7 +16,7 @@ _CONFIG_FLAGS = ("dataset", "model", "transitions", "data_rate", "k", "z_dim", "
 #: model hyperparameter flags (TrainConfig.hyper); fixed on --resume too
 _HYPER_FLAGS = ("beta", "gamma", "rate")
 #: fields that --resume may adjust
-_ADJUSTABLE = ("steps", "device", "checkpoint_every", "log_every")
+_ADJUSTABLE = ("steps", "device", "checkpoint_every", "log_every", "compile")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="auto (default: bf16 where the hardware has native bf16, else fp32), fp32, or bf16 autocast "
                    "of the networks (losses stay float32)")
+    o.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the training step with torch.compile (inductor; the first step compiles; on a CPU it needs a "
+                   "C++ compiler); --no-compile turns it off when resuming (default off)")
     r = p.add_argument_group("run directory")
     r.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-seed<seed>)")
     r.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint; with --steps, extend it")
