@@ -154,6 +154,28 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert len(lines) == 2  # rank 0 alone logs
 
 
+@pytest.mark.slow
+def test_ddp_with_compile_on_cpu(tmp_path):
+    """torchrun with --compile (a few minutes: both processes compile): plain checkpoint keys, per-rank RNG."""
+    run = tmp_path / "ddp-compile"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518",
+           "-m", "slowvae.cli", "train", "--steps", "4", "--batch-pairs", "4", "--checkpoint-every", "2",
+           "--log-every", "2", "--device", "cpu", "--no-eval", "--compile", "--out", str(run)]
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ckpt = rundir.load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 4 and len(ckpt["rng"]) == 2
+    assert ckpt["model"].keys() == weights_of_fresh_model().keys()
+    segment = json.loads((run / "timing.json").read_text())["segments"][0]
+    assert segment["compile"] and segment["processes"] == 2 and segment["images"] == 2 * 2 * 4 * 4
+
+
+def weights_of_fresh_model() -> dict[str, torch.Tensor]:
+    from slowvae.models import build_model
+
+    return build_model("slowvae", channels=1).state_dict()
+
+
 def test_tensorboard_logging_writes_event_files(tmp_path):
     pytest.importorskip("tensorboard", reason="TensorBoard logging is the optional extra slowvae[tensorboard]")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
