@@ -7,49 +7,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 
 from slowvae import rundir
 from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
-from slowvae.train import TrainConfig, load_run_config, make_pair_source, new_model, resolve_device
-
-
-def load_model(
-    run_dir: Path | str, checkpoint: str | None = None, device: str = "cpu"
-) -> tuple[PairModel, TrainConfig, int, PairSource]:
-    """The trained model of a run (``checkpoints/last.pt`` or the named checkpoint file), its
-    config, the step it was saved at and the run's PairSource. The model is in eval mode."""
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    source = make_pair_source(config)
-    path = run_dir / rundir.CHECKPOINT_DIR / (checkpoint or rundir.LAST_CHECKPOINT)
-    if checkpoint and Path(checkpoint).is_file():
-        path = Path(checkpoint)
-    ckpt = rundir.load_checkpoint(path)
-    model = new_model(config, source.channels)
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:
-        raise SlowVAEError(f"{path} does not fit the run's model {config.model!r}: {err}") from None
-    return model.to(resolve_device(device)).eval(), config, int(ckpt.get("step", -1)), source
-
-
-def encode_images(
-    model: PairModel, images: np.ndarray, binary: bool, *, batch_size: int = 1024
-) -> np.ndarray:
-    """Posterior means (N, D) float64 of uint8 images (N, C, 64, 64), in batches under inference mode."""
-    device = next(model.parameters()).device
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[start : start + batch_size]).to(device).float()
-            if not binary:
-                x = x / 255
-            out.append(model.encode(x).double().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.z_dim))
+from slowvae.run import encode_images, load_model, new_model
 
 
 def _suite(

@@ -79,9 +79,9 @@ def test_corrupt_checkpoint_is_a_clear_error(trained_run, tmp_path, capsys):
 
 
 def test_untrained_mcc_is_the_runs_initial_network(trained_run, tmp_path):
-    from slowvae.evaluate import encode_images, evaluate_run
+    from slowvae.evaluate import evaluate_run
     from slowvae.metrics import mcc
-    from slowvae.train import load_run_config, make_pair_source, new_model
+    from slowvae.run import encode_images, load_run_config, make_pair_source, new_model
 
     config = load_run_config(trained_run)
     source = make_pair_source(config)

@@ -150,7 +150,8 @@ def test_cli_build_and_bad_input(tmp_path, capsys):
 
 
 def test_short_training_run(tmp_path, monkeypatch):
-    from slowvae.train import TrainConfig, init_run_dir, train
+    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.train import train
 
     (tmp_path / "kitti").mkdir()
     write_pickle(tmp_path / "kitti" / "kitti_peds_v2.pickle")

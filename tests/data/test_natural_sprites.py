@@ -138,7 +138,8 @@ def test_natural_like_is_offline_and_sparse(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("name", ["natural-like", "natural-sprites"])
 def test_short_training_run(tmp_path, monkeypatch, name):
-    from slowvae.train import TrainConfig, init_run_dir, train
+    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.train import train
 
     folder = tmp_path / "natural_sprites"
     folder.mkdir()

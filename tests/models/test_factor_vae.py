@@ -10,7 +10,8 @@ import torch
 from slowvae import rundir
 from slowvae.models import build_model
 from slowvae.models.factor_vae import discriminator_loss, permute_dims, tc_estimate
-from slowvae.train import TrainConfig, init_run_dir, train, update_run_config
+from slowvae.run import TrainConfig, init_run_dir, update_run_config
+from slowvae.train import train
 
 
 def np_log_softmax(logits):
