@@ -83,6 +83,7 @@ def main() -> int:
     parser.add_argument("--compile", action="store_true", help="train with --compile")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="training precision")
     parser.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="auto", help="evaluation precision")
+    parser.add_argument("--metrics", help="only these suite metrics (comma-separated; for a quick check of the script)")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of both processes (default: torch's default)")
     parser.add_argument("--keep", type=Path, help="run directory to keep (must not exist; default: a temporary one)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "run_cost.json")
@@ -103,6 +104,8 @@ def main() -> int:
     train_cmd = ["train", "--steps", str(args.steps), "--no-eval", "--device", "cpu", "--precision", args.precision,
                  "--out", str(run_dir)] + (["--compile"] if args.compile else [])
     eval_cmd = ["evaluate", str(run_dir), "--preset", "fast", "--eval-precision", args.eval_precision]
+    if args.metrics:
+        eval_cmd += ["--metrics", args.metrics]
     try:
         train_wall = timed(cli + train_cmd, env)
         eval_wall = timed(cli + eval_cmd, env)

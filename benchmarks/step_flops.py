@@ -87,10 +87,14 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--steps-per-block", type=int, default=20)
     parser.add_argument("--profile-steps", type=int, default=10)
+    parser.add_argument("--peak-size", type=int, default=2048, help="n of the n x n matmuls that measure the peaks")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "step_flops.json")
     args = parser.parse_args()
 
-    peaks_before = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    def peaks_now() -> dict[str, float]:
+        return {"fp32": matmul_peak(torch.float32, args.peak_size), "bf16": matmul_peak(torch.bfloat16, args.peak_size)}
+
+    peaks_before = peaks_now()
     steps = {}
     for variant in args.variants:
         precision, _, compiled = variant.partition("-")
@@ -101,7 +105,7 @@ def main() -> int:
             step()
         step.seconds = dict.fromkeys(PHASES, 0.0)
     times = timed_blocks(steps, args.blocks, args.steps_per_block)
-    peaks_after = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    peaks_after = peaks_now()
     peaks = {k: max(peaks_before[k], peaks_after[k]) for k in peaks_before}
 
     rows = {}

@@ -13,7 +13,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from slowvae.train import PRECISIONS, TrainConfig, batch_to_tensor, compile_network, make_pair_source, new_model
+from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, make_pair_source, new_model
+from slowvae.train import compile_network
 
 BATCH_PAIRS = 32  # the default: 64 images per step
 PHASES = ("data", "forward", "backward", "optimizer")
@@ -59,7 +60,7 @@ class Step:
         marks.append(time.perf_counter())
         for phase, start, end in zip(PHASES, marks, marks[1:]):
             self.seconds[phase] += end - start
-        return float(loss)
+        return float(loss.detach())
 
 
 def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:

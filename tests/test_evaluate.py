@@ -38,7 +38,7 @@ def test_bf16_encoding_keeps_mcc_within_0005_on_the_same_frames(briefly_trained)
     fp32 = encode_images(model, images, source.binary, precision="fp32")
     bf16 = encode_images(model, images, source.binary, precision="bf16")
     difference = np.abs(bf16 - fp32) / fp32.std(0)
-    assert 0 < difference.max() < 0.1  # bf16 really ran, and rounded only
+    assert difference.max() > 0 and np.median(difference) < 0.02  # bf16 really ran, and only rounds
     assert fp32.std(0).max() > 0.1  # trained codes, not a collapsed posterior
     assert abs(mcc(bf16, latents)["mcc"] - mcc(fp32, latents)["mcc"]) <= MCC_TOLERANCE
 

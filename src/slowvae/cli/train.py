@@ -63,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = p.add_argument_group("evaluation")
     e.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
     e.add_argument("--eval-samples", type=int, default=10_000, help="frames for the final MCC (default 10000)")
+    e.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="precision of the final evaluation's encoding (default auto: bf16 where native, else fp32)")
     p.set_defaults(func=run)
 
 
@@ -151,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
     from slowvae.cli.evaluate import print_results
     from slowvae.evaluate import evaluate_run
 
-    results = evaluate_run(run_dir, num_samples=args.eval_samples, progress=lambda msg: print(msg, file=sys.stderr))
+    results = evaluate_run(run_dir, num_samples=args.eval_samples, eval_precision=args.eval_precision,
+                           progress=lambda msg: print(msg, file=sys.stderr))
     print_results(run_dir, results)
     return 0
 
