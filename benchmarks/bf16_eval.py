@@ -10,7 +10,8 @@ forced, so this also runs on a CPU without native bf16, where bf16 is slow but r
 
 Also reports the largest code difference relative to each latent's spread.
 
-    nice -n 10 python benchmarks/bf16_eval.py --steps 300 --sampling-scale 0.25
+    python benchmarks/bf16_eval.py --steps 300                      # the fast suite at its own counts
+    nice -n 10 python benchmarks/bf16_eval.py --samples 5000 --sampling-scale 0.03   # a busy CPU without native bf16
 """
 
 from __future__ import annotations
