@@ -32,7 +32,6 @@ are given: the transitions are the data's own.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -322,8 +321,3 @@ class NaturalSpritesBinnedPairs:
     def sample_eval(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = self.dataset.sample_factors(n, rng)
         return self.dataset.images(f), f
-
-
-def describe_bins(dataset: NaturalSpritesBinned) -> str:
-    """The fitted bin edges as JSON text (for reports)."""
-    return json.dumps({n: e.tolist() for n, e in zip(("x", "y", "area"), dataset.edges)})
