@@ -269,8 +269,8 @@ class Run:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Images (N, C, 64, 64) float32 in [0, 1] (Bernoulli means) decoded from codes (N, D)."""
-        if getattr(self.model, "decoder", None) is None:
-            raise SlowVAEError(f"model {self.config.model!r} has no decoder, so it cannot decode codes")
+        if self.model.decoder is None:
+            self.model.decode(torch.zeros(0, self.model.z_dim))  # raises the model's own error
         z = np.asarray(codes, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.model.z_dim:
             raise SlowVAEError(f"codes must have shape (N, {self.model.z_dim}), got {tuple(z.shape)}")
@@ -278,7 +278,7 @@ class Run:
         with torch.inference_mode():
             for start in range(0, len(z), self.batch_size):
                 batch = torch.from_numpy(z[start : start + self.batch_size]).to(self.device)
-                out.append(torch.sigmoid(self.model.decoder(batch)).float().cpu().numpy())
+                out.append(self.model.decode(batch).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.channels, 64, 64), np.float32)
 
 

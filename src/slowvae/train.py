@@ -21,6 +21,7 @@ import torch.distributed as dist
 
 from slowvae import rundir
 from slowvae.errors import SlowVAEError
+from slowvae.models.base import AUXILIARY_INPUT
 from slowvae.run import (
     PRECISIONS,
     TrainConfig,
@@ -130,8 +131,8 @@ def train(
     With ``resume`` it continues from ``checkpoints/last.pt``: model, optimizer (and a model's
     auxiliary optimizer), every RNG state and the step, so the final weights equal those of an
     uninterrupted run. Before each forward the loop sets ``model.step``; a model with an
-    ``auxiliary_optimizer`` gets one extra step per iteration on a fresh batch (see
-    :mod:`slowvae.models.base`). Under
+    ``auxiliary_optimizer`` gets one extra step per iteration on a fresh batch and the
+    ``auxiliary_input`` its forward returned (see :mod:`slowvae.models.base`). Under
     torchrun each rank draws different pairs; rank 0 logs and checkpoints. Returns the config.
     """
     run_dir = Path(run_dir)
@@ -212,13 +213,15 @@ def train(
                 model.step = step  # steps already taken, for schedules (AnnealedVAE)
                 with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                     terms = net(batch, generator)
+                auxiliary_input = terms.pop(AUXILIARY_INPUT, None)
                 _check_finite(terms["loss"], step, ckpt_path, run_dir)
                 optimizer.zero_grad(set_to_none=True)
                 terms["loss"].backward()
                 optimizer.step()
                 if aux_optimizer is not None:
                     x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
-                    aux = model.auxiliary_loss(batch_to_tensor(x_t, x_next, source.binary, device), generator)
+                    aux_batch = batch_to_tensor(x_t, x_next, source.binary, device)
+                    aux = model.auxiliary_loss(aux_batch, generator, auxiliary_input)
                     _check_finite(aux["loss"], step, ckpt_path, run_dir)
                     aux_optimizer.zero_grad(set_to_none=True)
                     aux["loss"].backward()

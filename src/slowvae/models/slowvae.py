@@ -7,11 +7,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
+from slowvae.models import losses
 from slowvae.models.base import PairModel
-
-_LOG_2PI = math.log(2 * math.pi)
+from slowvae.models.losses import LOG_2PI
 #: floor on the posterior standard deviation inside the Laplace cross-entropy (avoids 0/0)
 _MIN_STD = 1e-12
 
@@ -58,9 +57,8 @@ def slowvae_loss(
             f"expected x, x_logits (2, B, ...) and mu, logvar (2, B, D); got {tuple(x.shape)}, "
             f"{tuple(x_logits.shape)}, {tuple(mu.shape)}, {tuple(logvar.shape)}"
         )
-    n_images = 2 * b
     # R: Bernoulli NLL summed over pixels and images, divided by the number of images
-    recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / n_images
+    recon = losses.bernoulli_recon(losses.flatten_pairs(x), losses.flatten_pairs(x_logits))
     return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate)
 
 
@@ -81,8 +79,8 @@ def slowvae_prior_terms(
     if logdet is None:
         logdet = logvar.sum(-1)
     # mean per-image Gaussian entropy H and cross-entropy to N(0, I) CE_N (sums over latents)
-    entropy = 0.5 * (logdet + mu.shape[-1] * (_LOG_2PI + 1)).mean()
-    ce_normal = (0.5 * (mu.pow(2) + logvar.exp()) + 0.5 * _LOG_2PI).sum(-1).mean()
+    entropy = 0.5 * (logdet + mu.shape[-1] * (LOG_2PI + 1)).mean()
+    ce_normal = (0.5 * (mu.pow(2) + logvar.exp()) + 0.5 * LOG_2PI).sum(-1).mean()
     # Laplace prior of each frame centred on the other frame's posterior mean, both directions
     std = torch.exp(0.5 * logvar)
     ce_laplace = (
