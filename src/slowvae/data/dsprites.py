@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData, check_grid_factors
 from slowvae.errors import SlowVAEError
 
 SCALES = np.linspace(0.5, 1.0, 6)
@@ -136,7 +136,7 @@ class ProceduralDSprites(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """Images for factor indices (N, 5) int: uint8 (N, 1, 64, 64) with values 0/1."""
-        f = check_factors(factors, self.factor_sizes)
+        f = check_grid_factors(factors, self.factor_sizes)
         shape, scale, ori, px, py = f.T
         spans = self._spans[shape, scale, ori, py]  # (N, 32 rows, 4)
         bounds = np.ceil(spans + self._col_shift[px][:, None, None])

@@ -33,7 +33,7 @@ from slowvae.data.arrays import (
     unpack_binary,
     write_npy_stream,
 )
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData, check_grid_factors
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.errors import SlowVAEError
 
@@ -128,7 +128,7 @@ class DSpritesFile(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """uint8 0/1 images (N, 1, 64, 64) for factor indices (N, 5)."""
-        factors = check_factors(factors, self.factor_sizes)
+        factors = check_grid_factors(factors, self.factor_sizes)
         full = np.zeros((len(factors), len(self._file_sizes)), dtype=np.int64)
         full[:, self._keep] = factors
         index = np.ravel_multi_index(tuple(full.T), self._file_sizes)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from slowvae.data.arrays import RowFile, gather_rows
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.errors import SlowVAEError
 
@@ -91,8 +91,7 @@ class Shapes3D(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """uint8 images (N, 3, 64, 64) for factor indices (N, 6)."""
-        factors = check_factors(factors, self.factor_sizes)
-        index = np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
+        index = self.factors_to_index(factors)
         if self._images is not None:
             rows = gather_rows(self._images, index)
         else:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from slowvae.data.arrays import gather_rows, load_npy, save_npy
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData, check_grid_factors
 from slowvae.data.pairs import GroundTruthPairs
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.data.transitions import Transitions
@@ -151,8 +151,7 @@ class SmallNORB(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """uint8 images (N, 1, 64, 64) for factor indices (N, 5)."""
-        factors = check_factors(factors, self.factor_sizes)
-        index = np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
+        index = self.factors_to_index(factors)
         return gather_rows(self._images, index)[:, None]
 
 
@@ -171,7 +170,7 @@ class NuisanceView:
         self.channels, self.binary = dataset.channels, dataset.binary
 
     def full_factors(self, factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        factors = check_factors(factors, self.factor_sizes)
+        factors = check_grid_factors(factors, self.factor_sizes)
         full = np.empty((len(factors), self.dataset.num_factors), dtype=np.int64)
         full[:, self.keep] = factors
         sizes = np.asarray(self.dataset.factor_sizes)[self.drop]
