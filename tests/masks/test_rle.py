@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from slowvae.errors import SlowVAEError
-from slowvae.stats.rle import rle_counts, rle_decode, rle_encode
+from slowvae.masks.rle import rle_counts, rle_decode, rle_encode
 
 # the MOTS website's example line (frame 52, object 1005, 375x1242); 283 pixels, rows 168-178,
 # columns 890-930, as decoded by pycocotools (../shared/reference/datasets.md §7)

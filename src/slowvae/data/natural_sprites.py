@@ -37,10 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from slowvae.data.arrays import save_npy
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData, check_grid_factors
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.data.synthetic import sample_gennorm
 from slowvae.errors import SlowVAEError
+from slowvae.masks.readers import read_natural_sprites_csv
 
 FOLDER = "natural_sprites"
 CSV = "downscale_keepaspect.csv"
@@ -138,8 +139,6 @@ def render_latents(latents: np.ndarray) -> np.ndarray:
 def csv_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """All consecutive-frame pairs of one window of the Natural Sprites CSV: (N, 3) and (N, 3)
     of (x, y, area) in pixels, in file order (row, window, frame), before the area filter."""
-    from slowvae.stats.readers import read_natural_sprites_csv
-
     p0, p1 = [], []
     for track in read_natural_sprites_csv(path):
         ok = np.isfinite(track).all(axis=1)
@@ -284,7 +283,7 @@ class NaturalSpritesBinned(GroundTruthData):
 
     def factor_values(self, factors: np.ndarray) -> np.ndarray:
         """Latent values (N, 5) (x, y, scale, angle, shape) of grid indices (N, 5)."""
-        f = check_factors(factors, self.factor_sizes)
+        f = check_grid_factors(factors, self.factor_sizes)
         p = np.stack([self.centres[j][f[:, j]] for j in range(3)], axis=1)
         return to_latents(p, ANGLES[f[:, 3]], f[:, 4].astype(np.float64))
 

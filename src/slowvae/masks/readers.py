@@ -29,8 +29,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from slowvae.errors import SlowVAEError
-from slowvae.stats.rle import rle_decode
-from slowvae.stats.transitions import mask_latents, tracks_from_id_maps
+from slowvae.masks.rle import rle_decode
+from slowvae.masks.tracks import mask_latents, tracks_from_id_maps
 
 #: the MOTS ignore-region id and the class codes (id // 1000)
 MOTS_IGNORE = 10000
