@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -144,6 +144,52 @@ def encode_images(model: PairModel, images: np.ndarray, binary: bool, *, batch_s
             x = images_to_tensor(images[start : start + batch_size], binary, device)
             out.append(model.encode(x).double().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.z_dim))
+
+
+# --------------------------------------------------------------------------------------------
+# the training step (shared by the image loop in train.py and the vector experiment)
+
+
+class NonFiniteLoss(SlowVAEError):
+    """A training step's loss was NaN or infinite; the optimizer did not step. ``value`` is the loss."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(f"the loss became {value}")
+        self.value = value
+
+
+def optimizer_step(
+    optimizer: torch.optim.Optimizer, loss: torch.Tensor, before_step: Callable[[], None] | None = None
+) -> None:
+    """Minimise ``loss`` (a scalar) by one step of ``optimizer``: raise :class:`NonFiniteLoss` if it
+    is not finite, else zero the gradients, backpropagate, call ``before_step`` (e.g. to average
+    gradients over processes) and step."""
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(loss.item())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if before_step is not None:
+        before_step()
+    optimizer.step()
+
+
+def training_step(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: torch.Tensor,
+    generator: torch.Generator | None,
+    *,
+    amp_dtype: torch.dtype | None = None,
+    **forward_kwargs: Any,
+) -> dict[str, torch.Tensor]:
+    """One training step on a pair batch (2, B, ...): ``net(batch, generator, **forward_kwargs)``
+    (autocast to ``amp_dtype`` when given), then :func:`optimizer_step` on its ``"loss"``.
+    ``forward_kwargs`` carry per-step values such as a schedule's. Returns the forward's terms."""
+    device_type = batch.device.type
+    with torch.autocast(device_type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        terms = net(batch, generator, **forward_kwargs)
+    optimizer_step(optimizer, terms["loss"])
+    return terms
 
 
 # --------------------------------------------------------------------------------------------

@@ -107,3 +107,16 @@ def test_registry_and_bad_hyperparameters():
         build_vector_model("nope", obs_dim=3, z_dim=3)
     with pytest.raises(ValueError):
         build_vector_model("slowvae", obs_dim=3, z_dim=3)(torch.zeros(2, 4, 5))
+
+
+def test_obs_std_argument_replaces_the_decoder_std_for_one_call_only():
+    torch.manual_seed(0)
+    model = build_vector_model("slowvae", obs_dim=6, z_dim=2, obs_std=0.1)
+    x = torch.randn(2, 5, 6)
+    scheduled = model(x, torch.Generator().manual_seed(1), obs_std=0.05)
+    assert model.hyper["obs_std"] == 0.1  # nothing is stored
+    model.hyper["obs_std"] = 0.05
+    fixed = model(x, torch.Generator().manual_seed(1))
+    assert torch.equal(scheduled["loss"], fixed["loss"])
+    model.hyper["obs_std"] = 0.1
+    assert not torch.equal(model(x, torch.Generator().manual_seed(1))["loss"], fixed["loss"])

@@ -166,8 +166,11 @@ class MLPSlowVAE(VectorPairModel):
         """Posterior means (N, z_dim) of observations (N, obs_dim)."""
         return self.encoder(x)[:, : self.z_dim]
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Loss terms for a pair batch ``x`` (2, B, obs_dim); reparametrisation noise from ``generator``."""
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, *, obs_std: float | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Loss terms for a pair batch ``x`` (2, B, obs_dim); reparametrisation noise from ``generator``.
+        ``obs_std`` replaces the decoder std of ``hyper`` for this call (a schedule's value)."""
         if x.ndim != 3 or x.shape[0] != 2 or x.shape[2] != self.obs_dim:
             raise ValueError(f"expected a pair batch (2, B, {self.obs_dim}), got {tuple(x.shape)}")
         two, b = x.shape[:2]
@@ -175,8 +178,9 @@ class MLPSlowVAE(VectorPairModel):
         x_mean = self.decoder(losses.reparametrize_tril(mu, scale, generator)).reshape(x.shape)
         logvar = torch.log(scale.pow(2).sum(-1))  # marginal variances: squared row norms of L
         logdet = 2 * torch.log(torch.diagonal(scale, dim1=-2, dim2=-1)).sum(-1)
+        hyper = self.hyper if obs_std is None else {**self.hyper, "obs_std": obs_std}
         return gaussian_slowvae_loss(
-            x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), logdet=logdet.reshape(two, b), **self.hyper
+            x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), logdet=logdet.reshape(two, b), **hyper
         )
 
 
