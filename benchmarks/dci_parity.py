@@ -32,8 +32,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dci_parity.json"))
     args = parser.parse_args()
     expected = json.loads((FIXTURES / "expected.json").read_text())["array_cases"]
-    records = []
-    for case in ("identity_noise", "random"):
+    records: list[dict] = []
+    for case in ("random", "identity_noise"):
         with np.load(FIXTURES / f"{case}.npz") as z:
             arrays = z["codes_train"][:5000], z["factors_train"][:5000], z["codes_test"], z["factors_test"]
         for backend in args.backends:
@@ -47,12 +47,19 @@ def main() -> None:
                         "dlib": ref, "abs_diff": abs(got - ref), "rel_diff": abs(got - ref) / abs(ref),
                     })
                     print(json.dumps(records[-1]), file=sys.stderr, flush=True)
-    result = {"command": "python " + " ".join(sys.argv), "records": records}
-    for backend in args.backends:
+                write(args.out, records)
+
+
+def write(path: Path, records: list[dict]) -> None:
+    """Write the records so far with each backend's largest differences (after every scored case)."""
+    result: dict = {"command": "python " + " ".join(sys.argv)}
+    for backend in dict.fromkeys(r["backend"] for r in records):
         rows = [r for r in records if r["backend"] == backend]
+        result[f"cases_{backend}"] = sorted({r["case"] for r in rows})
         result[f"max_abs_diff_{backend}"] = max(r["abs_diff"] for r in rows)
         result[f"max_rel_diff_{backend}"] = max(r["rel_diff"] for r in rows)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    result["records"] = records
+    path.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
