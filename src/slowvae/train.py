@@ -37,7 +37,7 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 class TrainConfig:
     """Everything that determines a training run (saved as the run's config.json).
 
-    Defaults follow the SlowVAE reference (slowvae.md §2.4) except ``steps`` (the reference
+    Defaults follow the SlowVAE reference (docs/model.md §5) except ``steps`` (the reference
     trains 300,000) and ``checkpoint_every``.
     """
 

@@ -14,7 +14,7 @@ from slowvae.models.slowvae import _MIN_STD, laplace_cross_entropy, slowvae_loss
 
 
 def numpy_loss(x, logits, mu, logvar, beta, gamma, rate):
-    """The reference assembly written out term by term with numpy/scipy (slowvae.md §2.3)."""
+    """The reference assembly written out term by term with numpy/scipy (docs/model.md §4)."""
     b = mu.shape[1]
     p = 1 / (1 + np.exp(-logits))
     bce = -(x * np.log(p) + (1 - x) * np.log(1 - p))
@@ -151,7 +151,7 @@ def test_float32_loss_finite_for_large_mean_differences():
 
 def test_model_matches_reference_architecture():
     model = build_model("slowvae", channels=1)
-    assert sum(p.numel() for p in model.parameters()) == 763_285  # slowvae.md §2.1
+    assert sum(p.numel() for p in model.parameters()) == 763_285  # docs/model.md §2
     assert sum(p.numel() for p in build_model("slowvae", channels=3).parameters()) == 765_335
     x = torch.rand(2, 4, 1, 64, 64)
     out = model(x, torch.Generator().manual_seed(0))

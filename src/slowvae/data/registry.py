@@ -1,5 +1,5 @@
 """What each dataset is, where it comes from, and whether it is here: the table behind
-``slowvae data list`` and ``slowvae data download NAME`` (sources: datasets.md §1-§8)."""
+``slowvae data list`` and ``slowvae data download NAME`` (sources: docs/datasets.md)."""
 
 from __future__ import annotations
 
