@@ -98,7 +98,7 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Score a run's posterior means and write ``results.json`` and figures.
 
-    MCC is the mean absolute Spearman correlation after Hungarian matching (slowvae.md §4),
+    MCC is the mean absolute Spearman correlation after Hungarian matching (docs/metrics.md),
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
     the run's untrained network (``mcc_untrained``) as the floor to compare with. With ``preset``
     (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test

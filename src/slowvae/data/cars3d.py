@@ -1,6 +1,6 @@
 """Cars3D (Reed et al. 2015): 183 car meshes x 24 azimuths x 4 elevations, resized to 64x64.
 
-Format (datasets.md §4): ``nips2015-analogy-data.tar.gz`` holds ``data/cars/list.txt`` and
+Format (docs/datasets.md §4): ``nips2015-analogy-data.tar.gz`` holds ``data/cars/list.txt`` and
 ``data/cars/car_XXX_mesh.mat`` (MATLAB v5), each with ``im`` (128, 128, 3, 24, 4) uint8
 indexed (row, col, rgb, azimuth, elevation). Factors (elevation 4, azimuth 24, car 183),
 row-major with the car fastest, as disentanglement_lib's ``cars3d.py``; the car is categorical.

@@ -1,6 +1,6 @@
 """The real dSprites file (Matthey et al. 2017), memory-mapped as bit-packed images.
 
-Formats read (datasets.md §1):
+Formats read (docs/datasets.md §1):
 
 - ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` (compressed): ``imgs`` (737280, 64, 64)
   uint8 0/1, ``latents_classes`` (737280, 6) int64, ``latents_values`` (737280, 6) float64 and

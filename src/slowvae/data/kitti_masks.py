@@ -5,7 +5,7 @@ record 3931823) is ``{'pedestrians': [bool (T_i, 64, 64)], 'pedestrians_latents'
 (T_i, 3)]}`` with latents (com_y, com_x, area) in pixels of the 64-px window. On first use it is
 converted into bit-packed masks (``.masks.npy``, 43 MB for the 84,626 released masks), latents
 and sequence lengths beside it, which are then mapped. As the reference's ``KittiMasks``
-(slowvae.md §3.5): a pair starts at a uniform (sequence, frame) with a next frame in the
+(docs/datasets.md §7): a pair starts at a uniform (sequence, frame) with a next frame in the
 sequence, and its partner is ``min(start + d, T - 1)`` with ``d ~ U{1..max_delta_t}`` (default
 5). Masks are one channel of 0/1 (``binary``); the latents (y, x, area) are continuous, so
 evaluation is MCC only. Evaluation frames are the first frames of random pairs.

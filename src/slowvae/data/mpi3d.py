@@ -1,6 +1,6 @@
 """MPI3D toy, realistic and real (Gondal et al. 2019): the final 6x6 release, memory-mapped.
 
-Format (datasets.md §3): ``mpi3d_<variant>.npz`` with one array ``images`` (1036800, 64, 64, 3)
+Format (docs/datasets.md §3): ``mpi3d_<variant>.npz`` with one array ``images`` (1036800, 64, 64, 3)
 uint8, reshaped to the grid (object_color 6, object_shape 6, object_size 2, camera_height 3,
 background_color 3, horizontal_axis 40, vertical_axis 40), row-major. As in the SlowVAE
 reference (``MPI3DReal``) only object_shape is categorical. The release is ``np.savez``

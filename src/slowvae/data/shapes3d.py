@@ -1,8 +1,8 @@
 """Shapes3D (Burgess & Kim 2018): ``3dshapes.h5``, read lazily.
 
-Format (datasets.md §2): HDF5 with ``images`` (480000, 64, 64, 3) uint8 and ``labels``
+Format (docs/datasets.md §2): HDF5 with ``images`` (480000, 64, 64, 3) uint8 and ``labels``
 (480000, 6) float64; factors (floor_hue 10, wall_hue 10, object_hue 10, scale 8, shape 4,
-orientation 15), row-major with orientation fastest; shape is categorical (slowvae.md §3.1).
+orientation 15), row-major with orientation fastest; shape is categorical (docs/datasets.md §2).
 The factor sizes are read from the labels (the distinct values of each column) and the order
 is checked. When ``images`` is stored contiguously and uncompressed (as in the released file)
 its rows are read in place with ``pread``; otherwise rows are read through h5py. Needs h5py

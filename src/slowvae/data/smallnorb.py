@@ -1,12 +1,12 @@
 """SmallNORB (LeCun et al. 2004): both splits, left camera, 48,600 images at 64x64.
 
-Format (datasets.md §5): each ``smallnorb-<chunk>-{dat,cat,info}.mat(.gz)`` file starts with a
+Format (docs/datasets.md §5): each ``smallnorb-<chunk>-{dat,cat,info}.mat(.gz)`` file starts with a
 little-endian int32 header: magic (``0x1E3D4C55`` uint8 matrix for dat, ``0x1E3D4C54`` int32
 matrix for cat and info), the number of dimensions, then ``max(3, ndim)`` int32 sizes. dat is
 (24300, 2, 96, 96) uint8 (left, right camera), cat (24300,), info (24300, 4) = instance,
 elevation 0-8, azimuth 0, 2, ..., 34, lighting 0-5.
 
-As the SlowVAE reference (slowvae.md §3.1): training and test split together, left images only,
+As the SlowVAE reference (docs/datasets.md §5): training and test split together, left images only,
 on the grid (category 5, instance 10, elevation 9, azimuth 18, lighting 6), row-major with
 lighting fastest (the reference's lexsort), category and instance categorical; images resized
 96 -> 64 with bilinear filtering (the reference's ``transforms.Resize`` on PIL images). For

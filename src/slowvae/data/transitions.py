@@ -2,7 +2,7 @@
 
 A transition rule draws the second frame's factor indices ``f'`` from the first frame's ``f``
 (both int (N, K) arrays of indices into a :class:`~slowvae.data.base.FactorSpace`). Two rules
-follow the public SlowVAE code (``scripts/dataset.py``; see ``reference/slowvae.md`` §3.2–3.3):
+follow the public SlowVAE code (``scripts/dataset.py``; see docs/samplers.md):
 
 * :class:`LaplaceTransitions` ("LAP", ``--data-distribution laplace``): every factor ``j`` jumps
   independently with ``P(f'_j = v) ∝ exp(-|v - f_j| / b_j)`` on the integer grid
@@ -14,7 +14,7 @@ follow the public SlowVAE code (``scripts/dataset.py``; see ``reference/slowvae.
 * :class:`UniformKTransitions` ("LOC", ``--data-distribution uniform``): exactly ``k`` distinct
   factors chosen uniformly (categorical ones included) are each resampled uniformly among their
   *other* ``K_j - 1`` values; ``k=None`` draws ``k ~ U{1..K-1}`` per pair. ``variant="dlib"`` is
-  disentanglement_lib's weak-pair rule instead (``reference/metrics.md`` §5.1).
+  disentanglement_lib's weak-pair rule instead (docs/samplers.md).
 
 Both are vectorised over the batch and draw everything from the ``numpy.random.Generator`` they
 are given, so a seed fixes the pairs. Both have ``probabilities(space, start)``: the exact

@@ -1,6 +1,6 @@
 """Readers that turn annotation files into object tracks (each float (T, 3) of x, y, area).
 
-Formats (../shared/reference/datasets.md §6, §7; slowvae.md §3.4, §3.5):
+Formats (docs/datasets.md §6, §7):
 
 - KITTI MOTS / MOTSChallenge: ``instances/<seq>/<frame>.png`` (uint16 id maps, id =
   class * 1000 + instance, 0 background, 10000 ignore) or ``instances_txt/<seq>.txt`` (lines

@@ -10,7 +10,7 @@ Two conventions:
   pixels^2 of the input; a frame where an object has fewer than ``min_area`` pixels counts as
   absent (gaps make NaN rows, so a dt > 1 pair may straddle a gap).
 - reference (``reference=True``): the windowing of the SlowVAE reference's
-  ``gen_kitti_masks.py`` (../shared/reference/slowvae.md §3.5): each id map is resized with
+  ``gen_kitti_masks.py`` (docs/datasets.md §7): each id map is resized with
   nearest-neighbour sampling to height 64 and width ``int(W // (H / 64))``, cut into 6
   overlapping 64x64 windows with stride ``(w - 64) // 5``; each (window, id) over the frames
   where it appears is split at frames with fewer than ``min_area`` (default 30) pixels into

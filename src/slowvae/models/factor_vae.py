@@ -5,7 +5,7 @@ The discriminator has its own Adam optimizer (disentanglement_lib's: lr 1e-4, be
 trains through the loop's auxiliary hook (see :mod:`slowvae.models.base`): after each VAE step it
 tells the VAE step's samples z (detached) from dimension-wise permuted codes of a second,
 independent batch (Kim & Mnih 2018, Algorithm 1). ``same_batch = 1`` permutes the VAE step's own
-codes instead, as disentanglement_lib does (metrics.md §4.1 item 8). No gradient of the
+codes instead, as disentanglement_lib does (docs/baselines.md, FactorVAE). No gradient of the
 discriminator step reaches the encoder or decoder: its inputs are detached and the second batch
 is encoded without a graph.
 """

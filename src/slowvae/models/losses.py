@@ -1,7 +1,7 @@
 """Loss pieces the VAE baselines share: reparametrisation, Bernoulli reconstruction, Gaussian
 KL divergences and log-densities. Shapes are given per function; ``D`` is the latent axis (last).
 
-Scale convention (disentanglement_lib's, metrics.md §4.1 item 6): reconstruction summed over
+Scale convention (disentanglement_lib's, docs/baselines.md): reconstruction summed over
 pixels, KL summed over latents, both averaged over the images of the batch.
 """
 

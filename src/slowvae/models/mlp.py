@@ -120,7 +120,7 @@ class MLPSlowVAE(VectorPairModel):
     rewards decoders whose Jacobian columns are orthogonal (Rolinek et al., CVPR 2019), a bias
     that competes with the Laplace prior on non-orthogonal mixings; the full family removes it.
 
-    Defaults: the reference's beta = 1, gamma = 10, rate = 6 (slowvae.md §2.4) and obs_std = 0.1.
+    Defaults: the reference's beta = 1, gamma = 10, rate = 6 (docs/model.md §5) and obs_std = 0.1.
     """
 
     name = "slowvae"

@@ -1,6 +1,6 @@
 """SlowVAE (Klindt et al., ICLR 2021): a Gaussian prior on the first frame and a Laplace
 transition prior centred on the other frame's posterior mean, exactly as the reference assembles it
-(slowvae.md §2.3)."""
+(docs/model.md §4)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def slowvae_prior_terms(
 
     Returns ``kl_normal`` = CE_N - H (mean per-image KL to N(0, I), both frames) and
     ``kl_laplace`` = CE_L - H (the Laplace prior of each frame centred on the other frame's
-    posterior mean, both directions, summed per pair, minus one mean entropy; slowvae.md §2.3).
+    posterior mean, both directions, summed per pair, minus one mean entropy; docs/model.md §4).
     """
     if logdet is None:
         logdet = logvar.sum(-1)
@@ -100,7 +100,7 @@ def slowvae_objective(
     logdet: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The reference assembly 2R + beta (CE_N - H) + gamma (CE_L - H) (Klindt et al. 2021, reference
-    ``solver.py`` L152-159; slowvae.md §2.3), for any decoder: the image loss and the vector loss
+    ``solver.py`` L152-159; docs/model.md §4), for any decoder: the image loss and the vector loss
     of :mod:`slowvae.models.mlp` both end here.
 
     Args:
@@ -129,7 +129,7 @@ class SlowVAE(PairModel):
     name = "slowvae"
     paper = "Klindt et al., Towards Nonlinear Disentanglement in Natural Data with Temporal Sparse Coding, ICLR 2021"
     defaults = {"beta": 1.0, "gamma": 10.0, "rate": 6.0}
-    # the reference's random search (slowvae.md §2.4); the defaults are its UDR choice
+    # the reference's random search (docs/model.md §5); the defaults are its UDR choice
     sweeps = {"beta": "1 (U(1, 16) with --search-beta)", "gamma": "U(1, 16)", "rate": "U(1, 10)"}
 
     def pair_loss(
