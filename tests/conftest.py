@@ -1,4 +1,4 @@
-"""Shared test helpers: the ../shared fixtures (skipped with a reason where absent)."""
+"""Test helpers shared by every test room: the path of the real-data fixtures in tests/fixtures."""
 
 from __future__ import annotations
 
@@ -6,16 +6,13 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def shared_fixtures() -> Path:
-    """Path of ../shared/fixtures; skips the test where the checkout has no ../shared beside it."""
-    path = SHARED / "fixtures"
-    if not path.is_dir():
-        pytest.skip(f"needs the real-data fixtures at {path} (../shared beside the checkout)")
-    return path
+def fixtures_dir() -> Path:
+    """Path of tests/fixtures (real dSprites images, dlib metric parity cases)."""
+    return FIXTURES
 
 
 PLUGIN_PKG = Path(__file__).resolve().parent / "plugin_pkg"

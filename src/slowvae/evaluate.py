@@ -14,7 +14,7 @@ from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
-from slowvae.run import encode_images, load_model, new_model, resolve_precision
+from slowvae.run import encode_images, images_to_tensor, load_model, new_model, resolve_precision
 
 
 def _suite(
@@ -50,6 +50,32 @@ def _suite(
     return suite, encoded
 
 
+def reconstructions(model: PairModel, images: np.ndarray, binary: bool) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (N, C, 64, 64) as float in [0, 1] and their reconstructions from the posterior
+    means (Bernoulli means), both float32 (N, C, 64, 64)."""
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        x = images_to_tensor(images, binary, device)
+        return x.cpu().numpy(), model.reconstruct(x).float().cpu().numpy()
+
+
+def traversals(model: PairModel, codes: np.ndarray, image: np.ndarray, binary: bool, steps: int = 9) -> np.ndarray:
+    """Decoded traversals float32 (D, steps, C, 64, 64): row i decodes the code of ``image``
+    (1, C, 64, 64) with latent i swept between the 5% and 95% quantiles of a Gaussian fitted to its
+    values in ``codes`` (N, D), as the reference's traversals do."""
+    device = next(model.parameters()).device
+    mean, std = codes.mean(0), codes.std(0)
+    lo, hi = mean - 1.645 * std, mean + 1.645 * std
+    rows = []
+    with torch.inference_mode():
+        base = model.encode(images_to_tensor(image, binary, device))[0]
+        for i in range(codes.shape[1]):
+            z = base.repeat(steps, 1)
+            z[:, i] = torch.linspace(float(lo[i]), float(hi[i]), steps, device=device)
+            rows.append(model.decode(z).float().cpu().numpy())
+    return np.stack(rows)
+
+
 def encode_pairs(run_dir: Path | str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means (n, D) of the first and second frames of ``n`` held-out pairs.
 
@@ -78,7 +104,7 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Score a run's posterior means and write ``results.json`` and figures.
 
-    MCC is the mean absolute Spearman correlation after Hungarian matching (slowvae.md §4),
+    MCC is the mean absolute Spearman correlation after Hungarian matching (docs/metrics.md),
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
     the run's untrained network (``mcc_untrained``) as the floor to compare with. With ``preset``
     (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
@@ -140,8 +166,10 @@ def evaluate_run(
             np.asarray(scores["mcc_abs_corr"]), names, fig_dir / "correlation.png", matched=scores["mcc_dim_for_factor"]
         )
         if model.decoder is not None:  # contrastive models have no decoder to draw with
-            viz.save_reconstructions(model, images[:8], source.binary, fig_dir / "reconstructions.png")
-            viz.save_traversals(model, codes, images[:1], source.binary, fig_dir / "traversals.png")
+            originals, recon = reconstructions(model, images[:8], source.binary)
+            viz.save_reconstructions(originals, recon, fig_dir / "reconstructions.png")
+            viz.save_traversals(traversals(model, codes, images[:1], source.binary), codes.std(0),
+                                fig_dir / "traversals.png")
         results["figures"] = sorted(str(p.relative_to(run_dir)) for p in fig_dir.glob("*.png"))
         timing["figures"] = {"seconds": time.perf_counter() - clock, "files": len(results["figures"])}
     if preset is not None:

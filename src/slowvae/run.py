@@ -12,7 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -164,6 +164,52 @@ def encode_images(
 
 
 # --------------------------------------------------------------------------------------------
+# the training step (shared by the image loop in train.py and the vector experiment)
+
+
+class NonFiniteLoss(SlowVAEError):
+    """A training step's loss was NaN or infinite; the optimizer did not step. ``value`` is the loss."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(f"the loss became {value}")
+        self.value = value
+
+
+def optimizer_step(
+    optimizer: torch.optim.Optimizer, loss: torch.Tensor, before_step: Callable[[], None] | None = None
+) -> None:
+    """Minimise ``loss`` (a scalar) by one step of ``optimizer``: raise :class:`NonFiniteLoss` if it
+    is not finite, else zero the gradients, backpropagate, call ``before_step`` (e.g. to average
+    gradients over processes) and step."""
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(loss.item())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if before_step is not None:
+        before_step()
+    optimizer.step()
+
+
+def training_step(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: torch.Tensor,
+    generator: torch.Generator | None,
+    *,
+    amp_dtype: torch.dtype | None = None,
+    **forward_kwargs: Any,
+) -> dict[str, torch.Tensor]:
+    """One training step on a pair batch (2, B, ...): ``net(batch, generator, **forward_kwargs)``
+    (autocast to ``amp_dtype`` when given), then :func:`optimizer_step` on its ``"loss"``.
+    ``forward_kwargs`` carry per-step values such as a schedule's. Returns the forward's terms."""
+    device_type = batch.device.type
+    with torch.autocast(device_type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        terms = net(batch, generator, **forward_kwargs)
+    optimizer_step(optimizer, terms["loss"])
+    return terms
+
+
+# --------------------------------------------------------------------------------------------
 # run directories
 
 
@@ -286,8 +332,8 @@ class Run:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Images (N, C, 64, 64) float32 in [0, 1] (Bernoulli means) decoded from codes (N, D)."""
-        if getattr(self.model, "decoder", None) is None:
-            raise SlowVAEError(f"model {self.config.model!r} has no decoder, so it cannot decode codes")
+        if self.model.decoder is None:
+            self.model.decode(torch.zeros(0, self.model.z_dim))  # raises the model's own error
         z = np.asarray(codes, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.model.z_dim:
             raise SlowVAEError(f"codes must have shape (N, {self.model.z_dim}), got {tuple(z.shape)}")
@@ -295,7 +341,7 @@ class Run:
         with torch.inference_mode():
             for start in range(0, len(z), self.batch_size):
                 batch = torch.from_numpy(z[start : start + self.batch_size]).to(self.device)
-                out.append(torch.sigmoid(self.model.decoder(batch)).float().cpu().numpy())
+                out.append(self.model.decode(batch).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.channels, 64, 64), np.float32)
 
 

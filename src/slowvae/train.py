@@ -22,14 +22,18 @@ import torch.distributed as dist
 
 from slowvae import rundir
 from slowvae.errors import SlowVAEError
+from slowvae.models.base import AUXILIARY_INPUT
 from slowvae.run import (
     PRECISIONS,
+    NonFiniteLoss,
     TrainConfig,
     batch_to_tensor,
     load_run_config,
     make_pair_source,
     new_model,
+    optimizer_step,
     resolve_device,
+    training_step,
 )
 
 CHECKPOINT_FORMAT = 1
@@ -145,8 +149,8 @@ def train(
     With ``resume`` it continues from ``checkpoints/last.pt``: model, optimizer (and a model's
     auxiliary optimizer), every RNG state and the step, so the final weights equal those of an
     uninterrupted run. Before each forward the loop sets ``model.step``; a model with an
-    ``auxiliary_optimizer`` gets one extra step per iteration on a fresh batch (see
-    :mod:`slowvae.models.base`). Under
+    ``auxiliary_optimizer`` gets one extra step per iteration on a fresh batch and the
+    ``auxiliary_input`` its forward returned (see :mod:`slowvae.models.base`). Under
     torchrun each rank draws different pairs; rank 0 logs and checkpoints. Returns the config.
     """
     entered = time.perf_counter()
@@ -231,21 +235,21 @@ def train(
                 x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
                 batch = batch_to_tensor(x_t, x_next, source.binary, device)
                 model.step = step  # steps already taken, for schedules (AnnealedVAE)
-                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                    terms = net(batch, generator)
-                _check_finite(terms["loss"], step, ckpt_path, run_dir)
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                optimizer.step()
-                if aux_optimizer is not None:
-                    x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
-                    aux = model.auxiliary_loss(batch_to_tensor(x_t, x_next, source.binary, device), generator)
-                    _check_finite(aux["loss"], step, ckpt_path, run_dir)
-                    aux_optimizer.zero_grad(set_to_none=True)
-                    aux["loss"].backward()
-                    ddp.average_gradients(aux_params)
-                    aux_optimizer.step()
-                    terms.update({f"aux_{k}": v for k, v in aux.items()})
+                try:
+                    terms = training_step(net, optimizer, batch, generator, amp_dtype=amp_dtype)
+                    auxiliary_input = terms.pop(AUXILIARY_INPUT, None)
+                    if aux_optimizer is not None:
+                        x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
+                        aux_batch = batch_to_tensor(x_t, x_next, source.binary, device)
+                        aux = model.auxiliary_loss(aux_batch, generator, auxiliary_input)
+                        optimizer_step(aux_optimizer, aux["loss"], lambda: ddp.average_gradients(aux_params))
+                        terms.update({f"aux_{k}": v for k, v in aux.items()})
+                except NonFiniteLoss as err:
+                    raise TrainingStopped(
+                        f"the loss became {err.value} at step {step + 1}; the last good checkpoint "
+                        f"({ckpt_path}) is kept. Try a lower --lr or different hyperparameters, then "
+                        f"start a new run or `slowvae train --resume {run_dir}`"
+                    ) from None
                 step += 1
                 if first_step_seconds is None:
                     first_step_seconds = time.perf_counter() - loop_start
@@ -302,15 +306,6 @@ def _record_timing(
         "precision": config.precision, "compile": config.compile,
     })
     rundir.atomic_write_json(path, {"segments": segments})
-
-
-def _check_finite(loss: torch.Tensor, step: int, ckpt_path: Path, run_dir: Path) -> None:
-    if not torch.isfinite(loss):
-        raise TrainingStopped(
-            f"the loss became {loss.item()} at step {step + 1}; the last good checkpoint "
-            f"({ckpt_path}) is kept. Try a lower --lr or different hyperparameters, then "
-            f"start a new run or `slowvae train --resume {run_dir}`"
-        )
 
 
 def _tensorboard_writer(run_dir: Path) -> Any:

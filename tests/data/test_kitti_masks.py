@@ -13,7 +13,7 @@ from slowvae.data import get_pair_source
 from slowvae.data.kitti_masks import KittiMasks, build_kitti_masks, window_ids
 from slowvae.data.transitions import make_transitions
 from slowvae.errors import SlowVAEError
-from slowvae.stats.rle import rle_encode
+from slowvae.masks.rle import rle_encode
 
 
 def blob(cy: float, cx: float, r: float, shape=(64, 64)) -> np.ndarray:

@@ -6,7 +6,7 @@ Every dataset is one entry of the registry in :mod:`slowvae.data.registry`;
 
 from __future__ import annotations
 
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData, check_grid_factors
 from slowvae.data.pairs import GroundTruthPairs, PairSource
 from slowvae.data.registry import (
     DATASETS,
@@ -28,7 +28,7 @@ __all__ = [
     "PairSource",
     "Transitions",
     "UniformKTransitions",
-    "check_factors",
+    "check_grid_factors",
     "dataset_entry",
     "dataset_names",
     "get_dataset",

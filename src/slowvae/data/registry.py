@@ -16,6 +16,7 @@ A dataset name is found, in this order, as
    ``(transitions, **options) -> PairSource``.
 
 Adding a dataset is one entry: ``register_dataset(DatasetEntry("my-data", pairs=factory, ...))``.
+Sources of each dataset: docs/datasets.md.
 """
 
 from __future__ import annotations

@@ -91,17 +91,6 @@ def _labels(x: np.ndarray) -> tuple[np.ndarray, int]:
     return inv.reshape(-1), len(uniq)
 
 
-def mutual_info(a: np.ndarray, b: np.ndarray) -> float:
-    """Plug-in mutual information I(a; b) in nats of two discrete 1-D arrays of length N.
-
-    I = sum_ij p_ij log(p_ij / (p_i p_j)) over the empirical joint (same value as
-    ``sklearn.metrics.mutual_info_score``, computed from one bincount).
-    """
-    la, na = _labels(np.asarray(a))
-    lb, nb = _labels(np.asarray(b))
-    return _mi_labels(la, na, lb, nb)
-
-
 def _mi_labels(la: np.ndarray, na: int, lb: np.ndarray, nb: int) -> float:
     n = la.shape[0]
     if na == 1 or nb == 1:
