@@ -17,6 +17,7 @@ from slowvae.metrics.mig import mig
 from slowvae.metrics.modularity import explicitness, modularity, modularity_explicitness
 from slowvae.metrics.sap import sap
 from slowvae.metrics.suite import METRICS, PRESETS, compute_suite, samples_needed
+from slowvae.metrics.udr import udr
 from slowvae.metrics.unsupervised import unsupervised
 
 __all__ = [
@@ -34,5 +35,6 @@ __all__ = [
     "modularity_explicitness",
     "samples_needed",
     "sap",
+    "udr",
     "unsupervised",
 ]
