@@ -54,11 +54,11 @@ def encode_images(
 
 def _suite(
     model: PairModel, source: PairSource, *, preset: str, metrics: list[str] | None, fast: bool, seed: int,
-    say: Callable[[str], None],
+    say: Callable[[str], None], overrides: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The metric suite on fresh train and test frames (and the dataset for the sampling metrics)."""
     dataset = getattr(source, "dataset", None)  # ground-truth sources have a factor grid
-    num_train, num_test = samples_needed(preset, metrics)
+    num_train, num_test = samples_needed(preset, metrics, overrides=overrides)
     rng = np.random.default_rng([seed, 1])
     say(f"encoding {num_train} + {num_test} frames for the {preset} suite")
     images, factors = source.sample_eval(num_train, rng)
@@ -72,7 +72,7 @@ def _suite(
         encode(images), factors,
         test_codes=None if test_images is None else encode(test_images), test_factors=test_factors,
         dataset=dataset, encode=encode if dataset is not None else None,
-        metrics=metrics, preset=preset, fast=fast, rng=rng,
+        metrics=metrics, preset=preset, fast=fast, rng=rng, overrides=overrides,
     )
     suite["settings_suite"] = suite.pop("settings")
     for key in ("mcc", "mcc_pearson"):  # the MCC of the main evaluation frames stays the headline
@@ -102,6 +102,7 @@ def evaluate_run(
     preset: str | None = None,
     metrics: list[str] | None = None,
     fast: bool = False,
+    overrides: dict[str, dict[str, Any]] | None = None,
     out: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -111,7 +112,8 @@ def evaluate_run(
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
     the run's untrained network (``mcc_untrained``) as the floor to compare with. With ``preset``
     (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
-    frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path); its
+    frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path;
+    ``overrides`` changes single settings, e.g. ``{"dci": {"backend": "sklearn"}}``); its
     flat keys join the results. Results go to ``out`` (default ``RUN_DIR/results.json``).
     """
     say = progress or (lambda _msg: None)
@@ -160,7 +162,7 @@ def evaluate_run(
             viz.save_traversals(model, codes, images[:1], source.binary, fig_dir / "traversals.png")
         results["figures"] = sorted(str(p.relative_to(run_dir)) for p in fig_dir.glob("*.png"))
     if preset is not None:
-        results.update(_suite(model, source, preset=preset, metrics=metrics, fast=fast, seed=seed, say=say))
+        results.update(_suite(model, source, preset=preset, metrics=metrics, fast=fast, seed=seed, say=say, overrides=overrides))
         results["settings"]["suite"] = results.pop("settings_suite")
     results["seconds"] = round(time.perf_counter() - start, 2)
     rundir.atomic_write_json(Path(out) if out else run_dir / rundir.RESULTS_FILE, results)
