@@ -296,9 +296,21 @@ def run_id(label: str, dataset: str, setting: dict[str, float], seed: int, ident
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))
 
 
+#: the fields that define a trained network: always part of a run's id
+IDENTITY_FIELDS = ("model", "hyper", "dataset", "transitions", "data_rate", "k", "z_dim", "batch_pairs", "lr", "seed")
+
+
 def identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a run's config that its id hashes."""
-    return {k: v for k, v in config.items() if k not in OPERATIONAL_FIELDS and k not in _COMPARED_NOT_HASHED}
+    """The part of a run's config that its id hashes: :data:`IDENTITY_FIELDS`, plus any other
+    field that is neither operational nor only compared and differs from its TrainConfig default
+    (so a field added to TrainConfig later does not change the ids of existing runs)."""
+    from slowvae.train import TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    out = {k: config[k] for k in IDENTITY_FIELDS if k in config}
+    skip = set(IDENTITY_FIELDS) | set(OPERATIONAL_FIELDS) | set(_COMPARED_NOT_HASHED)
+    out.update({k: v for k, v in config.items() if k not in skip and (k not in defaults or v != defaults[k])})
+    return out
 
 
 def compared(record: dict[str, Any]) -> dict[str, Any]:
