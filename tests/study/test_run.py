@@ -246,3 +246,26 @@ def test_ctrl_c_stops_the_study_with_checkpoints_and_rerun_finishes(tmp_path):
 def test_threads_are_shared_between_workers():
     assert threads_per_run(1, 2) == 2 and threads_per_run(2, 2) == 1 and threads_per_run(4, 2) == 1
     assert threads_per_run(3, 16) == 5
+
+
+def test_a_slurm_task_killed_for_memory_counts_as_failed(tmp_path, monkeypatch):
+    # sacct and squeue stand-ins: the task of job 12_0 ended OUT_OF_MEMORY, nothing is queued
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in {"sacct": "echo '12_0|OUT_OF_MEMORY'\necho '12_1|CANCELLED by 0'", "squeue": "true"}.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{text}\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    study = parse_study(STUDY.replace('[[models]]\nname = "pcl"\nseeds = [1]\n', "").replace("grid = { gamma = [1, 10] }", ""))
+    out = tmp_path / "out"
+    prepare(study, out)
+    ids = [r.id for r in study.runs]
+    (out / "slurm").mkdir()
+    (out / "slurm" / "jobs.json").write_text(json.dumps({ids[0]: "12_0", ids[1]: "12_1"}))
+    status = study_status(out)
+    assert status["counts"] == {"finished": 0, "running": 0, "failed": 1, "pending": 1}
+    assert "SLURM job 12_0 ended OUT_OF_MEMORY" in status["runs"][0]["error"]
+    from slowvae.study import to_run
+
+    todo, failed = to_run(study, out)
+    assert [s.id for s in todo] == [ids[1]] and [f.spec.id for f in failed] == [ids[0]]

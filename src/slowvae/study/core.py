@@ -134,6 +134,9 @@ def study_status(study_dir: Path | str) -> dict[str, Any]:
     study = open_study(study_dir)
     active = slurm.active_runs(study_dir)
     states = [run_state(study_dir, spec, active.get("RUNNING", set())) for spec in study.runs]
+    alive = set().union(*active.values()) if active else set()
+    lost = slurm.record_failures(study_dir, [r.spec.id for r in states if r.state == "pending" and r.spec.id not in alive])
+    states = [RunState(r.spec, "failed", lost[r.spec.id], r.steps_done) if r.spec.id in lost else r for r in states]
     counts = {s: sum(r.state == s for r in states) for s in ("finished", "running", "failed", "pending")}
     known = {spec.id for spec in study.runs}
     on_disk = sorted(p.name for p in (Path(study_dir) / RUNS_DIR).iterdir() if p.is_dir()) if (Path(study_dir) / RUNS_DIR).is_dir() else []
@@ -149,7 +152,15 @@ def study_status(study_dir: Path | str) -> dict[str, Any]:
 
 def to_run(study: Study, study_dir: Path | str, *, retry_failed: bool = False) -> tuple[list[RunSpec], list[RunState]]:
     """The runs an executor should work on (unfinished, not running; failed ones only with
-    ``retry_failed``) and the failed runs left alone."""
+    ``retry_failed``) and the failed runs left alone. SLURM tasks that died without recording
+    an error (sacct: out of memory, node failure) count as failed."""
+    from slowvae.study import slurm
+
+    states = {spec.id: run_state(study_dir, spec) for spec in study.runs}
+    if slurm.read_jobs(study_dir):
+        active = slurm.active_runs(study_dir)
+        alive = set().union(*active.values()) if active else set()
+        slurm.record_failures(study_dir, [i for i, s in states.items() if s.state == "pending" and i not in alive])
     todo, failed = [], []
     for spec in study.runs:
         state = run_state(study_dir, spec)

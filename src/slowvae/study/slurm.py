@@ -128,6 +128,39 @@ def active_runs(study_dir: Path | str) -> dict[str, set[str]]:
     return active
 
 
+#: final SLURM job states of a task that died without finishing its run (a cancelled or timed-out
+#: task is not a failure: running the study again resumes it)
+_FAILED_STATES = ("FAILED", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE")
+
+
+def record_failures(study_dir: Path | str, pending: list[str]) -> dict[str, str]:
+    """For ``pending`` runs whose last SLURM job ended in a failed state (per sacct) without the
+    run recording an error itself (killed for memory, node failure), write the run's
+    study-error.json. Returns run id -> error. Nothing happens where sacct is not available."""
+    from slowvae.study import runner
+    from slowvae.study.core import run_dir
+
+    jobs = {r: j for r, j in read_jobs(study_dir).items() if r in set(pending)}
+    if not jobs or shutil.which("sacct") is None:
+        return {}
+    try:
+        out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(sorted(set(jobs.values())))],
+                             capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    state_of = {}
+    for line in out.splitlines():
+        job, _, state = line.partition("|")
+        state_of[job.strip()] = state.split()[0] if state.strip() else ""
+    found = {}
+    for run_id, job in jobs.items():
+        if state_of.get(job) in _FAILED_STATES:
+            found[run_id] = (f"SLURM job {job} ended {state_of[job]} without finishing the run; "
+                             f"its log is in {Path(study_dir) / LOG_DIR / job}")
+            runner.write_error(run_dir(study_dir, run_id), found[run_id])
+    return found
+
+
 def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources, name: str) -> dict[str, str]:
     """Submit ``run_ids`` (prepared in ``study_dir``) as one job array; returns run id -> job id.
     Runs whose job is still queued or running are not submitted again."""
