@@ -170,8 +170,9 @@ def render(table: dict[str, Any], fmt: str = "md") -> str:
     if table.get("selection"):
         chosen = table["selection"]["chosen"]
         lines.append("")
-        lines.append(f"Selected by median UDR over seeds ({len(chosen)} model/dataset pairs); "
-                     + "; ".join(table["selection"].get("notes", [])))
+        notes = table["selection"].get("notes", [])
+        lines.append(f"Settings selected by median UDR over seeds ({len(chosen)} model/dataset pairs)"
+                     + ("; notes: " + "; ".join(notes) if notes else ""))
     return "\n".join(lines) + "\n"
 
 
