@@ -18,7 +18,7 @@ from typing import Any
 from slowvae import rundir
 from slowvae.errors import SlowVAEError
 from slowvae.study import runner
-from slowvae.study.spec import RunSpec, Study, compared, load_study, parse_study
+from slowvae.study.spec import RunSpec, Study, compared, load_study
 
 STUDY_FILE = "study.toml"
 RUNS_DIR = "runs"
@@ -195,11 +195,5 @@ def estimate_seconds(runs: list[RunSpec], study_dir: Path | str) -> float:
     return total
 
 
-def parse_or_open(path: Path | str) -> Study:
-    """A study from a file (``*.toml``) or a study directory."""
-    path = Path(path)
-    return open_study(path) if path.is_dir() else load_study(path)
-
-
-__all__ = ["RunState", "conflicts", "estimate_seconds", "open_study", "parse_study", "prepare", "run_dir",
+__all__ = ["RunState", "conflicts", "estimate_seconds", "open_study", "prepare", "run_dir",
            "run_state", "study_status", "to_run"]

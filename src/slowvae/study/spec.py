@@ -87,9 +87,6 @@ class Study:
         base = self.source.parent if self.source is not None else Path.cwd()
         return [p if (p := Path(r).expanduser()).is_absolute() else base / p for r in self.reuse]
 
-    def by_id(self) -> dict[str, RunSpec]:
-        return {r.id: r for r in self.runs}
-
 
 def load_study(path: Path | str) -> Study:
     """Read and expand the study file at ``path``."""
