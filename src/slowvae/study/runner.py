@@ -88,9 +88,11 @@ def trained_steps(run_dir: Path) -> int:
 
 def _train(run_dir: Path, record: dict[str, Any], callback: Callable[[Any], None] | None) -> None:
     from slowvae import train as training
+    from slowvae.run import TrainConfig, init_run_dir, make_pair_source
 
     if not (run_dir / rundir.CONFIG_FILE).exists():
-        training.init_run_dir(run_dir, training.TrainConfig(**record["config"]))
+        config = TrainConfig(**record["config"])
+        init_run_dir(run_dir, config, make_pair_source(config))
         training.train(run_dir, callback=callback)
         return
     done = trained_steps(run_dir)

@@ -114,7 +114,7 @@ def _fail(origin: str, message: str) -> SlowVAEError:
 
 
 def _train_fields() -> set[str]:
-    from slowvae.train import TrainConfig
+    from slowvae.run import TrainConfig
 
     return {f.name for f in dataclasses.fields(TrainConfig)}
 
@@ -173,7 +173,8 @@ def _datasets(value: Any, origin: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _evaluate(value: Any, origin: str) -> dict[str, Any]:
-    from slowvae.metrics.suite import METRICS, resolve_settings
+    from slowvae.metrics import METRICS
+    from slowvae.metrics.suite import resolve_settings
 
     value = dict(value or {})
     unknown = set(value) - _EVALUATE_KEYS
@@ -301,7 +302,7 @@ def identity(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a run's config that its id hashes: :data:`IDENTITY_FIELDS`, plus any other
     field that is neither operational nor only compared and differs from its TrainConfig default
     (so a field added to TrainConfig later does not change the ids of existing runs)."""
-    from slowvae.train import TrainConfig
+    from slowvae.run import TrainConfig
 
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
     out = {k: config[k] for k in IDENTITY_FIELDS if k in config}
@@ -317,8 +318,8 @@ def compared(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
-    from slowvae.models import MODELS
-    from slowvae.train import TrainConfig
+    from slowvae.models import model_class
+    from slowvae.run import TrainConfig
 
     unknown = set(data) - _STUDY_KEYS - _train_fields()
     if unknown:
@@ -356,8 +357,10 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
         unknown = set(entry) - _MODEL_KEYS
         if unknown:
             raise _fail(origin, f"{where}unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_MODEL_KEYS))}")
-        if model not in MODELS:
-            raise _fail(origin, f"{where}unknown model; known: {', '.join(sorted(MODELS))}")
+        try:
+            model_class(model)  # built-in, entry point or package.module:Class
+        except SlowVAEError as err:
+            raise _fail(origin, f"{where}{err}") from None
         label = entry.get("label", model)
         if label in labels:
             raise _fail(origin, f"{where}two entries are labelled {label!r}; give one a distinct label = \"...\"")

@@ -51,9 +51,9 @@ def compute_study_udr(
     Returns ``{"scored": {run id: udr}, "notes": [...]}``; a note says which groups were left
     out (contrastive models, fewer than two finished seeds).
     """
-    from slowvae.evaluate import load_model
+    from slowvae.run import load_model
     from slowvae.metrics import udr
-    from slowvae.models import MODELS
+    from slowvae.models import model_class
     from slowvae.models.base import ContrastivePairModel
 
     say = progress or (lambda _msg: None)
@@ -66,7 +66,7 @@ def compute_study_udr(
     notes: list[str] = []
     for (model, dataset, _), specs in groups.items():
         name = f"{model} on {dataset} ({', '.join(f'{k} {v:.3g}' for k, v in sorted(specs[0].setting.items())) or 'defaults'})"
-        if issubclass(MODELS[specs[0].config["model"]], ContrastivePairModel):
+        if issubclass(model_class(specs[0].config["model"]), ContrastivePairModel):
             notes.append(f"{name}: left out, a contrastive model has no posterior and no KL")
             continue
         finished = [s for s in specs if run_state(study_dir, s).state == "finished"]
