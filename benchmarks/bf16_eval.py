@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-import runlib  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MCC_TOLERANCE = 0.005
@@ -54,11 +53,15 @@ def main() -> int:
     import torch
 
     from slowvae.metrics import compute_suite, mcc, samples_needed
-    from slowvae.run import TrainConfig, encode_images, load_model
+    from slowvae import rundir
+    from slowvae.run import TrainConfig, encode_images, init_run_dir, load_model
+    from slowvae.train import train
 
     run_dir = args.runs / f"bf16-eval-slowvae-seed{args.seed}"
     config = TrainConfig(steps=args.steps, seed=args.seed, precision="fp32", checkpoint_every=args.steps, device="cpu")
-    runlib.train_to(run_dir, config)
+    if not (run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT).exists():
+        init_run_dir(run_dir, config)
+        train(run_dir)
     model, config, step, source = load_model(run_dir)
     rng = np.random.default_rng(0)
     images, latents = source.sample_eval(args.samples, rng)

@@ -19,12 +19,12 @@ from slowvae.run import encode_images, images_to_tensor, load_model, new_model, 
 
 def _suite(
     model: PairModel, source: PairSource, *, preset: str, metrics: list[str] | None, fast: bool, seed: int,
-    precision: str, say: Callable[[str], None],
+    precision: str, say: Callable[[str], None], overrides: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """The metric suite on fresh train and test frames (and the dataset for the sampling metrics),
     encoded in ``precision``; returns the suite's results and the number of images it encoded."""
     dataset = getattr(source, "dataset", None)  # ground-truth sources have a factor grid
-    num_train, num_test = samples_needed(preset, metrics)
+    num_train, num_test = samples_needed(preset, metrics, overrides=overrides)
     rng = np.random.default_rng([seed, 1])
     say(f"encoding {num_train} + {num_test} frames for the {preset} suite")
     images, factors = source.sample_eval(num_train, rng)
@@ -42,7 +42,7 @@ def _suite(
         encode(images), factors,
         test_codes=None if test_images is None else encode(test_images), test_factors=test_factors,
         dataset=dataset, encode=encode if dataset is not None else None,
-        metrics=metrics, preset=preset, fast=fast, rng=rng,
+        metrics=metrics, preset=preset, fast=fast, rng=rng, overrides=overrides,
     )
     suite["settings_suite"] = suite.pop("settings")
     for key in ("mcc", "mcc_pearson"):  # the MCC of the main evaluation frames stays the headline
@@ -99,6 +99,7 @@ def evaluate_run(
     metrics: list[str] | None = None,
     fast: bool = False,
     eval_precision: str = "auto",
+    overrides: dict[str, dict[str, Any]] | None = None,
     out: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -108,7 +109,8 @@ def evaluate_run(
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
     the run's untrained network (``mcc_untrained``) as the floor to compare with. With ``preset``
     (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
-    frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path); its
+    frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path;
+    ``overrides`` changes single settings, e.g. ``{"dci": {"backend": "sklearn"}}``); its
     flat keys join the results. Every encoding runs in ``eval_precision`` (``auto``: bf16 where the
     hardware has native bf16, else fp32; ``fp32``; ``bf16``), saved resolved as
     ``settings.eval_precision``. ``timing`` holds the seconds of each phase (``load``, ``mcc``,
@@ -175,7 +177,7 @@ def evaluate_run(
     if preset is not None:
         clock = time.perf_counter()
         suite, encoded = _suite(model, source, preset=preset, metrics=metrics, fast=fast, seed=seed,
-                                precision=precision, say=say)
+                                precision=precision, say=say, overrides=overrides)
         results.update(suite)
         results["settings"]["suite"] = results.pop("settings_suite")
         timing["suite"] = {"seconds": time.perf_counter() - clock, "images": encoded}
