@@ -228,5 +228,5 @@ def cancel(args: argparse.Namespace) -> int:
     open_study(args.study_dir)
     ids = slurm.cancel(args.study_dir)
     print(f"cancelled {len(ids)} SLURM job(s)" + (f": {', '.join(ids)}" if ids else "")
-          + f"; `slowvae study run` with the same file continues the runs from their checkpoints")
+          + "; `slowvae study run` with the same file continues the runs from their checkpoints")
     return 0
