@@ -109,7 +109,9 @@ def evaluate_run(
 
     MCC is the mean absolute Spearman correlation after Hungarian matching (slowvae.md §4),
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
-    the run's untrained network (``mcc_untrained``) as the floor to compare with. With ``preset``
+    the run's untrained network (``mcc_untrained``) as the floor to compare with. Figures go to
+    ``RUN_DIR/figures``: correlation.png, reconstructions.png, traversals.png and one animated
+    traversal ``traversals/z<k>.gif`` per latent (models with a decoder). With ``preset``
     (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
     frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path); its
     flat keys join the results. Results go to ``out`` (default ``RUN_DIR/results.json``).
@@ -158,7 +160,10 @@ def evaluate_run(
         if model.decoder is not None:  # contrastive models have no decoder to draw with
             viz.save_reconstructions(model, images[:8], source.binary, fig_dir / "reconstructions.png")
             viz.save_traversals(model, codes, images[:1], source.binary, fig_dir / "traversals.png")
-        results["figures"] = sorted(str(p.relative_to(run_dir)) for p in fig_dir.glob("*.png"))
+            viz.save_traversal_gifs(model, codes, images[:3], source.binary, fig_dir / "traversals")
+        results["figures"] = sorted(
+            str(p.relative_to(run_dir)) for p in fig_dir.rglob("*") if p.suffix in (".png", ".gif")
+        )
     if preset is not None:
         results.update(_suite(model, source, preset=preset, metrics=metrics, fast=fast, seed=seed, say=say))
         results["settings"]["suite"] = results.pop("settings_suite")

@@ -99,3 +99,63 @@ def save_traversals(
         axes[i, 0].set_ylabel(f"z{i}\nsd {std[i]:.2f}", fontsize=7)
     fig.suptitle("latent traversals (5%-95% of each latent)")
     _save(fig, path)
+
+
+def traversal_frames(
+    model: PairModel, codes: np.ndarray, images: np.ndarray, binary: bool, steps: int = 10, batch_size: int = 512
+) -> np.ndarray:
+    """Frames of a traversal of every latent: uint8 (D, 2 * steps - 2, H, W, C).
+
+    Each of ``images`` (B, C, 64, 64) is encoded and decoded with latent k swept from the 5% to
+    the 95% quantile of a Gaussian fitted to its values in ``codes`` (N, D) and back (the range of
+    :func:`save_traversals`). A frame shows the B decodings side by side (2 px grey gaps) above a
+    3 px bar that marks the position in the sweep.
+    """
+    device = next(model.parameters()).device
+    d, b = codes.shape[1], len(images)
+    mean, std = codes.mean(0), codes.std(0)
+    ramp = np.linspace(-1.645, 1.645, steps)
+    ramp = np.concatenate([ramp, ramp[-2:0:-1]])  # there and back: the loop has no jump
+    t = len(ramp)
+    with torch.inference_mode():
+        base = model.encode(_as_float(images, binary).to(device))  # (B, D)
+        z = base.repeat(d * t, 1).reshape(d, t, b, d)
+        for k in range(d):
+            z[k, :, :, k] = torch.from_numpy(mean[k] + ramp * std[k]).to(z)[:, None]
+        flat = z.reshape(-1, d)
+        decoded = torch.cat([torch.sigmoid(model.decoder(flat[i : i + batch_size])).float().cpu()
+                             for i in range(0, len(flat), batch_size)]).numpy()  # (D * T * B, C, 64, 64)
+    c, h, w = decoded.shape[1:]
+    pixels = (decoded.reshape(d, t, b, c, h, w).transpose(0, 1, 2, 4, 5, 3) * 255).round().astype(np.uint8)
+    gap, bar = 2, 3
+    width = b * w + (b - 1) * gap
+    frames = np.full((d, t, h + gap + bar, width, c), 96, dtype=np.uint8)
+    for i in range(b):
+        frames[:, :, :h, i * (w + gap) : i * (w + gap) + w] = pixels[:, :, i]
+    frames[:, :, h + gap :] = 40
+    position = (ramp - ramp[0]) / (ramp[steps - 1] - ramp[0])  # 0 -> 1 -> 0
+    for j, p in enumerate(position):
+        frames[:, j, h + gap :, : max(1, int(round(p * width)))] = 230
+    return frames
+
+
+def save_traversal_gifs(
+    model: PairModel, codes: np.ndarray, images: np.ndarray, binary: bool, out_dir: Path,
+    steps: int = 10, frame_ms: int = 120,
+) -> list[Path]:
+    """Write ``out_dir/z<k>.gif`` for every latent k: an animated, looping traversal of that latent
+    over ``images`` (B, C, 64, 64) (see :func:`traversal_frames`). Returns the paths in latent order."""
+    from PIL import Image
+
+    paths = []
+    for k, frames in enumerate(traversal_frames(model, codes, images, binary, steps)):
+        gray = frames.shape[-1] == 1
+        pictures = [Image.fromarray(f[..., 0] if gray else f) for f in frames]
+        if not gray:
+            pictures = [p.quantize(colors=255, method=Image.Quantize.MEDIANCUT) for p in pictures]
+        buffer = io.BytesIO()
+        pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
+        path = Path(out_dir) / f"z{k}.gif"
+        atomic_write_bytes(path, buffer.getvalue())
+        paths.append(path)
+    return paths
