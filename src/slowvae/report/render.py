@@ -60,6 +60,13 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def number(value: Any) -> str:
+    """A setting's value as written in a config (``%g`` for floats); None as an en dash."""
+    if value is None:
+        return "–"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def duration(seconds: float | None) -> str:
     """Seconds as ``1 h 02 min``, ``3 min 05 s`` or ``12.3 s``."""
     if seconds is None:
@@ -76,7 +83,7 @@ def duration(seconds: float | None) -> str:
 
 def setting_text(setting: dict[str, Any]) -> str:
     """``gamma=10, rate=6`` from a settings dict (empty: an en dash)."""
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in setting.items()) or "–"
+    return ", ".join(f"{k}={number(v)}" for k, v in setting.items()) or "–"
 
 
 @lru_cache(maxsize=1)
@@ -93,7 +100,7 @@ def environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt=fmt, duration=duration, setting=setting_text)
+    env.filters.update(fmt=fmt, number=number, duration=duration, setting=setting_text)
     return env
 
 

@@ -71,9 +71,11 @@ def _chosen(selection: dict[str, Any] | None, row: dict[str, Any]) -> bool:
                and c.get("setting") == row.get("setting") for c in chosen)
 
 
-def _row_label(row: dict[str, Any]) -> str:
-    setting = setting_text(row.get("setting") or {})
-    return f"{row['model']} · {row['dataset']}" + (f" · {setting}" if setting != "–" else "")
+def _row_labels(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """A label per table row naming what differs between rows: model, dataset, setting."""
+    parts = [(row["model"], row["dataset"], setting_text(row.get("setting") or {})) for row in rows]
+    varying = [i for i in range(3) if len({p[i] for p in parts}) > 1] or [0]
+    return [" · ".join(p[i] for i in varying) for p in parts]
 
 
 def _run_record(run: StudyRun, page_dir: Path) -> dict[str, Any]:
@@ -108,7 +110,7 @@ def study_context(
     for metric in metrics if rows else []:
         cells = [row.get(metric) or {} for row in rows]
         uri = metric_panels_uri(
-            [_row_label(row) for row in rows], metric, [c.get("mean") for c in cells], [c.get("std") for c in cells],
+            _row_labels(rows), metric, [c.get("mean") for c in cells], [c.get("std") for c in cells],
             (points or {}).get(metric) or [[] for _ in rows], [row["selected"] or selection is None for row in rows],
         )
         panels.append({"metric": metric, "uri": uri})
