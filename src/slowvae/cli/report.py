@@ -41,13 +41,38 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_study_page(study_dir: Path, out: Path | None) -> Path:
-    """The study page of ``study_dir`` from the study's table and run states."""
-    from slowvae.report import write_study_report
-    from slowvae.report.study_page import runs_on_disk
+    """The study page of ``study_dir``: every row of `slowvae study table`, with the UDR selection
+    marked when the study's runs have been scored by UDR, and every run's state and scores."""
+    from slowvae.report import StudyRun, write_study_report
+    from slowvae.study import study_status, study_table
+    from slowvae.study.core import run_dir
+    from slowvae.study.table import _value, seed_values
 
-    print("writing the study page and missing run pages", file=sys.stderr)
-    table, runs = runs_on_disk(study_dir)
-    return write_study_report(study_dir, table, runs, out)
+    status = study_status(study_dir)
+    paths = {r["id"]: run_dir(study_dir, r["id"]) for r in status["runs"]}
+    results = {i: _read_results(p) for i, p in paths.items()}
+    table = study_table(study_dir)
+    if any("udr" in r for r in results.values()):  # UDR was used: show its choice (computed where missing)
+        table["selection"] = study_table(study_dir, select="udr", progress=_say)["selection"]
+    metrics = [k for k, v in (table["rows"][0] if table["rows"] else {}).items() if isinstance(v, dict) and "mean" in v]
+    runs = [
+        StudyRun(r["id"], paths[r["id"]] if paths[r["id"]].is_dir() else None, r["state"], r["error"],
+                 {m: _value(results[r["id"]], m) for m in metrics} if r["state"] == "finished" else {})
+        for r in status["runs"]
+    ]
+    points = {m: seed_values(study_dir, table, m) for m in metrics}
+    _say(f"writing the study page of {len(runs)} runs (and the run pages it links to that are missing)")
+    return write_study_report(study_dir, table, runs, points, out)
+
+
+def _read_results(run_dir: Path) -> dict:
+    from slowvae.report.run_page import read_results
+
+    return read_results(run_dir) or {}
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def write_run_page(run_dir: Path, stream: TextIO | None = None) -> None:
