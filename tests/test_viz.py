@@ -43,3 +43,16 @@ def test_traversal_gifs_are_animated(tmp_path):
     for path in paths:
         gif = Image.open(path)
         assert gif.n_frames == 6 and gif.info["loop"] == 0
+
+
+def test_colour_traversal_gifs(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("slowvae", channels=3, z_dim=2).eval()
+    codes = np.random.default_rng(0).normal(size=(50, 2))
+    images = np.random.default_rng(1).integers(0, 256, (1, 3, 64, 64), dtype=np.uint8)
+    frames = viz.traversal_frames(model, codes, images, binary=False, steps=3)
+    assert frames.shape == (2, 4, 69, 64, 3)
+    gif = Image.open(viz.save_traversal_gifs(model, codes, images, False, tmp_path, steps=3)[1])
+    assert gif.n_frames == 4
+    first = np.asarray(gif.convert("RGB"))
+    assert np.abs(first[:64].astype(int) - frames[1, 0, :64]).mean() < 8  # palette quantisation only

@@ -35,7 +35,7 @@ def study(tmp_path_factory, trained_run) -> dict:
     config and scores changed (2 of them failed), 3 runs never started. Returns the study dir, the
     table dict, the StudyRun list and the per-metric points."""
     root = tmp_path_factory.mktemp("study")
-    (root / "study.toml").write_text('name = "gamma sweep"\nsteps = 8\nseeds = 5\n')
+    (root / "study.toml").write_text('name = "gamma sweep"\n')
     write_run_report(trained_run)
     base_config = json.loads((trained_run / "config.json").read_text())
     base_results = json.loads((trained_run / "results.json").read_text())
@@ -80,4 +80,4 @@ def study(tmp_path_factory, trained_run) -> dict:
     table = {"rows": rows, "selection": {"method": "udr", "chosen": [
         {"model": "slowvae", "dataset": "dsprites-procedural", "setting": {"gamma": 8.0}},
         {"model": "beta-vae", "dataset": "dsprites-procedural", "setting": {"beta": 1.0}}], "notes": []}}
-    return {"dir": root, "table": table, "runs": runs, "points": points}
+    return {"dir": root, "name": "gamma sweep", "table": table, "runs": runs, "points": points}

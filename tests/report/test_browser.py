@@ -109,7 +109,7 @@ def test_run_page_in_chromium(browser, trained_run, tmp_path):
 
 
 def test_study_page_in_chromium(browser, study, tmp_path):
-    opened = open_file(browser, write_study_report(study["dir"], study["table"], study["runs"], study["points"]))
+    opened = open_file(browser, write_study_report(study["dir"], study["name"], study["table"], study["runs"], study["points"]))
     page = opened.page
     check_images(opened, 2)
     assert page.eval_on_selector_all("#run-table tbody tr", "rows => rows.length") == 50

@@ -16,7 +16,7 @@ from .test_run_page import external_urls, images
 @pytest.fixture(scope="module")
 def study_page(study):
     fresh = [r.path for r in study["runs"] if r.path is not None and not (r.path / "report.html").exists()]
-    path = write_study_report(study["dir"], study["table"], study["runs"], study["points"])
+    path = write_study_report(study["dir"], study["name"], study["table"], study["runs"], study["points"])
     return path, path.read_text(), fresh
 
 
@@ -67,7 +67,15 @@ def test_study_table_with_selection(study_page, study):
 
 def test_page_without_finished_runs_and_bad_dirs(tmp_path):
     (tmp_path / "study.toml").write_text('name = "empty"\n')
-    html = write_study_report(tmp_path, {"rows": [], "selection": None}, []).read_text()
+    html = write_study_report(tmp_path, "empty", {"rows": [], "selection": None}, []).read_text()
     assert "no run has finished" in html and "<h1>empty</h1>" in html
     with pytest.raises(SlowVAEError, match="not a study directory"):
-        write_study_report(tmp_path / "nope", {"rows": [], "selection": None}, [])
+        write_study_report(tmp_path / "nope", "nope", {"rows": [], "selection": None}, [])
+
+
+def test_page_elsewhere_links_back_to_the_run_pages(study, tmp_path):
+    out = write_study_report(study["dir"], study["name"], study["table"], study["runs"], study["points"],
+                             out=tmp_path / "pages" / "study.html")
+    links = re.findall(r'<a href="([^"]+)">', out.read_text())
+    assert len(links) > 40 and all(not link.startswith("runs/") for link in links)
+    assert all((out.parent / link).resolve().is_file() for link in links)

@@ -62,7 +62,7 @@ def write_study_page(study_dir: Path, out: Path | None) -> Path:
     ]
     points = {m: seed_values(study_dir, table, m) for m in metrics}
     _say(f"writing the study page of {len(runs)} runs (and the run pages it links to that are missing)")
-    return write_study_report(study_dir, table, runs, points, out)
+    return write_study_report(study_dir, status["name"], table, runs, points, out)
 
 
 def _read_results(run_dir: Path) -> dict:

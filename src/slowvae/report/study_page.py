@@ -1,14 +1,14 @@
 """The study page: the study table with its selection and per-metric figures, every run in a
 sortable table linked to its run page, and the runs that failed or are missing with their errors.
 
-The table is the one ``slowvae study table`` computes (``{"rows": [...], "selection": ...}``);
-the runs are read from ``STUDY_DIR/runs/<id>/``, ordinary run directories.
+The caller gives the table ``slowvae study table`` computes (``{"rows": [...], "selection": ...}``)
+and the runs with their states; each run's page, log and config are read from its directory
+(``STUDY_DIR/runs/<id>/``, an ordinary run directory).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,6 @@ from slowvae.report.render import render, setting_text, write_page
 from slowvae.report.run_page import PAGE_FILE, read_log, write_run_report
 
 STUDY_FILE = "study.toml"
-RUNS_DIR = "runs"
 #: keys of a table row that are not metrics
 _ROW_KEYS = ("model", "dataset", "setting", "n", "n_failed", "n_missing", "selected")
 
@@ -29,7 +28,7 @@ _ROW_KEYS = ("model", "dataset", "setting", "n", "n_failed", "n_missing", "selec
 @dataclass
 class StudyRun:
     """One run of a study: its id, its directory (None when it was never started), its state
-    (``finished``, ``failed``, ``running``, ``pending`` or ``missing``), the error of a failed run,
+    (``finished``, ``failed``, ``running`` or ``pending``), the error of a failed run,
     and its value of each table metric (None where it has none)."""
 
     id: str
@@ -37,22 +36,6 @@ class StudyRun:
     state: str
     error: str | None = None
     scores: dict[str, float | None] = field(default_factory=dict)
-
-
-def study_name(study_dir: Path) -> str:
-    """The ``name`` in ``STUDY_DIR/study.toml`` (the folder name when it has none)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    path = Path(study_dir) / STUDY_FILE
-    if not path.is_file():
-        raise SlowVAEError(f"{study_dir} is not a study directory (no {STUDY_FILE}); run one with `slowvae study run`")
-    try:
-        name = tomllib.loads(path.read_text()).get("name")
-    except tomllib.TOMLDecodeError as err:
-        raise SlowVAEError(f"{path} is not valid TOML ({err})") from None
-    return str(name) if name else Path(study_dir).resolve().name
 
 
 def _metric_names(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -98,7 +81,7 @@ def _run_record(run: StudyRun, page_dir: Path) -> dict[str, Any]:
 
 
 def study_context(
-    study_dir: Path, table: dict[str, Any], runs: Sequence[StudyRun],
+    study_dir: Path, name: str, table: dict[str, Any], runs: Sequence[StudyRun],
     points: dict[str, list[list[float]]] | None, page_dir: Path,
 ) -> dict[str, Any]:
     """Everything the study page shows. ``page_dir`` is the folder of the page (for links)."""
@@ -121,7 +104,7 @@ def study_context(
     for run in runs:
         counts[run.state] = counts.get(run.state, 0) + 1
     return {
-        "title": study_name(study_dir),
+        "title": name,
         "path": str(Path(study_dir).resolve()),
         "rows": rows,
         "metrics": metrics,
@@ -137,7 +120,7 @@ def study_context(
 
 
 def write_study_report(
-    study_dir: Path | str, table: dict[str, Any], runs: Sequence[StudyRun],
+    study_dir: Path | str, name: str, table: dict[str, Any], runs: Sequence[StudyRun],
     points: dict[str, list[list[float]]] | None = None, out: Path | str | None = None,
 ) -> Path:
     """Write the study page (default ``STUDY_DIR/report.html``) and the run page of every run with a
@@ -147,10 +130,11 @@ def write_study_report(
     every row, selected or not); ``points`` maps a metric to each row's per-seed values for its
     figure."""
     study_dir = Path(study_dir)
-    study_name(study_dir)  # a clear error for a folder that is not a study
+    if not (study_dir / STUDY_FILE).is_file():
+        raise SlowVAEError(f"{study_dir} is not a study directory (no {STUDY_FILE}); run one with `slowvae study run`")
     out = Path(out) if out else study_dir / PAGE_FILE
     for run in runs:
         if run.path is not None and (run.path / rundir.CONFIG_FILE).is_file() and not (run.path / PAGE_FILE).is_file():
             write_run_report(run.path)
-    html = render("study.html.j2", study_context(study_dir, table, runs, points, out.resolve().parent))
+    html = render("study.html.j2", study_context(study_dir, name, table, runs, points, out.resolve().parent))
     return write_page(out, html)
