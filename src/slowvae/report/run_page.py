@@ -163,6 +163,7 @@ def run_context(run_dir: Path | str) -> dict[str, Any]:
         "curves": curves_uri(records, terms) if terms else None,
         "terms": terms,
         "log_records": len(records),
+        "steps_done": records[-1]["step"] if records else 0,
         "scores": scores,
         "suite": suite_rows,
         "suite_header": suite_header,
