@@ -80,4 +80,5 @@ def study(tmp_path_factory, trained_run) -> dict:
     table = {"rows": rows, "selection": {"method": "udr", "chosen": [
         {"model": "slowvae", "dataset": "dsprites-procedural", "setting": {"gamma": 8.0}},
         {"model": "beta-vae", "dataset": "dsprites-procedural", "setting": {"beta": 1.0}}], "notes": []}}
-    return {"dir": root, "name": "gamma sweep", "table": table, "runs": runs, "points": points}
+    no_page = [r.path for r in runs if r.path is not None and not (r.path / "report.html").exists()]
+    return {"dir": root, "name": "gamma sweep", "table": table, "runs": runs, "points": points, "no_page": no_page}

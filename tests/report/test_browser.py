@@ -127,7 +127,7 @@ def test_study_page_in_chromium(browser, study, tmp_path):
     assert [float(v) for v in again[:45]] == sorted(numbers, reverse=True) and again[45:] == [""] * 5
     page.click(f"#run-table th:nth-child({headers.index('model') + 1})")  # text columns sort too
     models = opened.column("run-table", headers.index("model"))
-    assert models == sorted(models) and models[0] == "beta-vae"
+    assert models[:47] == sorted(models[:47]) and models[0] == "beta-vae" and models[47:] == [""] * 3
     page.screenshot(path=str(tmp_path / "study-page.png"), full_page=True)
     assert (tmp_path / "study-page.png").stat().st_size > 50_000
     assert opened.errors == [] and opened.left_the_page() == []
