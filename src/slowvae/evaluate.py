@@ -59,21 +59,38 @@ def reconstructions(model: PairModel, images: np.ndarray, binary: bool) -> tuple
         return x.cpu().numpy(), model.reconstruct(x).float().cpu().numpy()
 
 
+def _sweep(model: PairModel, codes: np.ndarray, images: np.ndarray, binary: bool, ramp: np.ndarray) -> np.ndarray:
+    """Decodings float32 (D, T, B, C, 64, 64): each of ``images`` (B, C, 64, 64) encoded, latent k
+    set to mean_k + ramp_t * std_k of a Gaussian fitted to its values in ``codes`` (N, D), decoded."""
+    device = next(model.parameters()).device
+    d, t, b = codes.shape[1], len(ramp), len(images)
+    mean, std = codes.mean(0), codes.std(0)
+    with torch.inference_mode():
+        base = model.encode(images_to_tensor(images, binary, device))  # (B, D)
+        z = base.repeat(d * t, 1).reshape(d, t, b, d)
+        for k in range(d):
+            z[k, :, :, k] = torch.from_numpy(mean[k] + ramp * std[k]).to(z)[:, None]
+        flat = z.reshape(-1, d)
+        decoded = torch.cat([model.decode(flat[i : i + 512]).float().cpu() for i in range(0, len(flat), 512)])
+    return decoded.numpy().reshape(d, t, b, *decoded.shape[1:])
+
+
 def traversals(model: PairModel, codes: np.ndarray, image: np.ndarray, binary: bool, steps: int = 9) -> np.ndarray:
     """Decoded traversals float32 (D, steps, C, 64, 64): row i decodes the code of ``image``
     (1, C, 64, 64) with latent i swept between the 5% and 95% quantiles of a Gaussian fitted to its
     values in ``codes`` (N, D), as the reference's traversals do."""
-    device = next(model.parameters()).device
-    mean, std = codes.mean(0), codes.std(0)
-    lo, hi = mean - 1.645 * std, mean + 1.645 * std
-    rows = []
-    with torch.inference_mode():
-        base = model.encode(images_to_tensor(image, binary, device))[0]
-        for i in range(codes.shape[1]):
-            z = base.repeat(steps, 1)
-            z[:, i] = torch.linspace(float(lo[i]), float(hi[i]), steps, device=device)
-            rows.append(model.decode(z).float().cpu().numpy())
-    return np.stack(rows)
+    return _sweep(model, codes, image[:1], binary, np.linspace(-1.645, 1.645, steps))[:, :, 0]
+
+
+def traversal_sweep(
+    model: PairModel, codes: np.ndarray, images: np.ndarray, binary: bool, steps: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """The looping sweep of the animated traversals: decodings float32 (D, 2 * steps - 2, B, C, 64, 64)
+    of ``images`` (B, C, 64, 64) with each latent swept from the 5% to the 95% quantile and back (so
+    the loop has no jump), and the position (2 * steps - 2,) in [0, 1] of each frame in the sweep."""
+    ramp = np.linspace(-1.645, 1.645, steps)
+    ramp = np.concatenate([ramp, ramp[-2:0:-1]])
+    return _sweep(model, codes, images, binary, ramp), (ramp - ramp[0]) / (ramp[steps - 1] - ramp[0])
 
 
 def encode_pairs(run_dir: Path | str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +124,9 @@ def evaluate_run(
 
     MCC is the mean absolute Spearman correlation after Hungarian matching (docs/metrics.md),
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
-    the run's untrained network (``mcc_untrained``) as the floor to compare with. With ``preset``
+    the run's untrained network (``mcc_untrained``) as the floor to compare with. Figures go to
+    ``RUN_DIR/figures``: correlation.png, reconstructions.png, traversals.png and one animated
+    traversal ``traversals/z<k>.gif`` per latent (models with a decoder). With ``preset``
     (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
     frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path;
     ``overrides`` changes single settings, e.g. ``{"dci": {"backend": "sklearn"}}``); its
@@ -172,7 +191,10 @@ def evaluate_run(
             viz.save_reconstructions(originals, recon, fig_dir / "reconstructions.png")
             viz.save_traversals(traversals(model, codes, images[:1], source.binary), codes.std(0),
                                 fig_dir / "traversals.png")
-        results["figures"] = sorted(str(p.relative_to(run_dir)) for p in fig_dir.glob("*.png"))
+            viz.save_traversal_gifs(*traversal_sweep(model, codes, images[:3], source.binary), fig_dir / "traversals")
+        results["figures"] = sorted(
+            str(p.relative_to(run_dir)) for p in fig_dir.rglob("*") if p.suffix in (".png", ".gif")
+        )
         timing["figures"] = {"seconds": time.perf_counter() - clock, "files": len(results["figures"])}
     if preset is not None:
         clock = time.perf_counter()

@@ -201,6 +201,10 @@ def train(
     if config.compile:
         net = compile_network(net)
 
+    if ddp.is_main:
+        meta = rundir.read_config(run_dir)
+        meta["trained_on"] = {"device": str(device), "processes": ddp.world}
+        rundir.atomic_write_json(run_dir / rundir.CONFIG_FILE, meta)
     writer = _tensorboard_writer(run_dir) if (config.tensorboard and ddp.is_main) else None
     log_file = open(run_dir / rundir.LOG_FILE, "a") if ddp.is_main else None
 
@@ -262,8 +266,8 @@ def train(
                     elapsed = time.perf_counter() - interval_start
                     scalars = {k: float(v) / interval_steps for k, v in sums.items()}
                     scalars["images_per_s"] = interval_steps * 2 * config.batch_pairs * ddp.world / max(elapsed, 1e-9)
-                    if log_file is not None:
-                        log_file.write(json.dumps({"step": step, **scalars}) + "\n")
+                    if log_file is not None:  # "seconds": wall time of the interval (the run's wall time sums them)
+                        log_file.write(json.dumps({"step": step, **scalars, "seconds": round(elapsed, 4)}) + "\n")
                         log_file.flush()
                     if writer is not None:
                         for key, value in scalars.items():

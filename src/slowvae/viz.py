@@ -77,3 +77,44 @@ def save_traversals(rows: np.ndarray, stds: Sequence[float], path: Path) -> None
         axes[i, 0].set_ylabel(f"z{i}\nsd {stds[i]:.2f}", fontsize=7)
     fig.suptitle("latent traversals (5%-95% of each latent)")
     _save(fig, path)
+
+
+def traversal_frames(decoded: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Frames of a traversal of every latent: uint8 (D, T, H + 5, B * W + 2 * (B - 1), C).
+
+    ``decoded`` (D, T, B, C, H, W) holds decodings in [0, 1] with latent k swept over T steps (as
+    :func:`slowvae.evaluate.traversal_sweep` makes them); ``positions`` (T,) in [0, 1] is the place of
+    each step in the sweep. A frame shows the B decodings side by side (2 px grey gaps) above a 3 px
+    bar whose filled width marks the position.
+    """
+    d, t, b, c, h, w = decoded.shape
+    pixels = (decoded.transpose(0, 1, 2, 4, 5, 3) * 255).round().astype(np.uint8)
+    gap, bar = 2, 3
+    width = b * w + (b - 1) * gap
+    frames = np.full((d, t, h + gap + bar, width, c), 96, dtype=np.uint8)
+    for i in range(b):
+        frames[:, :, :h, i * (w + gap) : i * (w + gap) + w] = pixels[:, :, i]
+    frames[:, :, h + gap :] = 40
+    for j, p in enumerate(positions):
+        frames[:, j, h + gap :, : max(1, int(round(float(p) * width)))] = 230
+    return frames
+
+
+def save_traversal_gifs(decoded: np.ndarray, positions: np.ndarray, out_dir: Path, frame_ms: int = 120) -> list[Path]:
+    """Write ``out_dir/z<k>.gif`` for every latent k: an animated, looping traversal drawn from
+    ``decoded`` (D, T, B, C, H, W) and ``positions`` (T,) (see :func:`traversal_frames`). Returns the
+    paths in latent order."""
+    from PIL import Image
+
+    paths = []
+    for k, frames in enumerate(traversal_frames(decoded, positions)):
+        gray = frames.shape[-1] == 1
+        pictures = [Image.fromarray(f[..., 0] if gray else f) for f in frames]
+        if not gray:
+            pictures = [p.quantize(colors=255, method=Image.Quantize.MEDIANCUT) for p in pictures]
+        buffer = io.BytesIO()
+        pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
+        path = Path(out_dir) / f"z{k}.gif"
+        atomic_write_bytes(path, buffer.getvalue())
+        paths.append(path)
+    return paths

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
         help="score a trained run (MCC) and draw traversals, reconstructions and correlations",
-        description="Encode posterior means of a run's model, compute MCC, write RUN_DIR/results.json and figures.",
+        description="Encode posterior means of a run's model, compute MCC, write RUN_DIR/results.json, figures "
+        "(with one animated traversal figures/traversals/z<k>.gif per latent) and the run page RUN_DIR/report.html.",
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--checkpoint", help="checkpoint file name in RUN_DIR/checkpoints or a path (default last.pt)")
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "fp32), fp32, or bf16 autocast; saved as settings.eval_precision")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--json", action="store_true", help="print only the results as JSON on standard output")
+    p.add_argument("--no-report", action="store_true", help="skip the run page RUN_DIR/report.html")
     p.set_defaults(func=run)
 
 
@@ -48,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=2))
     else:
         print_results(args.run_dir, results)
+    if not args.no_report:
+        from slowvae.cli.report import write_run_page
+
+        write_run_page(args.run_dir, stream=sys.stderr if args.json else sys.stdout)
     return 0
 
 

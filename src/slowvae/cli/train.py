@@ -65,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--eval-samples", type=int, default=10_000, help="frames for the final MCC (default 10000)")
     e.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="precision of the final evaluation's encoding (default auto: bf16 where native, else fp32)")
+    e.add_argument("--no-report", action="store_true", help="skip the run page RUN_DIR/report.html")
     p.set_defaults(func=run)
 
 
@@ -148,14 +149,19 @@ def run(args: argparse.Namespace) -> int:
     if main_process:
         print(f"run directory: {run_dir}", file=sys.stderr)
     _train_with_progress(run_dir, resume=args.resume is not None, show=main_process)
-    if args.no_eval or not main_process:
+    if not main_process:
         return 0
-    from slowvae.cli.evaluate import print_results
-    from slowvae.evaluate import evaluate_run
+    if not args.no_eval:
+        from slowvae.cli.evaluate import print_results
+        from slowvae.evaluate import evaluate_run
 
-    results = evaluate_run(run_dir, num_samples=args.eval_samples, eval_precision=args.eval_precision,
-                           progress=lambda msg: print(msg, file=sys.stderr))
-    print_results(run_dir, results)
+        results = evaluate_run(run_dir, num_samples=args.eval_samples, eval_precision=args.eval_precision,
+                               progress=lambda msg: print(msg, file=sys.stderr))
+        print_results(run_dir, results)
+    if not args.no_report:
+        from slowvae.cli.report import write_run_page
+
+        write_run_page(run_dir)
     return 0
 
 
