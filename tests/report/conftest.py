@@ -11,7 +11,8 @@ import pytest
 
 from slowvae.evaluate import evaluate_run
 from slowvae.report import StudyRun, write_run_report
-from slowvae.train import TrainConfig, init_run_dir, train
+from slowvae.run import TrainConfig, init_run_dir
+from slowvae.train import train
 
 #: the study fixture: 2 models x 5 settings x 5 seeds; these runs failed / never started
 FAILED = {("beta-vae", 4.0, 3): "the loss became nan at step 7; the last good checkpoint is kept",

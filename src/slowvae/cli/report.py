@@ -46,7 +46,7 @@ def write_study_page(study_dir: Path, out: Path | None) -> Path:
     from slowvae.report import StudyRun, write_study_report
     from slowvae.study import study_status, study_table
     from slowvae.study.core import run_dir
-    from slowvae.study.table import _value, seed_values
+    from slowvae.study.table import metric_value, seed_values
 
     status = study_status(study_dir)
     paths = {r["id"]: run_dir(study_dir, r["id"]) for r in status["runs"]}
@@ -57,7 +57,7 @@ def write_study_page(study_dir: Path, out: Path | None) -> Path:
     metrics = [k for k, v in (table["rows"][0] if table["rows"] else {}).items() if isinstance(v, dict) and "mean" in v]
     runs = [
         StudyRun(r["id"], paths[r["id"]] if paths[r["id"]].is_dir() else None, r["state"], r["error"],
-                 {m: _value(results[r["id"]], m) for m in metrics} if r["state"] == "finished" else {})
+                 {m: metric_value(results[r["id"]], m) for m in metrics} if r["state"] == "finished" else {})
         for r in status["runs"]
     ]
     points = {m: seed_values(study_dir, table, m) for m in metrics}

@@ -14,7 +14,7 @@ from typing import Any
 
 from slowvae import __version__, rundir
 from slowvae.errors import SlowVAEError
-from slowvae.metrics.suite import RESULT_KEYS
+from slowvae.metrics.registry import METRICS
 from slowvae.report.figures import curves_uri
 from slowvae.report.render import duration, file_uri, render, setting_text, write_page
 
@@ -22,7 +22,7 @@ PAGE_FILE = "report.html"
 #: log fields that are not loss terms
 _NOT_TERMS = ("step", "images_per_s", "seconds")
 #: suite metrics whose flat keys the run page lists (MCC has its own section)
-_SUITE_METRICS = [m for m in RESULT_KEYS if m != "mcc"]
+_SUITE_METRICS = [m for m in METRICS if m != "mcc"]
 
 
 def read_log(run_dir: Path) -> list[dict[str, Any]]:
@@ -114,7 +114,7 @@ def _suite_rows(results: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str
     per_metric = suite.get("metric_settings", {})
     rows = []
     for metric in _SUITE_METRICS:
-        keys = [k for k in RESULT_KEYS[metric] if k in results]
+        keys = [k for k in METRICS[metric].result_keys if k in results]
         error = results.get(f"{metric}_error")
         if not keys and error is None:
             continue

@@ -29,7 +29,7 @@ HEADLINE = {
 FORMATS = ("md", "csv", "json", "tex")
 
 
-def _value(results: dict[str, Any], metric: str) -> float | None:
+def metric_value(results: dict[str, Any], metric: str) -> float | None:
     """``metric`` of a results.json: a suite name (its headline key), any numeric key, or
     ``<metric>@<step>`` for a checkpoint scored through ``at_steps``."""
     name, _, step = metric.partition("@")
@@ -99,7 +99,7 @@ def study_table(
             "n_missing": sum(r["state"] in ("pending", "running") for r in group["runs"]),
         }
         for metric in metrics:
-            row[metric] = _mean_std([v for r in finished if (v := _value(r["results"], metric)) is not None])
+            row[metric] = _mean_std([v for r in finished if (v := metric_value(r["results"], metric)) is not None])
         rows.append(row)
     return {"rows": rows, "selection": selection}
 
@@ -115,7 +115,7 @@ def seed_values(study_dir: Path | str, table: dict[str, Any], metric: str) -> li
     out = []
     for row in table["rows"]:
         group = by_key[(row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True))]
-        out.append([v for r in group["runs"] if r["state"] == "finished" and (v := _value(r["results"], metric)) is not None])
+        out.append([v for r in group["runs"] if r["state"] == "finished" and (v := metric_value(r["results"], metric)) is not None])
     return out
 
 
