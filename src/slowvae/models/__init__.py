@@ -15,12 +15,13 @@ from slowvae.models.factor_vae import FactorVAE
 from slowvae.models.infonce import InfoNCE
 from slowvae.models.pcl import PCL
 from slowvae.models.slowvae import SlowVAE
+from slowvae.models.slowvae_gl import SlowVAEGL
 
 #: model name -> class, in the order `slowvae models` lists them
 MODELS: dict[str, type[PairModel]] = {
     cls.name: cls
     for cls in (
-        SlowVAE, BetaVAE, AnnealedVAE, FactorVAE, DIPVAEI, DIPVAEII, BetaTCVAE, AdaGVAE, AdaMLVAE, PCL, InfoNCE
+        SlowVAE, SlowVAEGL, BetaVAE, AnnealedVAE, FactorVAE, DIPVAEI, DIPVAEII, BetaTCVAE, AdaGVAE, AdaMLVAE, PCL, InfoNCE
     )
 }
 
@@ -36,5 +37,5 @@ def build_model(name: str, *, channels: int, z_dim: int = 10, **hyper: Any) -> P
 
 __all__ = [
     "MODELS", "AdaGVAE", "AdaMLVAE", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "ContrastivePairModel", "DIPVAEI",
-    "DIPVAEII", "FactorVAE", "InfoNCE", "PCL", "PairModel", "SlowVAE", "build_model",
+    "DIPVAEII", "FactorVAE", "InfoNCE", "PCL", "PairModel", "SlowVAE", "SlowVAEGL", "build_model",
 ]
