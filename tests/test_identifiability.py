@@ -220,5 +220,5 @@ def test_identifiability_cli_passes_hyper_to_the_models_that_have_it(tmp_path, c
     assert gl["hyper"]["alpha"] == 0.7 and gl["hyper"]["share"] == "all" and gl["learned_alpha"] == pytest.approx([0.7, 0.7])
     assert "alpha" not in plain["hyper"] and "learned_alpha" not in plain
     argv[argv.index("alpha=0.7")] = "nonsense=1"
-    assert main(argv[:-3] + ["--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    assert main(argv[:-4] + ["--out", str(tmp_path / "bad"), "--quiet"]) == 2
     assert "no model among slowvae-gl, slowvae has --hyper nonsense" in capsys.readouterr().err
