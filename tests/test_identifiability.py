@@ -193,3 +193,32 @@ def test_cli_rejects_bad_settings(capsys):
     with pytest.raises(SystemExit) as exit_:  # argparse's own usage error
         main(["identifiability", "--posterior", "spherical"])
     assert exit_.value.code == 2
+
+
+def test_slowvae_gl_identifies_and_records_its_learned_prior():
+    """The learned prior joins the same check: it identifies, starts from the matched Laplace,
+    holds it for the first half and then moves alpha and scale (recorded per latent)."""
+    config = IdentifiabilityConfig(models=("slowvae-gl",), **{**FAST, "seeds": 1})
+    (record,) = run_experiment(config)
+    assert record["mcc_pearson"] > 0.95, record
+    assert record["hyper"]["alpha"] == "learn" and record["hyper"]["learn_from"] == FAST["steps"] // 2
+    assert record["hyper"]["rate"] == pytest.approx(math.sqrt(2) / 1.0)  # the Laplace with the steps' std 1
+    alpha, scale = np.array(record["learned_alpha"]), np.array(record["learned_scale"])
+    assert alpha.shape == scale.shape == (FAST["dim"],)
+    assert np.all((alpha > 0.2) & (alpha < 2)) and np.all(np.abs(alpha - 1) > 0.02)
+    assert np.all(np.abs(scale - 1 / math.sqrt(2)) > 0.02)
+    assert record["final"]["learned_alpha_0"] == pytest.approx(alpha[0])
+
+
+def test_identifiability_cli_passes_hyper_to_the_models_that_have_it(tmp_path, capsys):
+    out = tmp_path / "gl"
+    argv = ["identifiability", "--models", "slowvae-gl", "slowvae", "--alpha", "1", "--dim", "2", "--seeds", "1",
+            "--steps", "3", "--eval-samples", "50", "--hyper", "alpha=0.7", "--hyper", "share=all", "--out", str(out),
+            "--json", "--quiet"]
+    assert main(argv) == 0
+    gl, plain = json.loads(capsys.readouterr().out)
+    assert gl["hyper"]["alpha"] == 0.7 and gl["hyper"]["share"] == "all" and gl["learned_alpha"] == pytest.approx([0.7, 0.7])
+    assert "alpha" not in plain["hyper"] and "learned_alpha" not in plain
+    argv[argv.index("alpha=0.7")] = "nonsense=1"
+    assert main(argv[:-4] + ["--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    assert "no model among slowvae-gl, slowvae has --hyper nonsense" in capsys.readouterr().err

@@ -50,6 +50,12 @@ def _suite(
     return suite, encoded
 
 
+def learned_values(run_dir: Path | str) -> dict[str, list[float]]:
+    """What a run's model learned besides its networks, one value per latent (slowvae-gl:
+    ``learned_alpha`` and ``learned_scale``); {} for models without such values."""
+    return load_model(run_dir)[0].learned_values()
+
+
 def reconstructions(model: PairModel, images: np.ndarray, binary: bool) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, C, 64, 64) as float in [0, 1] and their reconstructions from the posterior
     means (Bernoulli means), both float32 (N, C, 64, 64)."""
@@ -165,6 +171,7 @@ def evaluate_run(
         "mcc_untrained": floor["mcc"],
         "mcc_per_factor": dict(zip(names, map(float, scores["mcc_per_factor"]))),
         "latent_for_factor": dict(zip(names, map(int, scores["mcc_dim_for_factor"]))),
+        **model.learned_values(),  # slowvae-gl: learned_alpha, learned_scale (one per latent)
         "step": step,
         "checkpoint": str(checkpoint or rundir.LAST_CHECKPOINT),
         "settings": {

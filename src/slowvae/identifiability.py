@@ -34,7 +34,7 @@ from slowvae.run import NonFiniteLoss, training_step
 RECORD_KEYS = ("model", "alpha", "seed", "mcc_pearson", "mcc_spearman")
 #: hyperparameters this experiment uses in place of the models' defaults (the image defaults are
 #: the reference's; benchmarks/README.md, Identifiability, records why gamma is 30 here)
-EXPERIMENT_HYPER: dict[str, dict[str, float]] = {"slowvae": {"gamma": 30.0}}
+EXPERIMENT_HYPER: dict[str, dict[str, float]] = {"slowvae": {"gamma": 30.0}, "slowvae-gl": {"gamma": 30.0}}
 
 
 @dataclass
@@ -49,7 +49,9 @@ class IdentifiabilityConfig:
     Models: ``models`` names from :data:`slowvae.models.mlp.VECTOR_MODELS`; ``hyper`` maps a model
     name to hyperparameter overrides (e.g. ``{"slowvae": {"gamma": 1.0}}``); ``match_rate`` sets
     a model's Laplace ``rate`` to that of the Laplace with the data steps' standard deviation,
-    sqrt(2) / std (= lambda at alpha = 1), unless ``hyper`` gives one. The networks have
+    sqrt(2) / std (= lambda at alpha = 1), unless ``hyper`` gives one; a learned prior
+    (``slowvae-gl``) is held at that Laplace for the first half of training (``learn_from`` =
+    steps / 2) unless ``hyper`` says otherwise. The networks have
     ``layers + 1`` hidden layers of width ``hidden`` (one more than the mixing) and a
     ``posterior`` that is ``"full"`` covariance (default) or ``"diagonal"`` (the reference's; see
     :class:`slowvae.models.mlp.MLPSlowVAE` for why the experiment defaults to full). Unless
@@ -129,6 +131,8 @@ class IdentifiabilityConfig:
         out = {**EXPERIMENT_HYPER.get(name, {}), **self.hyper.get(name, {})}
         if self.match_rate and "rate" in VECTOR_MODELS[name].defaults:
             out.setdefault("rate", math.sqrt(2.0) / gennorm_std(alpha, self.rate_for(alpha)))
+        if "learn_from" in VECTOR_MODELS[name].defaults:
+            out.setdefault("learn_from", float(self.steps // 2))
         return out
 
 
@@ -165,7 +169,8 @@ def run_one(
     """Train ``model_name`` on one alpha and seed; return its record (``RECORD_KEYS`` first).
 
     The record also holds the setting (dim, mixing, layers, data_rate, steps, ...), the model's
-    hyperparameters, the final loss terms and the wall time in seconds.
+    hyperparameters, what it learned besides its networks (``learned_alpha`` and
+    ``learned_scale`` of ``slowvae-gl``), the final loss terms and the wall time in seconds.
     """
     mix_rng, data_rng, eval_rng = _seed_streams(seed)
     source = SyntheticPairs(config.dim, alpha, config.rate_for(alpha), config.mixing, config.layers, rng=mix_rng)
@@ -185,6 +190,7 @@ def run_one(
     terms: dict[str, float] = {}
     model.train()
     for step in range(1, config.steps + 1):
+        model.step = step - 1  # steps already taken, for models with a schedule (slowvae-gl's learn_from)
         # the decoder std follows its schedule; it is passed to the loss, the model's hyper stays fixed
         scheduled = (
             {"obs_std": obs_std_at(step, config.steps, hyper["obs_std"], config.final_obs_std)} if "obs_std" in hyper else {}
@@ -214,7 +220,7 @@ def run_one(
         transition_std=source.transition_std, steps=config.steps, batch_pairs=config.batch_pairs, lr=config.lr,
         cosine=config.cosine, posterior=config.posterior if VECTOR_MODELS[model_name].has_posterior else None,
         final_obs_std=config.final_obs_std if "obs_std" in hyper else None, hidden=config.hidden, hyper=hyper,
-        final=terms, seconds=round(time.perf_counter() - start, 2),
+        **model.learned_values(), final=terms, seconds=round(time.perf_counter() - start, 2),
     )
     if progress:
         progress(f"{model_name} alpha={alpha:g} seed={seed}: MCC pearson {record['mcc_pearson']:.3f} "

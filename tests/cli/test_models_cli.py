@@ -9,7 +9,7 @@ import pytest
 
 from slowvae.cli import main
 
-NAMES = ["slowvae", "beta-vae", "annealed-vae", "factor-vae", "dip-vae-i", "dip-vae-ii", "beta-tcvae", "ada-gvae",
+NAMES = ["slowvae", "slowvae-gl", "beta-vae", "annealed-vae", "factor-vae", "dip-vae-i", "dip-vae-ii", "beta-tcvae", "ada-gvae",
          "ada-mlvae", "pcl", "infonce"]
 
 
@@ -52,12 +52,13 @@ def test_train_hyper_flag_merges_with_beta_and_is_fixed_on_resume(tmp_path, caps
         (["--model", "ada-mlvae", "--hyper", "poe_variance=0.5"], "poe_variance must be 0 or 1"),
         (["--model", "beta-vae", "--beta", "2", "--hyper", "beta=3"], "beta is given twice"),
         (["--hyper", "beta"], "expected KEY=VALUE"),
-        (["--hyper", "beta=high"], "must be a number"),
+        (["--hyper", "beta=high"], "hyperparameter beta must be a number"),
+        (["--model", "slowvae-gl", "--hyper", "alpha=lots"], "alpha must be 'learn' or a number in [0.2, 2]"),
     ],
 )
 def test_bad_hyperparameters_are_one_line_errors(extra, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    argparse_error = "KEY=VALUE" in message or "number" in message  # argparse exits with status 2
+    argparse_error = "KEY=VALUE" in message  # argparse exits with status 2
     with pytest.raises(SystemExit) if argparse_error else contextlib.nullcontext():
         code = main(["train", "--steps", "1", *extra])
         assert code == 2
@@ -65,3 +66,25 @@ def test_bad_hyperparameters_are_one_line_errors(extra, message, tmp_path, capsy
     assert message in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()  # nothing created
 
+
+
+def test_slowvae_gl_takes_words_and_reports_what_it_learned(tmp_path, capsys):
+    """Words reach the config as words; the learned alpha and scale per latent reach the training
+    log (every log line), results.json and the printed summary; `slowvae models` shows the words."""
+    run = tmp_path / "gl"
+    argv = ["train", "--model", "slowvae-gl", "--hyper", "alpha=learn", "--hyper", "share=all", "--z-dim", "5",
+            "--steps", "4", "--log-every", "2", "--batch-pairs", "2", "--eval-samples", "200", "--out", str(run)]
+    assert main(argv) == 0
+    assert "learned transition prior" in capsys.readouterr().out
+    hyper = json.loads((run / "config.json").read_text())["config"]["hyper"]
+    assert hyper["alpha"] == "learn" and hyper["scale"] == "learn" and hyper["share"] == "all" and hyper["rate"] == 6.0
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [2, 4]
+    assert all({"learned_alpha_4", "learned_scale_4"} <= set(line) for line in lines)
+    results = json.loads((run / "results.json").read_text())
+    assert len(results["learned_alpha"]) == len(results["learned_scale"]) == 5
+    assert len(set(results["learned_alpha"])) == 1  # share=all: one alpha for every latent
+    assert results["learned_alpha"][0] == pytest.approx(lines[-1]["learned_alpha_0"], abs=1e-3)
+    assert main(["models", "slowvae-gl"]) == 0
+    text = capsys.readouterr().out
+    assert "alpha" in text and "default learn" in text and "default latent" in text

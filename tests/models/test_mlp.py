@@ -141,3 +141,25 @@ def test_obs_std_argument_replaces_the_decoder_std_for_one_call_only():
     assert torch.equal(scheduled["loss"], fixed["loss"])
     model.hyper["obs_std"] = 0.1
     assert not torch.equal(model(x, torch.Generator().manual_seed(1))["loss"], fixed["loss"])
+
+
+@pytest.mark.parametrize("posterior", ["diagonal", "full"])
+def test_slowvae_gl_at_its_start_is_the_slowvae(posterior):
+    """The vector slowvae-gl with the same networks and noise: learned alpha and s at their start
+    (alpha 1, s = 1/rate) give the SlowVAE's whole loss in float64 within 1e-10 relative."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # parameters made in float64: the prior starts exactly at alpha = 1
+    try:
+        models = []
+        for name in ("slowvae", "slowvae-gl"):
+            torch.manual_seed(3)
+            models.append(build_vector_model(name, obs_dim=6, z_dim=3, hidden=16, layers=2, posterior=posterior, rate=2.5))
+    finally:
+        torch.set_default_dtype(previous)
+    x = torch.randn(2, 10, 6, dtype=torch.float64)
+    reference, got = (m(x, torch.Generator().manual_seed(5)) for m in models)
+    for key in ("loss", "recon", "kl_normal", "kl_laplace"):
+        assert got[key].item() == pytest.approx(reference[key].item(), rel=1e-10, abs=0), key
+    assert got["learned_scale_2"].item() == pytest.approx(1 / 2.5)
+    assert models[1].learned_values()["learned_alpha"] == pytest.approx([1.0] * 3)
+    assert models[0].learned_values() == {}

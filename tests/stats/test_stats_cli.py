@@ -92,7 +92,11 @@ def test_run_mode_uses_encode_pairs(monkeypatch, tmp_path, capsys):
                          rng.normal(size=n), np.zeros(n)], axis=1)
         return z0, z0 + step
 
-    monkeypatch.setitem(sys.modules, "slowvae.evaluate", types.SimpleNamespace(encode_pairs=encode_pairs))
+    def learned_values(run_dir):
+        return {"learned_alpha": [0.55, 1.9, 1.0], "learned_scale": [0.2, 0.9, 0.5]}
+
+    monkeypatch.setitem(sys.modules, "slowvae.evaluate",
+                        types.SimpleNamespace(encode_pairs=encode_pairs, learned_values=learned_values))
     rc = main(["stats", "--run", str(tmp_path / "run"), "--n-pairs", "20000", "--seed", "3", "--json",
                "--bootstrap", "10", "--no-plots", "--quiet"])
     res = json.loads(capsys.readouterr().out)
@@ -101,3 +105,8 @@ def test_run_mode_uses_encode_pairs(monkeypatch, tmp_path, capsys):
     assert abs(res["z0"]["gennorm"]["alpha"] - 0.5) < 0.05
     assert abs(res["z1"]["gennorm"]["alpha"] - 2.0) < 0.3
     assert res["z2"]["skipped"]  # a latent that never moves has nothing to fit
+    # the model's own learned prior beside the fit (slowvae-gl)
+    assert res["z0"]["learned_alpha"] == 0.55 and res["z1"]["learned_scale"] == 0.9
+    rc = main(["stats", "--run", str(tmp_path / "run"), "--n-pairs", "2000", "--bootstrap", "0", "--no-plots", "--quiet"])
+    table = capsys.readouterr().out
+    assert rc == 0 and "learned" in table and "0.550" in table and "1.900" in table

@@ -66,6 +66,9 @@ def print_results(run_dir: Path, results: dict[str, Any]) -> None:
           f"untrained network {results['mcc_untrained']:.3f})")
     for name, value in results["mcc_per_factor"].items():
         print(f"  {name:>12s}  |rho| {value:.3f}  (z{results['latent_for_factor'][name]})")
+    if "learned_alpha" in results:
+        print("  learned transition prior (z0, z1, ...): alpha " + " ".join(f"{a:.3g}" for a in results["learned_alpha"])
+              + "; scale " + " ".join(f"{s:.3g}" for s in results["learned_scale"]))
     suite = [k for k in results if k not in _SUMMARY_KEYS and not k.endswith("_error") and isinstance(results[k], (int, float))]
     for key in suite:
         print(f"  {key:>32s}  {results[key]:.4f}")

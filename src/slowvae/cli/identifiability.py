@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from slowvae.cli.train import _key_value
 from slowvae.errors import SlowVAEError
 
 
@@ -43,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--seeds", type=int, default=3, help="number of seeds, 1..N (default 3); a seed fixes mixing, data and init")
     m = p.add_argument_group("models")
     m.add_argument("--models", nargs="+", default=["slowvae"], choices=sorted(VECTOR_MODELS),
-                   help="models to train (default slowvae; betavae is the gamma = 0 control, pcl and infonce "
+                   help="models to train (default slowvae; slowvae-gl learns the transition prior's alpha and scale; "
+                        "betavae is the gamma = 0 control, pcl and infonce "
                         "the contrastive baselines on the same MLP encoder)")
     m.add_argument("--beta", type=float, help="weight of the N(0, I) prior term (default 1)")
     m.add_argument("--gamma", type=float, help="slowvae: weight of the Laplace transition term (default 30 here; the reference's is 10)")
@@ -53,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--final-obs-std", type=float, default=0.01,
                    help="the decoder std falls geometrically to this between 50%% and 90%% of training "
                         "(default 0.01; give the --obs-std value to keep it constant)")
+    m.add_argument("--hyper", action="append", type=_key_value, metavar="KEY=VALUE",
+                   help="any model hyperparameter, repeatable, for every selected model that has it, e.g. "
+                        "--hyper alpha=0.5 or --hyper share=all for slowvae-gl (`slowvae models` lists them)")
     m.add_argument("--hidden", type=int, default=None, help="width of the encoder and decoder MLPs (default 64)")
     m.add_argument("--posterior", choices=["full", "diagonal"], default="full",
                    help="covariance of the Gaussian posterior: full (default) or diagonal (the reference's mean field, "
@@ -81,17 +86,18 @@ def config_from_args(args: argparse.Namespace):
     if not 2 <= args.dim <= 20:
         raise SlowVAEError(f"--dim must be between 2 and 20, got {args.dim}")
     values = {k: getattr(args, k) for k in ("steps", "batch_pairs", "lr", "hidden") if getattr(args, k) is not None}
-    hyper: dict[str, dict[str, float]] = {}
+    hyper: dict[str, dict[str, float | str]] = {}
+    given = [(flag, getattr(args, flag), f"--{flag.replace('_', '-')}") for flag in ("beta", "gamma", "rate", "obs_std")]
+    given += [(key, value, f"--hyper {key}") for key, value in args.hyper or []]
     for name in args.models:
         h = {}
-        for flag in ("beta", "gamma", "rate", "obs_std"):
-            value = getattr(args, flag)
+        for flag, value, label in given:
             if value is None:
                 continue
             if flag not in VECTOR_MODELS[name].defaults:
                 if any(flag in VECTOR_MODELS[other].defaults for other in args.models):
                     continue  # applies to the models that have it
-                raise SlowVAEError(f"no model among {', '.join(args.models)} has --{flag.replace('_', '-')}")
+                raise SlowVAEError(f"no model among {', '.join(args.models)} has {label}")
             h[flag] = value
         hyper[name] = h
     return IdentifiabilityConfig(

@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         for key, h in r["hyperparameters"].items():
             sweep = h["sweep"]
             sweep_text = ", ".join(f"{v:g}" for v in sweep) if isinstance(sweep, list) else (sweep or "-")
-            print(f"  {key:<20} default {h['default']:<9g} sweep {sweep_text}")
+            default = f"{h['default']:<9g}" if isinstance(h["default"], float) else f"{h['default']:<9}"
+            print(f"  {key:<20} default {default} sweep {sweep_text}")
             if h["help"]:
                 print(f"  {'':<20} {h['help']}")
         print()

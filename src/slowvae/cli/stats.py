@@ -152,7 +152,10 @@ def _table(results: dict, header: str) -> str:
                 f"{lead}  {fit:<9} {alpha:>22} {f['loc']:>10.4g} {f['scale']:>10.4g} "
                 f"{f['loglik']:>12.5g} {f['aic']:>12.5g} {f['bic']:>12.5g} {f['ks']:>7.4f}{best}"
             )
-    lines.append("kurt = excess kurtosis; alpha in brackets: bootstrap interval; * lowest AIC")
+        if "learned_alpha" in r:
+            lines.append(f"{'':>25}  {'learned':<9} {r['learned_alpha']:>22.3f} {'':>10} {r['learned_scale']:>10.4g}")
+    lines.append("kurt = excess kurtosis; alpha in brackets: bootstrap interval; * lowest AIC"
+                 + ("; learned: the model's own transition prior (slowvae-gl)" if any("learned_alpha" in r for r in results.values()) else ""))
     for name, r in results.items():
         g = r.get("gennorm")
         if g and (g["unbounded"] or g["alpha_at_bound"]):
@@ -180,6 +183,9 @@ def _write_csv(results: dict, path: Path) -> None:
                 w.writerow({"variable": name, "unit": r.get("unit", ""), "n": r["n"], "kurtosis": r["kurtosis"],
                             "fit": fit, "alpha": alpha, "alpha_ci_low": ci[0], "alpha_ci_high": ci[1],
                             **{k: f[k] for k in ("loc", "scale", "loglik", "aic", "bic", "ks")}})
+            if "learned_alpha" in r:
+                w.writerow({"variable": name, "unit": r.get("unit", ""), "n": r["n"], "kurtosis": r.get("kurtosis"),
+                            "fit": "learned", "alpha": r["learned_alpha"], "scale": r["learned_scale"], "loc": 0.0})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -214,6 +220,14 @@ def run(args: argparse.Namespace) -> int:
     results = fit_transitions(deltas, names, n_boot=args.bootstrap, ci=args.ci, seed=args.seed, progress=progress)
     for name in names:
         results[name] = {"unit": units[name], **results[name]}
+    if args.run:  # beside the fits: the transition prior the model learned itself (slowvae-gl)
+        from slowvae.evaluate import learned_values
+
+        learned = learned_values(args.run)
+        for j, name in enumerate(names):
+            if learned:
+                results[name]["learned_alpha"] = learned["learned_alpha"][j]
+                results[name]["learned_scale"] = learned["learned_scale"][j]
     dt = None if args.run else (args.dt or 1)
 
     written = []

@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--rate", type=float, help="rate lambda of the Laplace transition prior (slowvae default 6)")
     m.add_argument(
         "--hyper", action="append", type=_key_value, metavar="KEY=VALUE",
-        help="any model hyperparameter as a float, repeatable (`slowvae models` lists them), e.g. --hyper c_max=50",
+        help="any model hyperparameter, repeatable (`slowvae models` lists them): a number, or a word where the "
+             "model takes one, e.g. --hyper c_max=50 or --hyper alpha=learn",
     )
     m.add_argument("--z-dim", type=int, help="number of latents (default 10)")
     o = p.add_argument_group("optimisation")
@@ -78,23 +79,26 @@ def _rate(text: str) -> float | str:
     return value
 
 
-def _key_value(text: str) -> tuple[str, float]:
+def _key_value(text: str) -> tuple[str, float | str]:
+    """KEY=VALUE with VALUE a number, or a word (the model's hyperparameter check decides)."""
     key, sep, value = text.partition("=")
-    if not sep or not key.strip():
+    if not sep or not key.strip() or not value.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     try:
         return key.strip(), float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"the value of {key.strip()} must be a number, got {value!r}") from None
+        return key.strip(), value.strip()
 
 
-def _merge_hyper(args: argparse.Namespace) -> dict[str, float]:
+def _merge_hyper(args: argparse.Namespace) -> dict[str, float | str]:
     """--beta/--gamma/--rate and every --hyper KEY=VALUE as one dict; a key given twice must agree."""
     pairs = [(h, getattr(args, h)) for h in _HYPER_FLAGS if getattr(args, h) is not None] + list(args.hyper or [])
-    hyper: dict[str, float] = {}
+    hyper: dict[str, float | str] = {}
     for key, value in pairs:
         if key in hyper and hyper[key] != value:
-            raise SlowVAEError(f"hyperparameter {key} is given twice with different values ({hyper[key]:g} and {value:g})")
+            raise SlowVAEError(f"hyperparameter {key} is given twice with different values ({hyper[key]:g} and {value:g})"
+                               if isinstance(value, float) and isinstance(hyper[key], float) else
+                               f"hyperparameter {key} is given twice with different values ({hyper[key]} and {value})")
         hyper[key] = value
     return hyper
 
@@ -178,8 +182,9 @@ def _train_with_progress(run_dir: Path, *, resume: bool, show: bool) -> None:
         if bar is None:
             bar = tqdm(total=r.steps, initial=r.step - 1, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
         bar.update(1)
-        if r.scalars:
-            bar.set_postfix({k: f"{v:.3g}" for k, v in r.scalars.items()}, refresh=False)
+        if r.scalars:  # per-latent values (slowvae-gl's learned_alpha_j, ...) stay in the log only
+            shown = {k: f"{v:.3g}" for k, v in r.scalars.items() if not k.startswith("learned_")}
+            bar.set_postfix(shown, refresh=False)
 
     try:
         training.train(run_dir, resume=resume, callback=report if show else None)

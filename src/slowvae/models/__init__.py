@@ -13,9 +13,10 @@ from slowvae.models.infonce import InfoNCE
 from slowvae.models.pcl import PCL
 from slowvae.models.registry import MODELS, build_model, model_class, model_names, register_model
 from slowvae.models.slowvae import SlowVAE
+from slowvae.models.slowvae_gl import SlowVAEGL
 
 __all__ = [
     "MODELS", "AdaGVAE", "AdaMLVAE", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "ContrastivePairModel", "DIPVAEI",
-    "DIPVAEII", "FactorVAE", "InfoNCE", "PCL", "PairModel", "SlowVAE", "build_model",
+    "DIPVAEII", "FactorVAE", "InfoNCE", "PCL", "PairModel", "SlowVAE", "SlowVAEGL", "build_model",
     "model_class", "model_names", "register_model",
 ]

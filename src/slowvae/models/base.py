@@ -36,15 +36,30 @@ from slowvae.models.networks import Decoder, DeterministicEncoder, Encoder
 AUXILIARY_INPUT = "auxiliary_input"
 
 
-def resolve_hyper(model: str, defaults: dict[str, float], hyper: dict[str, float]) -> dict[str, float]:
-    """``defaults`` updated with ``hyper`` as floats; an unknown name is a :class:`SlowVAEError`."""
+def resolve_hyper(
+    model: str, defaults: dict[str, float | str], hyper: dict[str, float | str]
+) -> dict[str, float | str]:
+    """``defaults`` updated with ``hyper``; an unknown name is a :class:`SlowVAEError`.
+
+    Values become floats. A hyperparameter whose default is a word (such as ``alpha="learn"``)
+    also takes words; the model's ``check_hyper`` says which.
+    """
     unknown = set(hyper) - set(defaults)
     if unknown:
         raise SlowVAEError(
             f"model {model!r} has no hyperparameter {', '.join(sorted(unknown))}; "
             f"it takes {', '.join(sorted(defaults)) or 'none'}"
         )
-    return {**defaults, **{k: float(v) for k, v in hyper.items()}}
+    return {**defaults, **{k: _hyper_value(model, k, v, isinstance(defaults[k], str)) for k, v in hyper.items()}}
+
+
+def _hyper_value(model: str, key: str, value: float | str, words: bool) -> float | str:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        if words and isinstance(value, str):
+            return value.strip()
+        raise SlowVAEError(f"model {model!r}: hyperparameter {key} must be a number, got {value!r}") from None
 
 
 class PairModel(nn.Module):
@@ -59,13 +74,13 @@ class PairModel(nn.Module):
 
     name: ClassVar[str]
     paper: ClassVar[str]
-    defaults: ClassVar[dict[str, float]]
+    defaults: ClassVar[dict[str, float | str]]
     sweeps: ClassVar[dict[str, tuple[float, ...] | str]] = {}
     hyper_help: ClassVar[dict[str, str]] = {}
     #: optimizer steps already taken; set by the training loop before each forward
     step: int = 0
 
-    def __init__(self, channels: int = 1, z_dim: int = 10, **hyper: float) -> None:
+    def __init__(self, channels: int = 1, z_dim: int = 10, **hyper: float | str) -> None:
         super().__init__()
         self.hyper = resolve_hyper(self.name, self.defaults, hyper)
         self.check_hyper(self.hyper)
@@ -73,8 +88,12 @@ class PairModel(nn.Module):
         self.build_networks()
 
     @classmethod
-    def check_hyper(cls, hyper: dict[str, float]) -> None:
+    def check_hyper(cls, hyper: dict[str, float | str]) -> None:
         """Raise :class:`SlowVAEError` for hyperparameter values the model cannot use (default: none)."""
+
+    def learned_values(self) -> dict[str, list[float]]:
+        """Values the model learns besides its networks, one per latent, for results.json (default: none)."""
+        return {}
 
     def build_networks(self) -> None:
         """Create the networks: the reference Gaussian encoder and Bernoulli decoder by default."""

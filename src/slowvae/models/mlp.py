@@ -20,10 +20,11 @@ from torch import nn
 from slowvae.errors import SlowVAEError
 from slowvae.models import losses
 from slowvae.models.base import resolve_hyper
+from slowvae.models.gl_prior import GL_DEFAULTS, GeneralizedLaplacePrior, check_gl_hyper
 from slowvae.models.infonce import check_infonce_hyper, infonce_terms
 from slowvae.models.losses import LOG_2PI
 from slowvae.models.pcl import PCLRegression
-from slowvae.models.slowvae import slowvae_objective
+from slowvae.models.slowvae import TransitionCrossEntropy, slowvae_objective
 #: posterior families of the vector models: mean-field (the reference) or full covariance
 POSTERIORS = ("diagonal", "full")
 
@@ -54,7 +55,7 @@ class VectorPairModel(nn.Module):
 
     name: ClassVar[str]
     paper: ClassVar[str]
-    defaults: ClassVar[dict[str, float]]
+    defaults: ClassVar[dict[str, float | str]]
     #: whether the constructor takes ``posterior`` (the VAEs) or not (the contrastive models)
     has_posterior: ClassVar[bool] = True
 
@@ -69,6 +70,10 @@ class VectorPairModel(nn.Module):
         """The representation (N, z_dim) of observations (N, obs_dim)."""
         raise NotImplementedError
 
+    def learned_values(self) -> dict[str, list[float]]:
+        """Values the model learns besides its networks, one per latent, for the records (default: none)."""
+        return {}
+
 
 def gaussian_slowvae_loss(
     x: torch.Tensor,
@@ -79,8 +84,9 @@ def gaussian_slowvae_loss(
     obs_std: float,
     beta: float,
     gamma: float,
-    rate: float,
+    rate: float | None = None,
     logdet: torch.Tensor | None = None,
+    transition: TransitionCrossEntropy | None = None,
 ) -> dict[str, torch.Tensor]:
     """The SlowVAE loss for vector observations: the reference assembly with a Gaussian decoder.
 
@@ -93,6 +99,7 @@ def gaussian_slowvae_loss(
         mu, logvar: Gaussian posteriors (2, B, D) (``logvar``: each latent's marginal log-variance).
         obs_std: the decoder's fixed standard deviation.
         logdet: log-determinants (2, B) of full posterior covariances; None for diagonal ones.
+        rate, transition: the Laplace rate, or another transition prior's cross-entropy.
     """
     if x.ndim != 3 or x.shape[0] != 2 or x_mean.shape != x.shape or mu.shape[:2] != x.shape[:2] or logvar.shape != mu.shape:
         raise ValueError(
@@ -104,7 +111,7 @@ def gaussian_slowvae_loss(
     n_obs = x.shape[-1]
     sq = ((x - x_mean) / obs_std).pow(2).sum(-1).mean()
     recon = 0.5 * sq + n_obs * (math.log(obs_std) + 0.5 * LOG_2PI)
-    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, logdet=logdet)
+    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, logdet=logdet, transition=transition)
 
 
 class MLPSlowVAE(VectorPairModel):
@@ -179,9 +186,50 @@ class MLPSlowVAE(VectorPairModel):
         logvar = torch.log(scale.pow(2).sum(-1))  # marginal variances: squared row norms of L
         logdet = 2 * torch.log(torch.diagonal(scale, dim1=-2, dim2=-1)).sum(-1)
         hyper = self.hyper if obs_std is None else {**self.hyper, "obs_std": obs_std}
-        return gaussian_slowvae_loss(
-            x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), logdet=logdet.reshape(two, b), **hyper
+        return self.loss_terms(x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), logdet.reshape(two, b), hyper)
+
+    def loss_terms(
+        self, x: torch.Tensor, x_mean: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, logdet: torch.Tensor,
+        hyper: dict[str, float],
+    ) -> dict[str, torch.Tensor]:
+        """:func:`gaussian_slowvae_loss` of a pair batch with hyperparameters ``hyper`` (shapes as there)."""
+        return gaussian_slowvae_loss(x, x_mean, mu, logvar, logdet=logdet, **hyper)
+
+
+class MLPSlowVAEGL(MLPSlowVAE):
+    """:class:`MLPSlowVAE` with the generalized-Laplace transition prior of ``slowvae-gl``
+    (:mod:`slowvae.models.gl_prior`): ``alpha``, ``scale`` fixed or learned, ``share`` per latent
+    or for all; learned ones start at alpha = 1 and scale 1/rate and learn from step ``learn_from``
+    (the loop sets :attr:`step`). Its loss dict adds
+    ``learned_alpha_j`` and ``learned_scale_j`` per latent."""
+
+    name = "slowvae-gl"
+    paper = "Klindt et al., ICLR 2021, with a generalized-Laplace transition prior of learned shape and scale"
+    defaults: ClassVar[dict[str, float | str]] = {**MLPSlowVAE.defaults, **GL_DEFAULTS}
+    #: optimizer steps already taken (the training loop sets it; ``learn_from`` reads it)
+    step: int = 0
+
+    def __init__(
+        self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, posterior: str = "diagonal",
+        **hyper: float | str,
+    ) -> None:
+        super().__init__(obs_dim, z_dim, hidden=hidden, layers=layers, posterior=posterior, **hyper)
+        check_gl_hyper(self.hyper)
+        self.prior = GeneralizedLaplacePrior(self.z_dim, self.hyper)
+
+    def loss_terms(
+        self, x: torch.Tensor, x_mean: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, logdet: torch.Tensor,
+        hyper: dict[str, float],
+    ) -> dict[str, torch.Tensor]:
+        h = hyper
+        out = gaussian_slowvae_loss(
+            x, x_mean, mu, logvar, obs_std=h["obs_std"], beta=h["beta"], gamma=h["gamma"], logdet=logdet,
+            transition=self.prior.transition(self.step, h["learn_from"]),
         )
+        return {**out, **self.prior.scalars()}
+
+    def learned_values(self) -> dict[str, list[float]]:
+        return self.prior.learned_values()
 
 
 class MLPBetaVAE(MLPSlowVAE):
@@ -261,7 +309,7 @@ class MLPInfoNCE(MLPContrastive):
 
 #: name -> class of the models the identifiability experiment can train
 VECTOR_MODELS: dict[str, type[VectorPairModel]] = {
-    m.name: m for m in (MLPSlowVAE, MLPBetaVAE, MLPPCL, MLPInfoNCE)
+    m.name: m for m in (MLPSlowVAE, MLPSlowVAEGL, MLPBetaVAE, MLPPCL, MLPInfoNCE)
 }
 
 

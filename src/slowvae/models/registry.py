@@ -32,6 +32,7 @@ from slowvae.models.factor_vae import FactorVAE
 from slowvae.models.infonce import InfoNCE
 from slowvae.models.pcl import PCL
 from slowvae.models.slowvae import SlowVAE
+from slowvae.models.slowvae_gl import SlowVAEGL
 
 #: the entry-point group through which other packages add models
 ENTRY_POINT_GROUP = "slowvae.models"
@@ -40,7 +41,7 @@ ENTRY_POINT_GROUP = "slowvae.models"
 MODELS: dict[str, type[PairModel]] = {
     cls.name: cls
     for cls in (
-        SlowVAE, BetaVAE, AnnealedVAE, FactorVAE, DIPVAEI, DIPVAEII, BetaTCVAE, AdaGVAE, AdaMLVAE, PCL, InfoNCE
+        SlowVAE, SlowVAEGL, BetaVAE, AnnealedVAE, FactorVAE, DIPVAEI, DIPVAEII, BetaTCVAE, AdaGVAE, AdaMLVAE, PCL, InfoNCE
     )
 }
 

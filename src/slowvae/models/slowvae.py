@@ -5,6 +5,7 @@ transition prior centred on the other frame's posterior mean, exactly as the ref
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -13,6 +14,8 @@ from slowvae.models.base import PairModel
 from slowvae.models.losses import LOG_2PI
 #: floor on the posterior standard deviation inside the Laplace cross-entropy (avoids 0/0)
 _MIN_STD = 1e-12
+#: a transition prior's cross-entropy E_{z~N(m, std^2)}[-log p(z)] per latent, (m, std) (..., D) -> (..., D)
+TransitionCrossEntropy = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def laplace_cross_entropy(m: torch.Tensor, s: torch.Tensor, rate: float) -> torch.Tensor:
@@ -35,7 +38,8 @@ def slowvae_loss(
     *,
     beta: float,
     gamma: float,
-    rate: float,
+    rate: float | None = None,
+    transition: TransitionCrossEntropy | None = None,
 ) -> dict[str, torch.Tensor]:
     """The reference SlowVAE loss: 2R + beta (CE_N - H) + gamma (CE_L - H).
 
@@ -45,6 +49,8 @@ def slowvae_loss(
         mu, logvar: Gaussian posteriors (2, B, D).
         beta: weight of the N(0, I) prior term; gamma: weight of the Laplace transition term;
         rate: the Laplace rate lambda (scale 1/lambda).
+        transition: another transition prior's cross-entropy in place of the Laplace one (give
+            ``rate`` or ``transition``).
 
     Returns:
         Scalars ``loss``, ``recon`` (2R: summed reconstruction of both frames per pair),
@@ -59,11 +65,16 @@ def slowvae_loss(
         )
     # R: Bernoulli NLL summed over pixels and images, divided by the number of images
     recon = losses.bernoulli_recon(losses.flatten_pairs(x), losses.flatten_pairs(x_logits))
-    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate)
+    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, transition=transition)
 
 
 def slowvae_prior_terms(
-    mu: torch.Tensor, logvar: torch.Tensor, *, rate: float, logdet: torch.Tensor | None = None
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    *,
+    rate: float | None = None,
+    logdet: torch.Tensor | None = None,
+    transition: TransitionCrossEntropy | None = None,
 ) -> dict[str, torch.Tensor]:
     """The two prior terms of the reference SlowVAE loss for posteriors ``mu``, ``logvar`` (2, B, D).
 
@@ -75,17 +86,22 @@ def slowvae_prior_terms(
     Returns ``kl_normal`` = CE_N - H (mean per-image KL to N(0, I), both frames) and
     ``kl_laplace`` = CE_L - H (the Laplace prior of each frame centred on the other frame's
     posterior mean, both directions, summed per pair, minus one mean entropy; docs/model.md §4).
+    The Laplace prior has rate ``rate``; ``transition`` replaces it by another prior's
+    cross-entropy (the generalized Laplace of :mod:`slowvae.models.gl_prior`).
     """
+    if (rate is None) == (transition is None):
+        raise ValueError("give the Laplace rate or a transition cross-entropy, not both or neither")
+    if transition is None:
+        def transition(m: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+            return laplace_cross_entropy(m, std, rate)
     if logdet is None:
         logdet = logvar.sum(-1)
     # mean per-image Gaussian entropy H and cross-entropy to N(0, I) CE_N (sums over latents)
     entropy = 0.5 * (logdet + mu.shape[-1] * (LOG_2PI + 1)).mean()
     ce_normal = (0.5 * (mu.pow(2) + logvar.exp()) + 0.5 * LOG_2PI).sum(-1).mean()
-    # Laplace prior of each frame centred on the other frame's posterior mean, both directions
+    # transition prior of each frame centred on the other frame's posterior mean, both directions
     std = torch.exp(0.5 * logvar)
-    ce_laplace = (
-        laplace_cross_entropy(mu[0] - mu[1], std[0], rate) + laplace_cross_entropy(mu[1] - mu[0], std[1], rate)
-    ).sum(-1).mean()
+    ce_laplace = (transition(mu[0] - mu[1], std[0]) + transition(mu[1] - mu[0], std[1])).sum(-1).mean()
     return {"kl_normal": ce_normal - entropy, "kl_laplace": ce_laplace - entropy}
 
 
@@ -96,8 +112,9 @@ def slowvae_objective(
     *,
     beta: float,
     gamma: float,
-    rate: float,
+    rate: float | None = None,
     logdet: torch.Tensor | None = None,
+    transition: TransitionCrossEntropy | None = None,
 ) -> dict[str, torch.Tensor]:
     """The reference assembly 2R + beta (CE_N - H) + gamma (CE_L - H) (Klindt et al. 2021, reference
     ``solver.py`` L152-159; docs/model.md §4), for any decoder: the image loss and the vector loss
@@ -109,12 +126,14 @@ def slowvae_objective(
         mu, logvar: Gaussian posteriors (2, B, D), frame axis first (``logvar``: marginal
             log-variances).
         logdet: log-determinants (2, B) of full posterior covariances; None for diagonal ones.
+        rate, transition: the Laplace rate, or another transition prior's cross-entropy (see
+            :func:`slowvae_prior_terms`).
 
     Returns:
         Scalars ``loss``, ``recon`` (2R), ``kl_normal`` and ``kl_laplace`` (see
-        :func:`slowvae_prior_terms`).
+        :func:`slowvae_prior_terms`; for another transition prior ``kl_laplace`` is its term).
     """
-    terms = slowvae_prior_terms(mu, logvar, rate=rate, logdet=logdet)
+    terms = slowvae_prior_terms(mu, logvar, rate=rate, logdet=logdet, transition=transition)
     kl_normal, kl_laplace = terms["kl_normal"], terms["kl_laplace"]
     loss = 2 * recon + beta * kl_normal + gamma * kl_laplace
     return {"loss": loss, "recon": 2 * recon, "kl_normal": kl_normal, "kl_laplace": kl_laplace}
