@@ -30,6 +30,8 @@ HERE = Path(__file__).resolve().parent
 MCC_TOLERANCE = 0.005
 SCORE_TOLERANCE = 0.01
 
+import steplib  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
+
 
 def scaled_sampling(scale: float) -> dict[str, dict[str, int]]:
     """The fast preset's BetaVAE / FactorVAE point counts times ``scale`` (at least 10 each)."""
@@ -103,9 +105,7 @@ def main() -> int:
         "within_tolerance": {k: d <= (MCC_TOLERANCE if k == "mcc" else SCORE_TOLERANCE) for k, d in diffs.items()},
         "seconds_not_a_speed_result": seconds,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    steplib.write_record(args.out, record)
     return 0
 
 

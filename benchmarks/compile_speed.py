@@ -54,7 +54,7 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from steplib import Step, timed_blocks
+    from steplib import Step, timed_blocks, write_record
 
     eager, compiled = Step(args.precision, compiled=False), Step(args.precision, compiled=True)
     start = time.perf_counter()
@@ -98,9 +98,7 @@ def main() -> int:
         f"pays_off_within_{args.run_steps}_steps": {k: bool(saved > 0 and args.run_steps * saved > v) for k, v in
                                                     (("cold_cache", compile_cold), ("warm_cache", compile_warm))},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    write_record(args.out, record)
     return 0
 
 

@@ -40,6 +40,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
+import steplib  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
+
 
 def timed(command: list[str], env: dict[str, str]) -> float:
     """Wall seconds of ``command``; its output is passed through; a failure stops the benchmark."""
@@ -136,9 +138,7 @@ def main() -> int:
         "mcc": results["mcc"],
         "mcc_untrained": results["mcc_untrained"],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    steplib.write_record(args.out, record)
     return 0
 
 

@@ -18,7 +18,6 @@ For each variant (precision × eager/compiled, ``steplib.Step``):
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -30,6 +29,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
+import steplib
 from steplib import PHASES, Step, matmul_peak, timed_blocks
 
 HERE = Path(__file__).resolve().parent
@@ -136,9 +136,7 @@ def main() -> int:
         "matmul_peak_gflops": {"before": peaks_before, "after": peaks_after, "used": peaks},
         "variants": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    steplib.write_record(args.out, record)
     return 0
 
 

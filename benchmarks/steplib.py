@@ -7,7 +7,9 @@ Each call adds the seconds of its phases to :attr:`Step.seconds`.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -84,3 +86,11 @@ def timed_blocks(steps: dict[str, Callable[[], float]], blocks: int, per_block: 
                 step()
                 times[name].append(time.perf_counter() - start)
     return times
+
+
+def write_record(out: Path, record: dict) -> None:
+    """Write a benchmark record atomically as indented JSON and print it."""
+    from slowvae.rundir import atomic_write_json
+
+    atomic_write_json(Path(out), record)
+    print(json.dumps(record, indent=2))

@@ -28,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from slowvae.data import LaplaceTransitions, get_pair_source
 from slowvae.models.networks import Decoder, Encoder
 from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, new_model
+from steplib import matmul_peak
 
 HERE = Path(__file__).resolve().parent
 BATCH_PAIRS = 32
@@ -45,16 +46,6 @@ class PlainVAE(torch.nn.Module):
         z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
         recon = F.binary_cross_entropy_with_logits(self.dec(z), x, reduction="sum") / len(x)
         return recon + 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(1).mean()
-
-
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
-    """GFLOP/s of an n x n matmul in ``dtype``."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
 
 
 def step_flops(step) -> int:
