@@ -97,7 +97,7 @@ def test_evaluate_run_times_its_phases(briefly_trained, tmp_path):
     assert set(timing) == {"load", "mcc", "figures", "suite"}
     assert timing["mcc"]["images"] == 2 * 300  # the trained and the untrained network
     assert timing["suite"]["images"] == 2000  # the fast preset's MIG frames
-    assert timing["figures"]["files"] == 3
+    assert timing["figures"]["files"] == 3 + 10  # three PNGs and a traversal GIF per latent
     assert all(phase["seconds"] > 0 for phase in timing.values())
     assert sum(p["seconds"] for p in timing.values()) <= results["seconds"] + 0.01
 
