@@ -17,14 +17,22 @@ from slowvae.models import PairModel
 from slowvae.train import TrainConfig, load_run_config, make_pair_source, new_model, resolve_device
 
 
+def run_truth(run_dir: Path | str, truth: Path | str | None = None) -> Path | None:
+    """The ground-truth CSV to score a ``frames:`` run with: ``truth`` if given, else the
+    ``truth.csv`` saved in the run by ``train --truth``, else None."""
+    saved = Path(run_dir) / rundir.TRUTH_FILE
+    return Path(truth) if truth is not None else saved if saved.is_file() else None
+
+
 def load_model(
-    run_dir: Path | str, checkpoint: str | None = None, device: str = "cpu"
+    run_dir: Path | str, checkpoint: str | None = None, device: str = "cpu", truth: Path | str | None = None
 ) -> tuple[PairModel, TrainConfig, int, PairSource]:
     """The trained model of a run (``checkpoints/last.pt`` or the named checkpoint file), its
-    config, the step it was saved at and the run's PairSource. The model is in eval mode."""
+    config, the step it was saved at and the run's PairSource (with ground truth ``truth`` for
+    ``frames:`` data, see :func:`run_truth`). The model is in eval mode."""
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
-    source = make_pair_source(config)
+    source = make_pair_source(config, truth=run_truth(run_dir, truth))
     path = run_dir / rundir.CHECKPOINT_DIR / (checkpoint or rundir.LAST_CHECKPOINT)
     if checkpoint and Path(checkpoint).is_file():
         path = Path(checkpoint)
@@ -104,6 +112,7 @@ def evaluate_run(
     fast: bool = False,
     out: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
+    truth: Path | str | None = None,
 ) -> dict[str, Any]:
     """Score a run's posterior means and write ``results.json`` and figures.
 
@@ -113,30 +122,25 @@ def evaluate_run(
     (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
     frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path); its
     flat keys join the results. Results go to ``out`` (default ``RUN_DIR/results.json``).
+
+    A ``frames:`` run is scored against ``truth`` (a CSV; default: the run's saved
+    ``truth.csv``); without ground truth ``mcc`` is None, ``mcc_note`` says why, and only the
+    reconstructions and traversals are drawn.
     """
     say = progress or (lambda _msg: None)
     run_dir = Path(run_dir)
     start = time.perf_counter()
-    model, config, step, source = load_model(run_dir, checkpoint, device)
+    model, config, step, source = load_model(run_dir, checkpoint, device, truth)
+    has_truth = len(source.latent_names) > 0
+    if preset is not None and not has_truth:
+        raise SlowVAEError("the metric suite (--preset) needs ground truth: pass --truth FILE.csv")
     rng = np.random.default_rng(seed)
     say(f"encoding {num_samples} frames")
     images, latents = source.sample_eval(num_samples, rng)
     codes = encode_images(model, images, source.binary)
     if not np.all(np.isfinite(codes)):
         raise SlowVAEError("the model produced NaN or infinite codes; the checkpoint is broken")
-    untrained = new_model(config, source.channels).to(next(model.parameters()).device).eval()
-    codes_untrained = encode_images(untrained, images, source.binary)
-
-    say("computing MCC")
-    scores = mcc(codes, latents)
-    floor = mcc(codes_untrained, latents)
-    names = list(source.latent_names)
     results: dict[str, Any] = {
-        "mcc": scores["mcc"],
-        "mcc_pearson": scores["mcc_pearson"],
-        "mcc_untrained": floor["mcc"],
-        "mcc_per_factor": dict(zip(names, map(float, scores["mcc_per_factor"]))),
-        "latent_for_factor": dict(zip(names, map(int, scores["mcc_dim_for_factor"]))),
         "step": step,
         "checkpoint": str(checkpoint or rundir.LAST_CHECKPOINT),
         "settings": {
@@ -144,17 +148,36 @@ def evaluate_run(
             "num_samples": num_samples,
             "seed": seed,
             "representation": "posterior mean" if model.decoder is not None else "encoder output",
-            "mcc": {"correlation": "spearman", "matching": "rectangular Hungarian, no padding"},
         },
     }
+    names = list(source.latent_names)
+    if has_truth:
+        untrained = new_model(config, source.channels).to(next(model.parameters()).device).eval()
+        codes_untrained = encode_images(untrained, images, source.binary)
+        say("computing MCC")
+        scores = mcc(codes, latents)
+        floor = mcc(codes_untrained, latents)
+        results = {
+            "mcc": scores["mcc"],
+            "mcc_pearson": scores["mcc_pearson"],
+            "mcc_untrained": floor["mcc"],
+            "mcc_per_factor": dict(zip(names, map(float, scores["mcc_per_factor"]))),
+            "latent_for_factor": dict(zip(names, map(int, scores["mcc_dim_for_factor"]))),
+            **results,
+        }
+        results["settings"]["mcc"] = {"correlation": "spearman", "matching": "rectangular Hungarian, no padding"}
+    else:
+        results = {"mcc": None, "mcc_note": "MCC needs ground truth: pass --truth FILE.csv (columns sequence, "
+                   "frame, then one per latent)", **results}
     if figures:
         say("drawing figures")
         from slowvae import viz
 
         fig_dir = run_dir / "figures"
-        viz.save_correlation_matrix(
-            np.asarray(scores["mcc_abs_corr"]), names, fig_dir / "correlation.png", matched=scores["mcc_dim_for_factor"]
-        )
+        if has_truth:
+            viz.save_correlation_matrix(
+                np.asarray(scores["mcc_abs_corr"]), names, fig_dir / "correlation.png", matched=scores["mcc_dim_for_factor"]
+            )
         if model.decoder is not None:  # contrastive models have no decoder to draw with
             viz.save_reconstructions(model, images[:8], source.binary, fig_dir / "reconstructions.png")
             viz.save_traversals(model, codes, images[:1], source.binary, fig_dir / "traversals.png")

@@ -7,6 +7,7 @@ Layout of a run directory::
     checkpoints/last.pt   the latest checkpoint (dict with model, optimizer, step, rng, config)
     checkpoints/step_N.pt numbered checkpoints when kept
     results.json          written by evaluation
+    truth.csv             ground truth of frames: data given to `train --truth`
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from slowvae.errors import SlowVAEError
 CONFIG_FILE = "config.json"
 LOG_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
+TRUTH_FILE = "truth.csv"
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
 

@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 
 from slowvae import __version__, rundir
-from slowvae.data import get_pair_source
+from slowvae.data import dataset_option_names, get_pair_source
 from slowvae.data.pairs import PairSource
 from slowvae.data.transitions import make_transitions
 from slowvae.errors import SlowVAEError
@@ -42,6 +42,7 @@ class TrainConfig:
     """
 
     dataset: str = "dsprites-procedural"
+    dataset_options: dict[str, Any] = field(default_factory=dict)  # e.g. frames: {"max_dt": 2, "binary": True}
     transitions: str = "laplace"  # "laplace" (LAP) or "uniform" (LOC)
     data_rate: float | None = 1.0  # LAP rate; None draws U(1, 10) per pair
     k: int | None = None  # LOC: factors changed per pair; None draws U{1..K-1}
@@ -68,6 +69,11 @@ class TrainConfig:
         for name in ("steps", "batch_pairs", "checkpoint_every", "log_every", "z_dim"):
             if getattr(self, name) < 1:
                 raise SlowVAEError(f"{name} must be at least 1, got {getattr(self, name)}")
+        accepted = set(dataset_option_names(self.dataset)) - {"truth"}  # a run's truth is its truth.csv
+        unknown = sorted(set(self.dataset_options) - accepted)
+        if unknown:
+            flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+            raise SlowVAEError(f"{flags} does not apply to dataset {self.dataset!r} (only to frames:PATH)")
         if self.precision == "auto":
             self.precision = "bf16" if native_bf16(self.device) else "fp32"
         if self.precision not in PRECISIONS:
@@ -98,13 +104,21 @@ class TrainingStopped(SlowVAEError):
     """Training stopped early (NaN loss or interrupt); the message says where work was kept."""
 
 
-def make_pair_source(config: TrainConfig) -> PairSource:
-    """The PairSource a config trains on."""
+def make_pair_source(
+    config: TrainConfig, *, truth: Path | str | None = None, progress: Callable[[int, int | None, str], None] | None = None
+) -> PairSource:
+    """The PairSource a config trains on; ``truth`` is a ground-truth CSV for ``frames:`` data,
+    ``progress`` reports the one-time decoding of ``frames:`` data."""
     if config.transitions == "laplace":
         transitions = make_transitions("laplace", rate=config.data_rate)
     else:
         transitions = make_transitions(config.transitions, k=config.k)
-    return get_pair_source(config.dataset, transitions)
+    options = dict(config.dataset_options)
+    if truth is not None:
+        if "truth" not in dataset_option_names(config.dataset):
+            raise SlowVAEError(f"--truth gives ground truth to frames:PATH data; {config.dataset!r} has its own")
+        options["truth"] = truth
+    return get_pair_source(config.dataset, transitions, progress=progress, **options)
 
 
 def native_bf16(device: str) -> bool:

@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help="also run the metric suite with this preset (dlib, slowvae-paper, fast)")
     p.add_argument("--metrics", help="comma-separated suite metrics (default: all the preset's; needs --preset)")
     p.add_argument("--fast", action="store_true", help="fast DCI path (LightGBM where installed)")
+    p.add_argument("--truth", type=Path, metavar="FILE.csv",
+                   help="ground truth of a frames:PATH run (columns sequence, frame, one per latent); "
+                   "default: the truth.csv saved by `train --truth`")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--json", action="store_true", help="print only the results as JSON on standard output")
     p.set_defaults(func=run)
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     results = evaluate_run(
         args.run_dir, checkpoint=args.checkpoint, num_samples=args.samples, seed=args.seed,
         device=args.device, figures=not args.no_figures, progress=progress, preset=args.preset,
-        metrics=args.metrics.split(",") if args.metrics else None, fast=args.fast,
+        metrics=args.metrics.split(",") if args.metrics else None, fast=args.fast, truth=args.truth,
     )
     if args.json:
         print(json.dumps(results, indent=2))
@@ -53,6 +56,10 @@ _SUMMARY_KEYS = {"mcc", "mcc_pearson", "mcc_untrained", "step", "seconds"}
 
 def print_results(run_dir: Path, results: dict[str, Any]) -> None:
     """A short human summary of results.json."""
+    if results["mcc"] is None:
+        print(f"step {results['step']}: no MCC ({results['mcc_note']})")
+        print(f"results: {Path(run_dir) / 'results.json'}; figures in {Path(run_dir) / 'figures'}")
+        return
     print(f"step {results['step']}: MCC {results['mcc']:.3f} (Spearman; Pearson {results['mcc_pearson']:.3f}; "
           f"untrained network {results['mcc_untrained']:.3f})")
     for name, value in results["mcc_per_factor"].items():

@@ -95,8 +95,36 @@ NATURAL_SOURCES: dict[str, Callable[..., PairSource]] = {
     "kitti-masks": _kitti_masks,
 }
 
+
+def _frames(path: str, **options: Any) -> PairSource:
+    from slowvae.data.frames import FramesSource
+
+    return FramesSource(path, **options)
+
+
+#: sources named ``prefix:argument`` (``frames:PATH``): prefix -> (factory of a PairSource taking
+#: the argument, the options it accepts). They decode their input and accept ``progress``.
+PREFIXED_SOURCES: dict[str, tuple[Callable[..., PairSource], tuple[str, ...]]] = {
+    "frames": (_frames, ("max_dt", "binary", "truth")),
+}
+
 #: every name `--dataset` accepts
-DATASET_NAMES: tuple[str, ...] = (*DATASETS, *NATURAL_SOURCES)
+DATASET_NAMES: tuple[str, ...] = (*DATASETS, *NATURAL_SOURCES, *(f"{p}:ARG" for p in PREFIXED_SOURCES))
+
+
+def _prefixed(name: str) -> tuple[str, str] | None:
+    prefix, sep, argument = name.partition(":")
+    if sep and prefix in PREFIXED_SOURCES:
+        if not argument:
+            raise SlowVAEError(f"{name!r} names no input: write {prefix}:PATH")
+        return prefix, argument
+    return None
+
+
+def dataset_option_names(name: str) -> tuple[str, ...]:
+    """The source options (besides the transition rule) dataset ``name`` accepts, e.g. ``max_dt``."""
+    found = _prefixed(name)
+    return PREFIXED_SOURCES[found[0]][1] if found else ()
 
 
 def get_dataset(name: str, **options: Any) -> GroundTruthData:
@@ -105,7 +133,7 @@ def get_dataset(name: str, **options: Any) -> GroundTruthData:
     Real datasets are read from the data root (:func:`slowvae.data.paths.data_root`); a missing
     one raises :class:`~slowvae.data.paths.MissingDataError` naming ``slowvae data download``.
     """
-    if name in NATURAL_SOURCES:
+    if name in NATURAL_SOURCES or _prefixed(name):
         raise SlowVAEError(
             f"{name!r} has no factor grid (continuous latents): use get_pair_source({name!r}, ...)"
             + ("; natural-sprites-binned is its gridded form" if name == "natural-sprites" else "")
@@ -117,15 +145,26 @@ def get_dataset(name: str, **options: Any) -> GroundTruthData:
     return factory(**options)
 
 
-def get_pair_source(name: str, transitions: Transitions | None = None, **options: Any) -> PairSource:
+def get_pair_source(
+    name: str, transitions: Transitions | None = None, *, progress: Callable[..., None] | None = None, **options: Any
+) -> PairSource:
     """The PairSource for dataset ``name``.
 
     A ground-truth dataset is moved by ``transitions`` (LAP or LOC; required). SmallNORB's
     instance is a nuisance drawn from the sampling generator. The natural sources
     (``natural-sprites``, ``natural-sprites-binned``, ``natural-like``, ``kitti-masks``) move by
     their data's own transitions: ``transitions`` is ignored for them, and the source's
-    ``transition_rule`` says what moves it.
+    ``transition_rule`` says what moves it. So are the user's own sequences, ``frames:PATH``
+    (:mod:`slowvae.data.frames`; options ``max_dt``, ``binary``, ``truth``), which report their
+    one-time decoding to ``progress(done, total, what)``.
     """
+    found = _prefixed(name)
+    if found:
+        factory, accepted = PREFIXED_SOURCES[found[0]]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise SlowVAEError(f"{found[0]}: datasets take the options {', '.join(accepted)}; not {', '.join(unknown)}")
+        return factory(found[1], progress=progress, **options)
     if name in NATURAL_SOURCES:
         return NATURAL_SOURCES[name](**options)
     dataset = get_dataset(name, **options)
@@ -146,6 +185,7 @@ __all__ = [
     "DATASETS",
     "DATASET_NAMES",
     "NATURAL_SOURCES",
+    "PREFIXED_SOURCES",
     "GroundTruthData",
     "GroundTruthPairs",
     "LaplaceTransitions",
@@ -153,6 +193,7 @@ __all__ = [
     "Transitions",
     "UniformKTransitions",
     "check_factors",
+    "dataset_option_names",
     "get_dataset",
     "get_pair_source",
 ]
