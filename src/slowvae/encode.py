@@ -58,7 +58,7 @@ def encode_input(
     codes = np.empty((len(frames), model.z_dim), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(frames), batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(frames.frames[start : start + batch_size])).to(dev).float()
+            x = torch.from_numpy(np.array(frames.frames[start : start + batch_size])).to(dev).float()
             codes[start : start + len(x)] = model.encode(x if frames.binary else x / 255).float().cpu().numpy()
             if progress is not None:
                 progress(start + len(x), len(frames), "encode")

@@ -8,11 +8,12 @@ from typing import Any
 
 class Bars:
     """A ``progress(done, total, name)`` callback drawing one tqdm bar per ``name``; a context
-    manager that closes them. ``unit`` names what ``done`` counts."""
+    manager that closes them. ``unit`` names what ``done`` counts. A bar appears only after half a
+    second, so that quick work (and bad input found at once) prints nothing but its result."""
 
     def __init__(self, unit: str = "frame", **options: Any) -> None:
         self.unit = unit
-        self.options = options
+        self.options = {"delay": 0.5, **options}
         self._bars: dict[str, Any] = {}
 
     def __call__(self, done: int, total: int | None, name: str) -> None:
