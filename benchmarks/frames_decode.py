@@ -122,7 +122,9 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, SHARED: measured with other processes running "
                    "(load average about {:.0f}); the speeds are lower bounds".format(os.getloadavg()[0]),
         "date": time.strftime("%Y-%m-%d"),
-        "input": f"sprite frames {HEIGHT}x{WIDTH} grey -> cache (N, 1, 64, 64) uint8 (crop to 96x96, area resize)",
+        "input": f"sprite frames {HEIGHT}x{WIDTH} grey -> cache (N, C, 64, 64) uint8 (crop to 96x96, area resize); "
+                 "the mp4 decodes as RGB (C = 3), the .npy stays grey (C = 1)",
+        "note": "the mp4 is decoded by an ffmpeg subprocess, whose memory is not in these numbers",
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
