@@ -49,7 +49,7 @@ ORDER = ["factor-vae", "beta-tcvae", "ada-gvae", "ada-mlvae", "dip-vae-i", "dip-
 
 
 def make_config(label: str, seed: int, steps: int):
-    from slowvae.train import TrainConfig
+    from slowvae.run import TrainConfig
 
     model, hyper, _ = CONFIGS[label]
     # the settings of mcc_vs_steps.py, so that the runs the two scripts have in common are shared

@@ -60,7 +60,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from slowvae.evaluate import evaluate_run
-    from slowvae.train import TrainConfig
+    from slowvae.run import TrainConfig
 
     truth = make_video(args.work, args.sequences, args.length, args.seed)
     run_dir = args.work / f"slowvae-seed{args.seed}"

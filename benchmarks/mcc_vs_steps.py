@@ -33,7 +33,7 @@ CONFIGS = {
 
 def run_one(task: tuple[str, int, int, int, list[int], str, str]) -> dict:
     name, seed, steps, every, eval_steps, root, precision = task
-    from slowvae.train import TrainConfig
+    from slowvae.run import TrainConfig
 
     run_dir = Path(root) / (f"{name}-seed{seed}" + ("" if precision == "fp32" else f"-{precision}"))
     config = TrainConfig(

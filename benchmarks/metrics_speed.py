@@ -110,7 +110,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     encode = make_encoder(args.seed)
     if args.run:
-        from slowvae.evaluate import encode_images, load_model
+        from slowvae.run import encode_images, load_model
 
         model, _, step, pairs = load_model(args.run)
 

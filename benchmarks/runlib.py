@@ -46,7 +46,8 @@ def train_to(run_dir: Path, config: Any) -> float:
     """
     from slowvae import rundir
     from slowvae.errors import SlowVAEError
-    from slowvae.train import init_run_dir, load_run_config, train, update_run_config
+    from slowvae.run import init_run_dir, load_run_config, update_run_config
+    from slowvae.train import train
 
     start = time.perf_counter()
     ckpt = run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT

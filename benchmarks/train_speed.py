@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from slowvae.data import LaplaceTransitions, get_pair_source
 from slowvae.models.networks import Decoder, Encoder
-from slowvae.train import PRECISIONS, TrainConfig, batch_to_tensor, new_model
+from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, new_model
 
 HERE = Path(__file__).resolve().parent
 BATCH_PAIRS = 32
@@ -147,7 +147,7 @@ def main() -> int:
             lines = [json.loads(x) for x in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
             cli[precision] = float(np.mean([x["images_per_s"] for x in lines[1:]]))
     # evaluation: render and encode --encode images in large batches under inference mode
-    from slowvae.evaluate import encode_images
+    from slowvae.run import encode_images
 
     model = new_model(TrainConfig(), 1).eval()
     start = time.perf_counter()

@@ -15,7 +15,8 @@ import torch
 
 from slowvae import rundir
 from slowvae.models import slowvae as slowvae_module
-from slowvae.train import TrainConfig, TrainingStopped, init_run_dir, load_run_config, train, update_run_config
+from slowvae.run import TrainConfig, init_run_dir, load_run_config, update_run_config
+from slowvae.train import TrainingStopped, train
 
 SMALL = dict(batch_pairs=4, checkpoint_every=5, log_every=2, seed=3)
 
@@ -49,7 +50,7 @@ def test_resume_with_more_steps_equals_uninterrupted_run(tmp_path):
 
 
 def _untrained(config: TrainConfig) -> dict[str, torch.Tensor]:
-    from slowvae.train import new_model
+    from slowvae.run import new_model
 
     return new_model(config, channels=1).state_dict()
 
@@ -186,20 +187,20 @@ def test_bf16_precision_trains_with_float32_losses(tmp_path):
 
 
 def test_auto_precision_resolves_by_hardware_and_is_saved(tmp_path, monkeypatch):
-    from slowvae import train as training
+    from slowvae import run as assembly
 
-    monkeypatch.setattr(training, "native_bf16", lambda device: True)
+    monkeypatch.setattr(assembly, "native_bf16", lambda device: True)
     assert TrainConfig(**SMALL).precision == "bf16"
-    monkeypatch.setattr(training, "native_bf16", lambda device: False)
+    monkeypatch.setattr(assembly, "native_bf16", lambda device: False)
     config = TrainConfig(**SMALL)
     assert config.precision == "fp32" and TrainConfig(precision="bf16", **SMALL).precision == "bf16"
     init_run_dir(tmp_path / "r", config)
-    monkeypatch.setattr(training, "native_bf16", lambda device: True)  # another machine resumes it
+    monkeypatch.setattr(assembly, "native_bf16", lambda device: True)  # another machine resumes it
     assert load_run_config(tmp_path / "r").precision == "fp32"
     # a run directory written before the field existed was trained in fp32, on any machine
     meta = json.loads((tmp_path / "r" / "config.json").read_text())
     meta["config"].pop("precision")
     (tmp_path / "r" / "config.json").write_text(json.dumps(meta))
     assert load_run_config(tmp_path / "r").precision == "fp32"
-    with pytest.raises(training.SlowVAEError, match="precision must be auto or one of"):
+    with pytest.raises(assembly.SlowVAEError, match="precision must be auto or one of"):
         TrainConfig(precision="fp16")

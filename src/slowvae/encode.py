@@ -11,33 +11,18 @@ import io
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from slowvae import rundir
 from slowvae.data.arrays import save_npy
 from slowvae.data.frames import PREFIX, FrameSet, Progress, open_frames
 from slowvae.errors import SlowVAEError
-from slowvae.models import PairModel
-from slowvae.train import load_run_config, new_model, resolve_device
+from slowvae.run import images_to_tensor, load_run
 
 
 def input_path(text: str) -> Path:
     """The path of an input given bare or as ``frames:PATH``."""
     prefix, sep, rest = text.partition(":")
     return Path(rest if sep and prefix == PREFIX else text)
-
-
-def _load_model(run_dir: Path, channels: int, device: torch.device) -> PairModel:
-    """The trained model of ``run_dir`` for ``channels``-channel frames, in eval mode."""
-    config = load_run_config(run_dir)
-    ckpt = rundir.load_checkpoint(run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT)
-    model = new_model(config, channels)
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError:
-        raise SlowVAEError(f"the model of {run_dir} was not trained on {channels}-channel frames "
-                           f"({'grey' if channels == 1 else 'RGB'}); give it frames like those of {config.dataset}") from None
-    return model.to(device).eval()
 
 
 def encode_input(
@@ -47,21 +32,22 @@ def encode_input(
     """Codes float32 (N, D) of every frame of ``input`` (posterior means; encoder outputs for
     contrastive models), in input order, and the decoded frames they come from. Frames are
     prepared as for training (``binary`` as the run's dataset options say)."""
-    run_dir = Path(run_dir)
     if batch_size < 1:
         raise SlowVAEError(f"--batch-size must be at least 1, got {batch_size}")
-    config = load_run_config(run_dir)
-    frames = open_frames(input_path(str(input)), binary=bool(config.dataset_options.get("binary", False)),
+    run = load_run(run_dir, device=device)
+    frames = open_frames(input_path(str(input)), binary=bool(run.config.dataset_options.get("binary", False)),
                          progress=progress)
-    model = _load_model(run_dir, frames.channels, resolve_device(device))
-    dev = next(model.parameters()).device
-    codes = np.empty((len(frames), model.z_dim), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(frames), batch_size):
-            x = torch.from_numpy(np.array(frames.frames[start : start + batch_size])).to(dev).float()
-            codes[start : start + len(x)] = model.encode(x if frames.binary else x / 255).float().cpu().numpy()
-            if progress is not None:
-                progress(start + len(x), len(frames), "encode")
+    if frames.channels != run.channels:
+        raise SlowVAEError(f"the model of {run_dir} was not trained on {frames.channels}-channel frames "
+                           f"({'grey' if frames.channels == 1 else 'RGB'}); give it frames like those of "
+                           f"{run.config.dataset}")
+    codes = np.empty((len(frames), run.model.z_dim), dtype=np.float32)
+    for start in range(0, len(frames), batch_size):
+        # [0, 1] floats: 0/1 frames of a binary input stay 0/1 whatever the run was trained on
+        x = images_to_tensor(frames.frames[start : start + batch_size], frames.binary).numpy()
+        codes[start : start + len(x)] = run.encode(x)
+        if progress is not None:
+            progress(start + len(x), len(frames), "encode")
     if not np.all(np.isfinite(codes)):
         raise SlowVAEError(f"the model of {run_dir} produced NaN or infinite codes; the checkpoint is broken")
     return codes, frames

@@ -14,50 +14,7 @@ from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
-from slowvae.train import TrainConfig, load_run_config, make_pair_source, new_model, resolve_device
-
-
-def run_truth(run_dir: Path | str, truth: Path | str | None = None) -> Path | None:
-    """The ground-truth CSV to score a ``frames:`` run with: ``truth`` if given, else the
-    ``truth.csv`` saved in the run by ``train --truth``, else None."""
-    saved = Path(run_dir) / rundir.TRUTH_FILE
-    return Path(truth) if truth is not None else saved if saved.is_file() else None
-
-
-def load_model(
-    run_dir: Path | str, checkpoint: str | None = None, device: str = "cpu", truth: Path | str | None = None
-) -> tuple[PairModel, TrainConfig, int, PairSource]:
-    """The trained model of a run (``checkpoints/last.pt`` or the named checkpoint file), its
-    config, the step it was saved at and the run's PairSource (with ground truth ``truth`` for
-    ``frames:`` data, see :func:`run_truth`). The model is in eval mode."""
-    run_dir = Path(run_dir)
-    config = load_run_config(run_dir)
-    source = make_pair_source(config, truth=run_truth(run_dir, truth))
-    path = run_dir / rundir.CHECKPOINT_DIR / (checkpoint or rundir.LAST_CHECKPOINT)
-    if checkpoint and Path(checkpoint).is_file():
-        path = Path(checkpoint)
-    ckpt = rundir.load_checkpoint(path)
-    model = new_model(config, source.channels)
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:
-        raise SlowVAEError(f"{path} does not fit the run's model {config.model!r}: {err}") from None
-    return model.to(resolve_device(device)).eval(), config, int(ckpt.get("step", -1)), source
-
-
-def encode_images(
-    model: PairModel, images: np.ndarray, binary: bool, *, batch_size: int = 1024
-) -> np.ndarray:
-    """Posterior means (N, D) float64 of uint8 images (N, C, 64, 64), in batches under inference mode."""
-    device = next(model.parameters()).device
-    out = []
-    with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[start : start + batch_size]).to(device).float()
-            if not binary:
-                x = x / 255
-            out.append(model.encode(x).double().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, model.z_dim))
+from slowvae.run import encode_images, images_to_tensor, load_model, new_model
 
 
 def _suite(
@@ -88,6 +45,32 @@ def _suite(
     return suite
 
 
+def reconstructions(model: PairModel, images: np.ndarray, binary: bool) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (N, C, 64, 64) as float in [0, 1] and their reconstructions from the posterior
+    means (Bernoulli means), both float32 (N, C, 64, 64)."""
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        x = images_to_tensor(images, binary, device)
+        return x.cpu().numpy(), model.reconstruct(x).float().cpu().numpy()
+
+
+def traversals(model: PairModel, codes: np.ndarray, image: np.ndarray, binary: bool, steps: int = 9) -> np.ndarray:
+    """Decoded traversals float32 (D, steps, C, 64, 64): row i decodes the code of ``image``
+    (1, C, 64, 64) with latent i swept between the 5% and 95% quantiles of a Gaussian fitted to its
+    values in ``codes`` (N, D), as the reference's traversals do."""
+    device = next(model.parameters()).device
+    mean, std = codes.mean(0), codes.std(0)
+    lo, hi = mean - 1.645 * std, mean + 1.645 * std
+    rows = []
+    with torch.inference_mode():
+        base = model.encode(images_to_tensor(image, binary, device))[0]
+        for i in range(codes.shape[1]):
+            z = base.repeat(steps, 1)
+            z[:, i] = torch.linspace(float(lo[i]), float(hi[i]), steps, device=device)
+            rows.append(model.decode(z).float().cpu().numpy())
+    return np.stack(rows)
+
+
 def encode_pairs(run_dir: Path | str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Posterior means (n, D) of the first and second frames of ``n`` held-out pairs.
 
@@ -116,7 +99,7 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Score a run's posterior means and write ``results.json`` and figures.
 
-    MCC is the mean absolute Spearman correlation after Hungarian matching (slowvae.md §4),
+    MCC is the mean absolute Spearman correlation after Hungarian matching (docs/metrics.md),
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
     the run's untrained network (``mcc_untrained``) as the floor to compare with. With ``preset``
     (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
@@ -179,8 +162,10 @@ def evaluate_run(
                 np.asarray(scores["mcc_abs_corr"]), names, fig_dir / "correlation.png", matched=scores["mcc_dim_for_factor"]
             )
         if model.decoder is not None:  # contrastive models have no decoder to draw with
-            viz.save_reconstructions(model, images[:8], source.binary, fig_dir / "reconstructions.png")
-            viz.save_traversals(model, codes, images[:1], source.binary, fig_dir / "traversals.png")
+            originals, recon = reconstructions(model, images[:8], source.binary)
+            viz.save_reconstructions(originals, recon, fig_dir / "reconstructions.png")
+            viz.save_traversals(traversals(model, codes, images[:1], source.binary), codes.std(0),
+                                fig_dir / "traversals.png")
         results["figures"] = sorted(str(p.relative_to(run_dir)) for p in fig_dir.glob("*.png"))
     if preset is not None:
         results.update(_suite(model, source, preset=preset, metrics=metrics, fast=fast, seed=seed, say=say))

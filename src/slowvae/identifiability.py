@@ -28,11 +28,12 @@ from slowvae.data.synthetic import MIXINGS, SyntheticPairs, gennorm_std
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import mcc
 from slowvae.models.mlp import POSTERIORS, VECTOR_MODELS, build_vector_model
+from slowvae.run import NonFiniteLoss, training_step
 
 #: the keys every record has, in order
 RECORD_KEYS = ("model", "alpha", "seed", "mcc_pearson", "mcc_spearman")
 #: hyperparameters this experiment uses in place of the models' defaults (the image defaults are
-#: the reference's; gamma = 30 beat 10 and 1 on the 5-d MLP mixing, benchmarks/results/identifiability.md)
+#: the reference's; benchmarks/README.md, Identifiability, records why gamma is 30 here)
 EXPERIMENT_HYPER: dict[str, dict[str, float]] = {"slowvae": {"gamma": 30.0}}
 
 
@@ -184,17 +185,19 @@ def run_one(
     terms: dict[str, float] = {}
     model.train()
     for step in range(1, config.steps + 1):
-        if "obs_std" in hyper:  # the losses read model.hyper at every call
-            model.hyper["obs_std"] = obs_std_at(step, config.steps, hyper["obs_std"], config.final_obs_std)
+        # the decoder std follows its schedule; it is passed to the loss, the model's hyper stays fixed
+        scheduled = (
+            {"obs_std": obs_std_at(step, config.steps, hyper["obs_std"], config.final_obs_std)} if "obs_std" in hyper else {}
+        )
         x0, x1, _, _ = source.sample_pairs(config.batch_pairs, data_rng)
-        out = model(torch.from_numpy(np.stack([x0, x1])), noise)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        opt.step()
+        try:
+            out = training_step(model, opt, torch.from_numpy(np.stack([x0, x1])), noise, **scheduled)
+        except NonFiniteLoss:
+            raise SlowVAEError(
+                f"{model_name} alpha={alpha} seed={seed}: loss is not finite at step {step}; lower the learning rate"
+            ) from None
         if schedule is not None:
             schedule.step()
-        if not math.isfinite(out["loss"].item()):
-            raise SlowVAEError(f"{model_name} alpha={alpha} seed={seed}: loss is not finite at step {step}; lower the learning rate")
         if step % every == 0 or step == config.steps:
             terms = {k: float(v.detach()) for k, v in out.items()}
             if progress:

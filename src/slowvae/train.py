@@ -6,13 +6,12 @@ bars: :func:`train` takes a :class:`TrainConfig` and reports through a callback.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,74 +19,23 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from slowvae import __version__, rundir
-from slowvae.data import dataset_option_names, get_pair_source
-from slowvae.data.pairs import PairSource
-from slowvae.data.transitions import make_transitions
+from slowvae import rundir
 from slowvae.errors import SlowVAEError
-from slowvae.models import MODELS, PairModel, build_model
-from slowvae.models.base import resolve_hyper
+from slowvae.models.base import AUXILIARY_INPUT
+from slowvae.run import (
+    PRECISIONS,
+    NonFiniteLoss,
+    TrainConfig,
+    batch_to_tensor,
+    load_run_config,
+    make_pair_source,
+    new_model,
+    optimizer_step,
+    resolve_device,
+    training_step,
+)
 
 CHECKPOINT_FORMAT = 1
-#: training precisions: the dtype the networks' matmuls and convolutions autocast to
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-
-
-@dataclass
-class TrainConfig:
-    """Everything that determines a training run (saved as the run's config.json).
-
-    Defaults follow the SlowVAE reference (slowvae.md §2.4) except ``steps`` (the reference
-    trains 300,000) and ``checkpoint_every``.
-    """
-
-    dataset: str = "dsprites-procedural"
-    dataset_options: dict[str, Any] = field(default_factory=dict)  # e.g. frames: {"max_dt": 2, "binary": True}
-    transitions: str = "laplace"  # "laplace" (LAP) or "uniform" (LOC)
-    data_rate: float | None = 1.0  # LAP rate; None draws U(1, 10) per pair
-    k: int | None = None  # LOC: factors changed per pair; None draws U{1..K-1}
-    model: str = "slowvae"
-    hyper: dict[str, float] = field(default_factory=dict)  # model hyperparameters (`slowvae models` lists them)
-    z_dim: int = 10
-    batch_pairs: int = 32  # pairs per step and per process: 64 images
-    steps: int = 300_000
-    lr: float = 1e-4
-    seed: int = 1
-    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
-    precision: str = "auto"  # "fp32", "bf16" (autocast of the networks; losses stay float32), or
-    # "auto": bf16 where the hardware runs it natively, else fp32; resolved and saved as one of those
-    checkpoint_every: int = 10_000
-    keep_checkpoints: bool = False  # also keep checkpoints/step_N.pt at every checkpoint
-    log_every: int = 100
-    tensorboard: bool = False
-
-    def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise SlowVAEError(f"unknown model {self.model!r}; known: {', '.join(sorted(MODELS))}")
-        self.hyper = resolve_hyper(self.model, MODELS[self.model].defaults, self.hyper)
-        MODELS[self.model].check_hyper(self.hyper)
-        for name in ("steps", "batch_pairs", "checkpoint_every", "log_every", "z_dim"):
-            if getattr(self, name) < 1:
-                raise SlowVAEError(f"{name} must be at least 1, got {getattr(self, name)}")
-        accepted = set(dataset_option_names(self.dataset)) - {"truth"}  # a run's truth is its truth.csv
-        unknown = sorted(set(self.dataset_options) - accepted)
-        if unknown:
-            flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
-            raise SlowVAEError(f"{flags} does not apply to dataset {self.dataset!r} (only to frames:PATH)")
-        if self.precision == "auto":
-            self.precision = "bf16" if native_bf16(self.device) else "fp32"
-        if self.precision not in PRECISIONS:
-            raise SlowVAEError(f"precision must be auto or one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if not self.lr > 0:
-            raise SlowVAEError(f"learning rate must be positive, got {self.lr}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @dataclass
@@ -102,59 +50,6 @@ class StepReport:
 
 class TrainingStopped(SlowVAEError):
     """Training stopped early (NaN loss or interrupt); the message says where work was kept."""
-
-
-def make_pair_source(
-    config: TrainConfig, *, truth: Path | str | None = None, progress: Callable[[int, int | None, str], None] | None = None
-) -> PairSource:
-    """The PairSource a config trains on; ``truth`` is a ground-truth CSV for ``frames:`` data,
-    ``progress`` reports the one-time decoding of ``frames:`` data."""
-    if config.transitions == "laplace":
-        transitions = make_transitions("laplace", rate=config.data_rate)
-    else:
-        transitions = make_transitions(config.transitions, k=config.k)
-    options = dict(config.dataset_options)
-    if truth is not None:
-        if "truth" not in dataset_option_names(config.dataset):
-            raise SlowVAEError(f"--truth gives ground truth to frames:PATH data; {config.dataset!r} has its own")
-        options["truth"] = truth
-    return get_pair_source(config.dataset, transitions, progress=progress, **options)
-
-
-def native_bf16(device: str) -> bool:
-    """Whether ``device`` ("auto", "cpu", "cuda[:N]") computes bf16 natively: a CUDA device with
-    bf16 support, or a CPU with AVX-512-BF16 or AMX. There bf16 autocast is the default precision:
-    about 2x faster on such CPUs with MCC within 0.02 of fp32 (benchmarks/README.md)."""
-    if device != "cpu" and torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    if device.startswith("cuda"):
-        return False
-    checks = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
-    return any(check() for check in checks if check is not None)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks the local CUDA device when available, else the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SlowVAEError("--device cuda was asked for, but this PyTorch build sees no CUDA device")
-    return device
-
-
-def batch_to_tensor(x_t: np.ndarray, x_next: np.ndarray, binary: bool, device: torch.device) -> torch.Tensor:
-    """Two uint8 frame batches (B, C, H, W) -> float (2, B, C, H, W) in [0, 1] on ``device``."""
-    batch = torch.from_numpy(np.stack([x_t, x_next])).to(device, non_blocking=True)
-    return batch.float() if binary else batch.float().div_(255)
-
-
-def new_model(config: TrainConfig, channels: int) -> PairModel:
-    """The model of ``config``, initialised from the run's seed (the untrained network of the run)."""
-    torch.manual_seed(config.seed)
-    return build_model(config.model, channels=channels, z_dim=config.z_dim, **config.hyper)
 
 
 class Distributed:
@@ -214,37 +109,6 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
-def init_run_dir(run_dir: Path, config: TrainConfig) -> None:
-    """Create a fresh run directory holding config.json; refuses to overwrite an existing run."""
-    run_dir = Path(run_dir)
-    if (run_dir / rundir.CONFIG_FILE).exists():
-        raise SlowVAEError(
-            f"{run_dir} already holds a run; continue it with `slowvae train --resume {run_dir}` or choose another --out"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "config": config.to_dict(),
-        "slowvae_version": __version__,
-        "git_commit": rundir.git_commit(),
-        "torch_version": torch.__version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    rundir.atomic_write_json(run_dir / rundir.CONFIG_FILE, meta)
-
-
-def load_run_config(run_dir: Path) -> TrainConfig:
-    """The TrainConfig saved in a run directory. A config saved before ``precision`` existed
-    reads as fp32, the only precision runs had then (not as "auto", which may resolve to bf16)."""
-    return TrainConfig.from_dict({"precision": "fp32", **rundir.read_config(run_dir)["config"]})
-
-
-def update_run_config(run_dir: Path, config: TrainConfig) -> None:
-    """Rewrite config.json with a changed config (for example more steps on resume)."""
-    meta = rundir.read_config(run_dir)
-    meta["config"] = config.to_dict()
-    rundir.atomic_write_json(Path(run_dir) / rundir.CONFIG_FILE, meta)
-
-
 def _truncate_log(path: Path, last_step: int) -> None:
     """Drop log lines written after the checkpoint we resume from (they will be written again)."""
     if not path.exists():
@@ -265,13 +129,13 @@ def train(
     resume: bool = False,
     callback: Callable[[StepReport], None] | None = None,
 ) -> TrainConfig:
-    """Train the run in ``run_dir`` (created with :func:`init_run_dir`) to its configured steps.
+    """Train the run in ``run_dir`` (created with :func:`slowvae.run.init_run_dir`) to its configured steps.
 
     With ``resume`` it continues from ``checkpoints/last.pt``: model, optimizer (and a model's
     auxiliary optimizer), every RNG state and the step, so the final weights equal those of an
     uninterrupted run. Before each forward the loop sets ``model.step``; a model with an
-    ``auxiliary_optimizer`` gets one extra step per iteration on a fresh batch (see
-    :mod:`slowvae.models.base`). Under
+    ``auxiliary_optimizer`` gets one extra step per iteration on a fresh batch and the
+    ``auxiliary_input`` its forward returned (see :mod:`slowvae.models.base`). Under
     torchrun each rank draws different pairs; rank 0 logs and checkpoints. Returns the config.
     """
     run_dir = Path(run_dir)
@@ -350,21 +214,21 @@ def train(
                 x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
                 batch = batch_to_tensor(x_t, x_next, source.binary, device)
                 model.step = step  # steps already taken, for schedules (AnnealedVAE)
-                with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                    terms = net(batch, generator)
-                _check_finite(terms["loss"], step, ckpt_path, run_dir)
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                optimizer.step()
-                if aux_optimizer is not None:
-                    x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
-                    aux = model.auxiliary_loss(batch_to_tensor(x_t, x_next, source.binary, device), generator)
-                    _check_finite(aux["loss"], step, ckpt_path, run_dir)
-                    aux_optimizer.zero_grad(set_to_none=True)
-                    aux["loss"].backward()
-                    ddp.average_gradients(aux_params)
-                    aux_optimizer.step()
-                    terms.update({f"aux_{k}": v for k, v in aux.items()})
+                try:
+                    terms = training_step(net, optimizer, batch, generator, amp_dtype=amp_dtype)
+                    auxiliary_input = terms.pop(AUXILIARY_INPUT, None)
+                    if aux_optimizer is not None:
+                        x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
+                        aux_batch = batch_to_tensor(x_t, x_next, source.binary, device)
+                        aux = model.auxiliary_loss(aux_batch, generator, auxiliary_input)
+                        optimizer_step(aux_optimizer, aux["loss"], lambda: ddp.average_gradients(aux_params))
+                        terms.update({f"aux_{k}": v for k, v in aux.items()})
+                except NonFiniteLoss as err:
+                    raise TrainingStopped(
+                        f"the loss became {err.value} at step {step + 1}; the last good checkpoint "
+                        f"({ckpt_path}) is kept. Try a lower --lr or different hyperparameters, then "
+                        f"start a new run or `slowvae train --resume {run_dir}`"
+                    ) from None
                 step += 1
                 for key, value in terms.items():
                     sums[key] = sums.get(key, 0) + value.detach()
@@ -398,15 +262,6 @@ def train(
         if writer is not None:
             writer.close()
     return config
-
-
-def _check_finite(loss: torch.Tensor, step: int, ckpt_path: Path, run_dir: Path) -> None:
-    if not torch.isfinite(loss):
-        raise TrainingStopped(
-            f"the loss became {loss.item()} at step {step + 1}; the last good checkpoint "
-            f"({ckpt_path}) is kept. Try a lower --lr or different hyperparameters, then "
-            f"start a new run or `slowvae train --resume {run_dir}`"
-        )
 
 
 def _tensorboard_writer(run_dir: Path) -> Any:

@@ -1,4 +1,7 @@
-"""Figures: latent traversals, reconstructions and factor-latent correlation matrices (PNG)."""
+"""Figures: latent traversals, reconstructions and factor-latent correlation matrices (PNG).
+
+Drawing only: every function takes the arrays to draw (the model runs in :mod:`slowvae.evaluate`).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-from slowvae.models import PairModel  # noqa: E402
 from slowvae.rundir import atomic_write_bytes  # noqa: E402
 
 
@@ -23,11 +24,6 @@ def _save(fig: plt.Figure, path: Path) -> None:
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
-
-
-def _as_float(images: np.ndarray, binary: bool) -> torch.Tensor:
-    x = torch.from_numpy(np.ascontiguousarray(images)).float()
-    return x if binary else x / 255
 
 
 def _show(ax: plt.Axes, image: np.ndarray) -> None:
@@ -58,44 +54,26 @@ def save_correlation_matrix(
     _save(fig, path)
 
 
-def save_reconstructions(model: PairModel, images: np.ndarray, binary: bool, path: Path) -> None:
-    """Originals (top row) and reconstructions from posterior means (bottom row) of uint8 images (N, C, 64, 64)."""
-    device = next(model.parameters()).device
-    with torch.inference_mode():
-        x = _as_float(images, binary).to(device)
-        recon = model.reconstruct(x).cpu().numpy()
-    x = x.cpu().numpy()
+def save_reconstructions(images: np.ndarray, reconstructions: np.ndarray, path: Path) -> None:
+    """Originals (top row) and their reconstructions (bottom row): both float (N, C, H, W) in [0, 1]."""
     n = len(images)
     fig, axes = plt.subplots(2, n, figsize=(1.2 * n, 2.6), squeeze=False)
     for i in range(n):
-        _show(axes[0, i], x[i])
-        _show(axes[1, i], recon[i])
+        _show(axes[0, i], images[i])
+        _show(axes[1, i], reconstructions[i])
     axes[0, 0].set_ylabel("input")
     axes[1, 0].set_ylabel("recon")
     _save(fig, path)
 
 
-def save_traversals(
-    model: PairModel, codes: np.ndarray, image: np.ndarray, binary: bool, path: Path, steps: int = 9
-) -> None:
-    """One row per latent: decode the code of ``image`` (1, C, 64, 64) with that latent swept between
-    the 5% and 95% quantiles of a Gaussian fitted to its values in ``codes`` (N, D), as the
-    reference's traversals do."""
-    device = next(model.parameters()).device
-    d = codes.shape[1]
-    mean, std = codes.mean(0), codes.std(0)
-    lo, hi = mean - 1.645 * std, mean + 1.645 * std
-    with torch.inference_mode():
-        base = model.encode(_as_float(image, binary).to(device))[0]
-        rows = []
-        for i in range(d):
-            z = base.repeat(steps, 1)
-            z[:, i] = torch.linspace(float(lo[i]), float(hi[i]), steps, device=device)
-            rows.append(torch.sigmoid(model.decoder(z)).cpu().numpy())
+def save_traversals(rows: np.ndarray, stds: Sequence[float], path: Path) -> None:
+    """Latent traversals: ``rows`` float (D, S, C, H, W) in [0, 1], row i the images decoded with
+    latent i swept over S values; ``stds`` (D,) the spread of each latent, written beside its row."""
+    d, steps = rows.shape[:2]
     fig, axes = plt.subplots(d, steps, figsize=(1.0 * steps, 1.0 * d), squeeze=False)
     for i in range(d):
         for j in range(steps):
-            _show(axes[i, j], rows[i][j])
-        axes[i, 0].set_ylabel(f"z{i}\nsd {std[i]:.2f}", fontsize=7)
+            _show(axes[i, j], rows[i, j])
+        axes[i, 0].set_ylabel(f"z{i}\nsd {stds[i]:.2f}", fontsize=7)
     fig.suptitle("latent traversals (5%-95% of each latent)")
     _save(fig, path)

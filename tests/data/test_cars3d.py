@@ -12,7 +12,7 @@ from scipy.io import savemat
 from slowvae.data import get_dataset, get_pair_source
 from slowvae.data.cars3d import ARCHIVE
 from slowvae.data.paths import MissingDataError
-from slowvae.data.registry import INFO
+from slowvae.data.registry import DATASETS
 from slowvae.data.transitions import make_transitions
 
 CARS = ("car_002_mesh", "car_010_mesh", "car_001_mesh")  # list.txt order differs from sorted order
@@ -43,7 +43,7 @@ def test_prepare_factor_order_and_list_order(tmp_path, monkeypatch):
     monkeypatch.setenv("SLOWVAE_DATA", str(tmp_path))
     with pytest.raises(MissingDataError, match="slowvae data download cars3d"):
         get_dataset("cars3d")
-    INFO["cars3d"].prepare(folder)  # what `data download cars3d` runs after fetching: extract + resize
+    DATASETS["cars3d"].prepare(folder)  # what `data download cars3d` runs after fetching: extract + resize
     data = get_dataset("cars3d")
     assert data.factor_sizes == (4, 24, 3) and data.categorical == (False, False, True) and data.channels == 3
     assert data.car_names == CARS
@@ -57,12 +57,13 @@ def test_prepare_factor_order_and_list_order(tmp_path, monkeypatch):
 
 
 def test_pairs_and_short_training_run(tmp_path, monkeypatch):
-    from slowvae.train import TrainConfig, init_run_dir, train
+    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.train import train
 
     folder = tmp_path / "cars"
     folder.mkdir()
     write_archive(folder)
-    INFO["cars3d"].prepare(folder)
+    DATASETS["cars3d"].prepare(folder)
     monkeypatch.setenv("SLOWVAE_DATA", str(tmp_path))
     _, _, f0, f1 = get_pair_source("cars3d", make_transitions("laplace", rate=1.0)).sample_pairs(50, np.random.default_rng(1))
     assert (f0[:, 2] == f1[:, 2]).all() and ((f0 != f1).any(axis=1)).all()  # the car never changes under LAP

@@ -3,6 +3,8 @@ first-download records, no network, safe extraction, the data root and `slowvae 
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import http.server
 import io
@@ -228,10 +230,9 @@ def test_data_root_precedence(monkeypatch, tmp_path):
 
 
 def _fake_info(monkeypatch, name: str, url: str, md5_: str | None) -> None:
-    info = registry.INFO[name]
-    fake = registry.DatasetInfo(**{**info.__dict__, "remotes": (Remote(info.remotes[0].filename, (url,), md5=md5_),),
-                                   "prepare": None})
-    monkeypatch.setitem(registry.INFO, name, fake)
+    entry = registry.DATASETS[name]
+    fake = dataclasses.replace(entry, remotes=(Remote(entry.remotes[0].filename, (url,), md5=md5_),), prepare=None)
+    monkeypatch.setitem(registry.DATASETS, name, fake)
 
 
 def test_cli_download_without_network_says_so_in_one_line(monkeypatch, tmp_path, capsys):

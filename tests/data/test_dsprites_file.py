@@ -140,7 +140,8 @@ def test_packed_file_keeps_memory_low(tmp_path, rss_mb):
 
 
 def test_pairs_and_short_training_run(monkeypatch, tmp_path):
-    from slowvae.train import TrainConfig, init_run_dir, train
+    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.train import train
 
     folder = tmp_path / "dsprites"
     folder.mkdir()

@@ -13,7 +13,7 @@ from slowvae.data import get_pair_source
 from slowvae.data.kitti_masks import KittiMasks, build_kitti_masks, window_ids
 from slowvae.data.transitions import make_transitions
 from slowvae.errors import SlowVAEError
-from slowvae.stats.rle import rle_encode
+from slowvae.masks.rle import rle_encode
 
 
 def blob(cy: float, cx: float, r: float, shape=(64, 64)) -> np.ndarray:
@@ -150,7 +150,8 @@ def test_cli_build_and_bad_input(tmp_path, capsys):
 
 
 def test_short_training_run(tmp_path, monkeypatch):
-    from slowvae.train import TrainConfig, init_run_dir, train
+    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.train import train
 
     (tmp_path / "kitti").mkdir()
     write_pickle(tmp_path / "kitti" / "kitti_peds_v2.pickle")

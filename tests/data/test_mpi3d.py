@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import struct
@@ -106,11 +107,13 @@ def test_large_stored_npz_is_read_in_place_not_loaded(tmp_path, rss_mb):
 
 
 def test_lap_loc_pairs_and_short_training_run(tmp_path, monkeypatch):
-    from slowvae.train import TrainConfig, init_run_dir, train
+    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.train import train
 
     write_mpi3d(tmp_path, "real")
     monkeypatch.setenv("SLOWVAE_DATA", str(tmp_path))
-    monkeypatch.setitem(DATASETS, "mpi3d-real", functools.partial(MPI3D, "real", factor_sizes=SMALL))
+    small = dataclasses.replace(DATASETS["mpi3d-real"], grid=functools.partial(MPI3D, "real", factor_sizes=SMALL))
+    monkeypatch.setitem(DATASETS, "mpi3d-real", small)
     for rule in (make_transitions("laplace", rate=1.0), make_transitions("uniform")):
         _, _, f0, f1 = get_pair_source("mpi3d-real", rule).sample_pairs(32, np.random.default_rng(1))
         assert ((f0 != f1).any(axis=1)).all()

@@ -130,7 +130,7 @@ def test_natural_like_is_offline_and_sparse(monkeypatch, tmp_path):
     from scipy import stats
 
     assert stats.kurtosis(dx) > 10  # heavy-tailed
-    # the steps follow the YouTube-VOS fit gennorm(0.515, 0, 0.257) (slowvae.md §6)
+    # the steps follow the YouTube-VOS fit gennorm(0.515, 0, 0.257) (docs/datasets.md §6)
     assert stats.kstest(dx, stats.gennorm(0.515, 0, 0.257).cdf).statistic < 0.02
     x0, _, l0, _ = src.sample_pairs(4, np.random.default_rng(1))
     assert x0.shape == (4, 3, 64, 64) and src.evaluation == ("mcc",)
@@ -138,7 +138,8 @@ def test_natural_like_is_offline_and_sparse(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("name", ["natural-like", "natural-sprites"])
 def test_short_training_run(tmp_path, monkeypatch, name):
-    from slowvae.train import TrainConfig, init_run_dir, train
+    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.train import train
 
     folder = tmp_path / "natural_sprites"
     folder.mkdir()

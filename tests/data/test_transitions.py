@@ -86,7 +86,7 @@ def test_jump_probabilities_match_scipy_laplace(size: int, rate: float) -> None:
     [(6, 0.38, 1.05, 0.005), (32, 0.16, 2.97, 0.005), (40, 0.15, 3.24, 0.005), (183, 0.10, 5.0, 0.05)],
 )
 def test_reference_table_over_uniform_starts(size, p_stay, mean_jump, tol) -> None:
-    """slowvae.md §3.2: P(no change) and mean |jump| of the raw truncated Laplace, rate 1."""
+    """docs/samplers.md (LAP): P(no change) and mean |jump| of the raw truncated Laplace, rate 1."""
     x = np.arange(size)
     table = np.stack([laplace_jump_probabilities(size, 1.0, s) for s in range(size)])
     assert abs(np.mean(np.diag(table)) - p_stay) < 0.005
@@ -297,7 +297,7 @@ def test_uniform_dlib_matches_exact_law_and_dsprites_identical_pairs() -> None:
         exact = rule.probabilities(SMALL, (1, 5, 0, 2))
         assert exact.sum() == pytest.approx(1.0, abs=1e-12)
         assert_distribution(sample_from(rule, SMALL, (1, 5, 0, 2), seed=10), exact)
-    # metrics.md §5.1: k=1 on dSprites gives identical pairs with p = 1/5 · Σ 1/size_i ≈ 0.1175
+    # docs/samplers.md (LOC, dlib variant): k=1 on dSprites gives identical pairs with p = 1/5 · Σ 1/size_i ≈ 0.1175
     rng = np.random.default_rng(11)
     f = rng.integers(0, DSPRITES, size=(N_DRAWS, 5))
     out = UniformKTransitions(1, "dlib").sample(DSPRITES_SPACE, f, rng)

@@ -10,11 +10,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def parity_dir(shared_fixtures: Path) -> Path:
-    path = shared_fixtures / "metrics_parity"
-    if not (path / "expected.json").is_file():
-        pytest.skip(f"needs the metric parity fixtures at {path}")
-    return path
+def parity_dir(fixtures_dir: Path) -> Path:
+    """tests/fixtures/metrics_parity: two array cases and disentanglement_lib's values on them."""
+    return fixtures_dir / "metrics_parity"
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,18 @@ def test_dci_from_importance_known_values():
     expected_d = (1.0 / 2.0) * (1 - np.log(2) / np.log(3)) + (1.0 / 2.0) * 1.0
     assert out["dci_disentanglement"] == pytest.approx(expected_d, abs=1e-8)
     assert out["dci_completeness"] == pytest.approx(1.0, abs=1e-8)
-    zero = dci_from_importance(np.zeros((2, 2)))  # uniform weights, no NaN
-    assert np.isfinite(zero["dci_disentanglement"])
+    # no importance at all: every latent and factor is spread uniformly (entropy 1), weights uniform
+    zero = dci_from_importance(np.zeros((2, 3)))
+    np.testing.assert_allclose(zero["dci_disentanglement_per_latent"], 0.0, atol=1e-9)
+    np.testing.assert_allclose(zero["dci_completeness_per_factor"], 0.0, atol=1e-9)
+    assert zero["dci_disentanglement"] == pytest.approx(0.0, abs=1e-9)
+    assert zero["dci_completeness"] == pytest.approx(0.0, abs=1e-9)
+    # a latent and a factor without importance score 0 but carry no weight
+    partial = dci_from_importance(np.array([[2.0, 0.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(partial["dci_disentanglement_per_latent"], [1.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(partial["dci_completeness_per_factor"], [1.0, 0.0], atol=1e-9)
+    assert partial["dci_disentanglement"] == pytest.approx(1.0, abs=1e-9)
+    assert partial["dci_completeness"] == pytest.approx(1.0, abs=1e-9)
 
 
 def _tiny(seed=0, n=900):
@@ -103,7 +113,9 @@ def _fast_parity(backend, expected, parity_case):
         out = dci(*_parity_args(parity_case(case)), rng=0, backend=backend, n_jobs=2)
         ref = expected["array_cases"][case]["dci"]
         for key in KEYS:
-            assert out[f"dci_{key}"] == pytest.approx(ref[key]["mean"], abs=0.05), (case, key)
+            # measured (LightGBM): within 4.4% of dlib's values, and within 6.1e-4 of the ~0.002 D and C
+            # of the random case; the histogram booster within 4.7% and 8.1e-4
+            assert out[f"dci_{key}"] == pytest.approx(ref[key]["mean"], rel=0.05, abs=1e-3), (case, key)
         got[case] = out
     for key in KEYS:  # the exact path's ordering of the parity cases
         assert got["identity_noise"][f"dci_{key}"] > got["random"][f"dci_{key}"]
@@ -116,4 +128,6 @@ def test_exact_dci_parity(case, expected, parity_case):
     out = dci(*_parity_args(parity_case(case)), rng=0, backend="sklearn", n_jobs=2)
     ref = expected["array_cases"][case]["dci"]
     for key in KEYS:
-        assert out[f"dci_{key}"] == pytest.approx(ref[key]["mean"], abs=0.01), key
+        # recorded (benchmarks/results/dci_parity.json): within 0.3% on identity_noise; on random
+        # informativeness within 1.7% and D, C (about 0.002) within 3.3e-4
+        assert out[f"dci_{key}"] == pytest.approx(ref[key]["mean"], rel=0.02, abs=5e-4), key

@@ -28,7 +28,6 @@ def test_sampling_parity_identity(metric, expected):
     _parity("identity_noise", metric, expected)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("metric", list(FNS))
 def test_sampling_parity_random(metric, expected):
     _parity("random", metric, expected)

@@ -5,7 +5,7 @@ import pytest
 
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import PRESETS, compute_suite, samples_needed
-from slowvae.metrics.suite import RESULT_KEYS
+from slowvae.metrics import METRICS
 
 from metric_testutils import FactorImages, make_factors, representation, standardise
 
@@ -24,7 +24,7 @@ def test_flat_keys_settings_and_json():
     z, f = _arrays()
     out = compute_suite(z, f, preset="fast", fast=True, rng=3, overrides=FAST_OVERRIDES)
     for metric in ("mcc", "mig", "sap", "dci", "modularity", "explicitness", "unsupervised", "irs"):
-        for key in RESULT_KEYS[metric]:
+        for key in METRICS[metric].result_keys:
             assert isinstance(out[key], float), key
     assert "beta_vae_train" not in out
     assert out["mcc"] > 0.95 and out["mig"] > 0.5

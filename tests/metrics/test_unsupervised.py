@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from slowvae.metrics import unsupervised
+from slowvae.errors import SlowVAEError
+from slowvae.metrics import compute_suite, unsupervised
 from slowvae.metrics.unsupervised import gaussian_total_correlation, gaussian_wasserstein_correlation
 
 
@@ -32,3 +33,13 @@ def test_constant_latent_is_left_out():
     with_const = unsupervised(np.concatenate([z, np.zeros((2000, 1))], axis=1))
     assert with_const["unsupervised_num_constant_latents"] == 1
     assert with_const["gaussian_total_correlation"] == pytest.approx(unsupervised(z)["gaussian_total_correlation"])
+
+
+def test_all_constant_latents_give_null_with_an_error():
+    codes = np.full((500, 4), 3.0)
+    with pytest.raises(SlowVAEError, match="constant"):
+        unsupervised(codes)
+    factors = np.random.default_rng(0).integers(0, 3, (500, 2))
+    out = compute_suite(codes, factors, metrics=["unsupervised"], rng=0)
+    assert out["gaussian_total_correlation"] is None and out["mutual_info_score"] is None
+    assert "constant" in out["unsupervised_error"]

@@ -1,5 +1,5 @@
 """Ada-GVAE / Ada-ML-VAE: the adaptive threshold, the averaging rules and the loss, against
-hand-built pairs and numpy (metrics.md §5.2)."""
+hand-built pairs and numpy (docs/baselines.md)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ import torch
 
 from slowvae.models import build_model
 from slowvae.models.annealed_vae import capacity
-from slowvae.train import TrainConfig, init_run_dir, train
+from slowvae.run import TrainConfig, init_run_dir
+from slowvae.train import train
 
 
 def test_capacity_grows_linearly_then_stays():

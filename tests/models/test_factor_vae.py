@@ -10,7 +10,8 @@ import torch
 from slowvae import rundir
 from slowvae.models import build_model
 from slowvae.models.factor_vae import discriminator_loss, permute_dims, tc_estimate
-from slowvae.train import TrainConfig, init_run_dir, train, update_run_config
+from slowvae.run import TrainConfig, init_run_dir, update_run_config
+from slowvae.train import train
 
 
 def np_log_softmax(logits):
@@ -51,7 +52,8 @@ def test_discriminator_step_leaves_vae_gradients_and_weights_untouched(same_batc
     model = build_model("factor-vae", channels=1, same_batch=same_batch)
     g = torch.Generator().manual_seed(1)
     x, x2 = (torch.rand(2, 3, 1, 64, 64, generator=g).round() for _ in range(2))
-    model(x, g)["loss"].backward()
+    out = model(x, g)
+    out["loss"].backward()
     vae = {n: p for n, p in model.named_parameters() if not n.startswith("discriminator.")}
     grads = {n: p.grad.clone() for n, p in vae.items()}
     weights = {n: p.detach().clone() for n, p in vae.items()}
@@ -59,7 +61,7 @@ def test_discriminator_step_leaves_vae_gradients_and_weights_untouched(same_batc
     opt = model.auxiliary_optimizer()
     assert {id(p) for group in opt.param_groups for p in group["params"]} == {id(p) for p in model.discriminator.parameters()}
     opt.zero_grad()
-    model.auxiliary_loss(x2, g)["loss"].backward()
+    model.auxiliary_loss(x2, g, out["auxiliary_input"])["loss"].backward()
     opt.step()
     for n, p in vae.items():
         assert torch.equal(p.grad, grads[n]), n
@@ -87,3 +89,15 @@ def test_training_updates_the_discriminator_only_through_its_optimizer_and_resum
     assert a["auxiliary_optimizer"]["state"][0]["step"] == 3
     log = (full / "metrics.jsonl").read_text()
     assert '"aux_loss"' in log and '"aux_accuracy"' in log and '"tc"' in log
+
+
+def test_discriminator_step_scores_the_samples_it_is_given():
+    model = build_model("factor-vae", channels=1, z_dim=4, same_batch=1.0)
+    z = torch.randn(6, 4, generator=torch.Generator().manual_seed(5))
+    unused = torch.zeros(2, 3, 1, 64, 64)
+    out = model.auxiliary_loss(unused, torch.Generator().manual_seed(3), z)
+    perm = permute_dims(z, torch.Generator().manual_seed(3))
+    want = discriminator_loss(model.discriminator(z), model.discriminator(perm))
+    assert torch.equal(out["loss"], want)
+    other = model.auxiliary_loss(unused, torch.Generator().manual_seed(3), z + 1)
+    assert not torch.equal(other["loss"], out["loss"])  # the result depends on the argument, not on state

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 from slowvae.errors import SlowVAEError
 from slowvae.models.mlp import VECTOR_MODELS, build_vector_model, gaussian_slowvae_loss
@@ -21,15 +23,34 @@ def _tensors(seed=0, b=6, obs=4, d=3):
     return x, xm, mu, logvar
 
 
+def _numpy_prior_terms(mu: np.ndarray, logvar: np.ndarray, rate: float) -> tuple[float, float]:
+    """kl_normal and kl_laplace of diagonal posteriors (2, B, D), written out with scipy: the mean
+    per-image KL to N(0, I), and both directional Laplace cross-entropies per pair (folded-normal
+    means from scipy) minus the mean per-image entropy."""
+    b = mu.shape[1]
+    var = np.exp(logvar)
+    kl_normal = 0.5 * np.sum(mu**2 + var - 1 - logvar) / (2 * b)
+    entropy = 0.5 * np.sum(logvar + np.log(2 * np.pi * np.e)) / (2 * b)
+    sd = np.sqrt(var)
+
+    def ce(m, s):
+        return -np.log(rate / 2) + rate * stats.foldnorm(np.abs(m) / s, scale=s).mean()
+
+    ce_l = np.sum(ce(mu[0] - mu[1], sd[0]) + ce(mu[1] - mu[0], sd[1])) / b
+    return float(kl_normal), float(ce_l - entropy)
+
+
 def test_gaussian_loss_is_nll_plus_the_reference_prior_terms():
     x, xm, mu, logvar = _tensors()
     hyper = dict(beta=1.5, gamma=10.0, rate=6.0)
     got = gaussian_slowvae_loss(x, xm, mu, logvar, obs_std=0.3, **hyper)
-    nll = -torch.distributions.Normal(xm, 0.3).log_prob(x).sum(-1).mean()  # R, per frame
-    prior = slowvae_prior_terms(mu, logvar, rate=6.0)
-    assert float(got["recon"]) == pytest.approx(2 * float(nll), rel=1e-12)
-    want = 2 * nll + 1.5 * prior["kl_normal"] + 10.0 * prior["kl_laplace"]
-    assert float(got["loss"]) == pytest.approx(float(want), rel=1e-12)
+    resid = (x - xm).numpy() / 0.3
+    nll = np.sum(0.5 * resid**2 + math.log(0.3) + 0.5 * math.log(2 * math.pi)) / (2 * x.shape[1])  # R per frame
+    kl_normal, kl_laplace = _numpy_prior_terms(mu.numpy(), logvar.numpy(), 6.0)
+    assert float(got["recon"]) == pytest.approx(2 * nll, rel=1e-12)
+    assert float(got["kl_normal"]) == pytest.approx(kl_normal, rel=1e-12)
+    assert float(got["kl_laplace"]) == pytest.approx(kl_laplace, rel=1e-10)
+    assert float(got["loss"]) == pytest.approx(2 * nll + 1.5 * kl_normal + 10.0 * kl_laplace, rel=1e-10)
     # the same prior terms as the image loss (one assembly for both decoders)
     img = slowvae_loss(torch.zeros(2, 6, 1, 2, 2, dtype=torch.float64), torch.zeros(2, 6, 1, 2, 2, dtype=torch.float64), mu, logvar, **hyper)
     assert float(img["kl_laplace"]) == float(got["kl_laplace"])
@@ -69,9 +90,9 @@ def test_full_covariance_prior_terms_are_the_exact_gaussian_kl():
     assert float(full["kl_normal"]) == pytest.approx(float(want), rel=1e-10)
     # the Laplace term sees only the marginals: the diagonal posterior with the same marginals
     # differs from it exactly by the entropy gap (the full entropy is smaller)
-    diag = slowvae_prior_terms(mu, logvar, rate=2.0)
+    _, diag_kl_laplace = _numpy_prior_terms(mu.numpy(), logvar.numpy(), 2.0)
     gap = (0.5 * logvar.sum(-1) - q.entropy() + 0.5 * 3 * (math.log(2 * math.pi) + 1)).mean()
-    assert float(full["kl_laplace"] - diag["kl_laplace"]) == pytest.approx(float(gap), rel=1e-10)
+    assert float(full["kl_laplace"]) == pytest.approx(diag_kl_laplace + float(gap), rel=1e-10)
     assert float(gap) > 0
 
 
@@ -107,3 +128,16 @@ def test_registry_and_bad_hyperparameters():
         build_vector_model("nope", obs_dim=3, z_dim=3)
     with pytest.raises(ValueError):
         build_vector_model("slowvae", obs_dim=3, z_dim=3)(torch.zeros(2, 4, 5))
+
+
+def test_obs_std_argument_replaces_the_decoder_std_for_one_call_only():
+    torch.manual_seed(0)
+    model = build_vector_model("slowvae", obs_dim=6, z_dim=2, obs_std=0.1)
+    x = torch.randn(2, 5, 6)
+    scheduled = model(x, torch.Generator().manual_seed(1), obs_std=0.05)
+    assert model.hyper["obs_std"] == 0.1  # nothing is stored
+    model.hyper["obs_std"] = 0.05
+    fixed = model(x, torch.Generator().manual_seed(1))
+    assert torch.equal(scheduled["loss"], fixed["loss"])
+    model.hyper["obs_std"] = 0.1
+    assert not torch.equal(model(x, torch.Generator().manual_seed(1))["loss"], fixed["loss"])

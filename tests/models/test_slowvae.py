@@ -10,11 +10,11 @@ import torch
 from scipy import stats
 
 from slowvae.models import build_model
-from slowvae.models.slowvae import laplace_cross_entropy, slowvae_loss
+from slowvae.models.slowvae import _MIN_STD, laplace_cross_entropy, slowvae_loss
 
 
 def numpy_loss(x, logits, mu, logvar, beta, gamma, rate):
-    """The reference assembly written out term by term with numpy/scipy (slowvae.md §2.3)."""
+    """The reference assembly written out term by term with numpy/scipy (docs/model.md §4)."""
     b = mu.shape[1]
     p = 1 / (1 + np.exp(-logits))
     bce = -(x * np.log(p) + (1 - x) * np.log(1 - p))
@@ -104,6 +104,41 @@ def test_laplace_cross_entropy_is_stable_at_extremes():
     assert out[1].item() == pytest.approx(-math.log(3) + 6 * 50, rel=1e-6)
 
 
+@pytest.mark.parametrize("s", [1e-3, 1e-5, 1e-8])
+def test_laplace_cross_entropy_small_std_values_and_gradients(s):
+    """Below any useful floor (1e-3 ... 1e-8) the term is the exact folded-normal expectation.
+
+    At m = 0, E|z| = s sqrt(2/pi) (half-normal), so the value is -log(rate/2) + rate s sqrt(2/pi) and
+    d/ds = rate sqrt(2/pi); at |m| = 4 s, the folded-normal mean and its slopes come from scipy."""
+    rate = 6.0
+    m = torch.tensor([0.0, 4 * s, -4 * s], dtype=torch.float64, requires_grad=True)
+    std = torch.full((3,), s, dtype=torch.float64, requires_grad=True)
+    out = laplace_cross_entropy(m, std, rate)
+    out.sum().backward()
+    folded = stats.foldnorm(4.0, scale=s).mean()  # E|z| for z ~ N(4 s, s^2)
+    want = -math.log(rate / 2) + rate * np.array([s * math.sqrt(2 / math.pi), folded, folded])
+    np.testing.assert_allclose(out.detach().numpy(), want, rtol=1e-12)
+    # dE|z|/dm = erf(m / (s sqrt 2)) = 2 Phi(m / s) - 1; dE|z|/ds = sqrt(2/pi) exp(-m^2 / (2 s^2))
+    np.testing.assert_allclose(m.grad.numpy(), rate * np.array([0.0, 1, -1]) * (2 * stats.norm.cdf(4.0) - 1), rtol=1e-12)
+    slope = math.sqrt(2 / math.pi) * np.array([1.0, math.exp(-8.0), math.exp(-8.0)])
+    np.testing.assert_allclose(std.grad.numpy(), rate * slope, rtol=1e-9)
+
+
+def test_laplace_cross_entropy_floor():
+    """Below the floor (1e-12) the std is clamped: a zero std gives the value at the floor, finite
+    gradients for the mean (its derivative at m = 0 is 0) and none for the std."""
+    m = torch.tensor([0.0, 0.0, 3e-13], dtype=torch.float64, requires_grad=True)
+    std = torch.tensor([0.0, 1e-14, 0.0], dtype=torch.float64, requires_grad=True)
+    out = laplace_cross_entropy(m, std, 6.0)
+    out.sum().backward()
+    at_floor = -math.log(3) + 6 * _MIN_STD * math.sqrt(2 / math.pi)
+    assert out[0].item() == out[1].item() == at_floor
+    # m = 0.3 floor: E|z| = foldnorm(0.3).mean() * floor
+    assert out[2].item() == pytest.approx(-math.log(3) + 6 * _MIN_STD * stats.foldnorm(0.3).mean(), rel=1e-12)
+    assert m.grad[:2].tolist() == [0.0, 0.0] and std.grad.tolist() == [0.0, 0.0, 0.0]
+    assert m.grad[2].item() == pytest.approx(6 * (2 * stats.norm.cdf(0.3) - 1), rel=1e-12)
+
+
 def test_float32_loss_finite_for_large_mean_differences():
     x = torch.zeros(2, 3, 1, 4, 4)
     mu = torch.tensor([[[80.0, -80.0]] * 3, [[-80.0, 80.0]] * 3])
@@ -116,7 +151,7 @@ def test_float32_loss_finite_for_large_mean_differences():
 
 def test_model_matches_reference_architecture():
     model = build_model("slowvae", channels=1)
-    assert sum(p.numel() for p in model.parameters()) == 763_285  # slowvae.md §2.1
+    assert sum(p.numel() for p in model.parameters()) == 763_285  # docs/model.md §2
     assert sum(p.numel() for p in build_model("slowvae", channels=3).parameters()) == 765_335
     x = torch.rand(2, 4, 1, 64, 64)
     out = model(x, torch.Generator().manual_seed(0))

@@ -9,7 +9,8 @@ import pytest
 
 from slowvae.evaluate import evaluate_run
 from slowvae.models import MODELS
-from slowvae.train import TrainConfig, init_run_dir, train
+from slowvae.run import TrainConfig, init_run_dir
+from slowvae.train import train
 
 #: trained through the loop by their own tests already (test_annealed_vae.py, test_factor_vae.py)
 _ELSEWHERE = {"annealed-vae", "factor-vae"}

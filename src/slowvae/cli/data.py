@@ -52,12 +52,12 @@ def _root(args: argparse.Namespace) -> Path:
 
 def run_list(args: argparse.Namespace) -> int:
     from slowvae.data.paths import root_source
-    from slowvae.data.registry import INFO, status
+    from slowvae.data.store import listed_names, status
 
     root = _root(args)
     source = "--root" if args.root is not None else root_source()
     print(f"data root: {root}  (from {source})")
-    rows = [status(name, root, verify=not args.no_verify) for name in INFO]
+    rows = [status(name, root, verify=not args.no_verify) for name in listed_names()]
     widths = [max(len(r[k]) for r in rows) for k in ("name", "status", "size")]
     header = ("NAME", "STATUS", "SIZE", "WHERE")
     widths = [max(w, len(h)) for w, h in zip(widths, header)]
@@ -70,7 +70,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_download(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from slowvae.data.registry import download_dataset
+    from slowvae.data.store import download_dataset
 
     bars: dict[str, tqdm] = {}
 

@@ -11,7 +11,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "models",
         help="list the models with their hyperparameters, defaults and published sweeps",
-        description="List every model `slowvae train --model NAME` accepts: its paper, and each "
+        description="List every model `slowvae train --model NAME` accepts (built in, or added by an installed "
+        "package through the `slowvae.models` entry-point group): its paper, and each "
         "hyperparameter (set with --hyper KEY=VALUE) with its default and the published sweep.",
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="only these models")
@@ -21,16 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def describe_models(names: list[str] | None = None) -> list[dict[str, Any]]:
     """One record per model: name, paper, and per hyperparameter its default, sweep and help."""
-    from slowvae.errors import SlowVAEError
-    from slowvae.models import MODELS
+    from slowvae.models import model_class, model_names
 
-    unknown = [n for n in names or [] if n not in MODELS]
-    if unknown:
-        raise SlowVAEError(f"unknown model {', '.join(unknown)}; known: {', '.join(MODELS)}")
     records = []
-    for name, cls in MODELS.items():
-        if names and name not in names:
-            continue
+    for name in names or model_names():
+        cls = model_class(name)  # an unknown name is a SlowVAEError naming the known ones
         hyper = {
             key: {
                 "default": default,
@@ -39,7 +35,7 @@ def describe_models(names: list[str] | None = None) -> list[dict[str, Any]]:
             }
             for key, default in cls.defaults.items()
         }
-        records.append({"name": name, "paper": cls.paper, "hyperparameters": hyper})
+        records.append({"name": name, "paper": getattr(cls, "paper", ""), "hyperparameters": hyper})
     return records
 
 

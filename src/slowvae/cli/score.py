@@ -56,7 +56,7 @@ def load_array(spec: str, role: str) -> np.ndarray:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``score`` subcommand to ``slowvae``'s subparsers."""
-    from slowvae.metrics.suite import METRICS, PRESETS
+    from slowvae.metrics.registry import METRICS, PRESETS
 
     parser = subparsers.add_parser(
         "score",

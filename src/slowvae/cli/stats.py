@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _parse_classes(text: str | None) -> set[int] | None:
-    from slowvae.stats.readers import MOTS_CLASSES
+    from slowvae.masks.readers import MOTS_CLASSES
 
     if text is None:
         return None
@@ -90,8 +90,8 @@ def _parse_classes(text: str | None) -> set[int] | None:
 
 
 def _data_transitions(args: argparse.Namespace, log) -> tuple[np.ndarray, list[str], dict[str, str]]:
-    from slowvae.stats import readers
-    from slowvae.stats.transitions import UNITS, VARIABLES, transitions
+    from slowvae.masks import readers
+    from slowvae.stats.differences import UNITS, VARIABLES, transitions
 
     dt = 1 if args.dt is None else args.dt
     if dt < 1:

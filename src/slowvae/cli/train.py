@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
-import re
 import sys
 from pathlib import Path
 
 from slowvae import rundir
 from slowvae.cli.bars import Bars
 from slowvae.errors import SlowVAEError
-from slowvae.models import MODELS
 
 #: TrainConfig fields set by flags of the same name that cannot change on --resume
 _CONFIG_FLAGS = ("dataset", "model", "transitions", "data_rate", "k", "z_dim", "batch_pairs", "lr", "seed", "precision")
@@ -44,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--data-rate", type=_rate, help="LAP rate of the data transitions (default 1; 'random' or -1: U(1,10) per pair)")
     d.add_argument("--k", type=_k, help="LOC: factors changed per pair (default: U{1..K-1} per pair)")
     m = p.add_argument_group("model")
-    m.add_argument("--model", choices=sorted(MODELS), help="model (default slowvae)")
+    m.add_argument("--model", metavar="NAME", help="model (default slowvae): a name `slowvae models` lists, "
+                   "or package.module:ClassName of your own model class")
     m.add_argument("--beta", type=float, help="weight of the N(0, I) prior term (slowvae default 1)")
     m.add_argument("--gamma", type=float, help="weight of the Laplace transition term (slowvae default 10)")
     m.add_argument("--rate", type=float, help="rate lambda of the Laplace transition prior (slowvae default 6)")
@@ -111,8 +110,9 @@ def _k(text: str) -> int | None:
 
 def _default_out(model: str, dataset: str, seed: int) -> Path:
     prefix, sep, argument = dataset.partition(":")
-    name = re.sub(r"[^\w.-]+", "-", f"{prefix}-{Path(argument).name}" if sep else dataset)
-    base = Path("runs") / f"{model}-{name}-seed{seed}"
+    data = f"{prefix}-{Path(argument).name}" if sep else dataset  # frames:/a/b/walk.mp4 -> frames-walk.mp4
+    name = f"{model}-{data}-seed{seed}"
+    base = Path("runs") / "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
     out, n = base, 1
     while out.exists():
         n += 1
@@ -121,6 +121,7 @@ def _default_out(model: str, dataset: str, seed: int) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from slowvae import run as assembly
     from slowvae import train as training
 
     if args.resume is not None:
@@ -135,24 +136,24 @@ def run(args: argparse.Namespace) -> int:
                 f"{', '.join('--' + n.replace('_', '-') for n in _ADJUSTABLE)} adjust a run"
             )
         changes = {n: getattr(args, n) for n in _ADJUSTABLE if getattr(args, n) is not None}
-        config = dataclasses.replace(training.load_run_config(run_dir), **changes)
-        ddp = training.Distributed(training.resolve_device(config.device))
+        config = dataclasses.replace(assembly.load_run_config(run_dir), **changes)
+        ddp = training.Distributed(assembly.resolve_device(config.device))
         if ddp.is_main:
-            training.update_run_config(run_dir, config)
+            assembly.update_run_config(run_dir, config)
     else:
         values = {f: getattr(args, f) for f in (*_CONFIG_FLAGS, *_ADJUSTABLE) if getattr(args, f) is not None}
         if values.get("data_rate") == "random":
             values["data_rate"] = None
         hyper = _merge_hyper(args)
         options = {f: getattr(args, f) for f in _DATASET_FLAGS if getattr(args, f) is not None}
-        config = training.TrainConfig(**values, hyper=hyper, dataset_options=options,
+        config = assembly.TrainConfig(**values, hyper=hyper, dataset_options=options,
                                       keep_checkpoints=args.keep_checkpoints, tensorboard=args.tensorboard)
         run_dir = args.out or _default_out(config.model, config.dataset, config.seed)
-        ddp = training.Distributed(training.resolve_device(config.device))
+        ddp = training.Distributed(assembly.resolve_device(config.device))
         with Bars(disable=not ddp.is_main) as decoding:  # fail on bad data before creating the directory
-            training.make_pair_source(config, truth=args.truth, progress=decoding)
+            source = assembly.make_pair_source(config, truth=args.truth, progress=decoding)
         if ddp.is_main:
-            training.init_run_dir(run_dir, config)
+            assembly.init_run_dir(run_dir, config, source)
             if args.truth is not None:
                 rundir.atomic_write_bytes(Path(run_dir) / rundir.TRUTH_FILE, args.truth.read_bytes())
     ddp.barrier()
@@ -193,9 +194,7 @@ def _train_with_progress(run_dir: Path, *, resume: bool, show: bool) -> None:
         if bar is not None:
             bar.close()
         if dist.is_initialized():
-            # After a DistributedDataParallel backward pass, a rank aborted at interpreter exit
-            # (SIGABRT, gloo, torch 2.13) in 6 of 25 two-process runs of a minimal script, and in 0 of
-            # 75 with this collection first: garbage (most likely DDP's reference cycles holding gloo
-            # work) must be freed while the group still exists.
+            # free DDP's garbage (reference cycles holding gloo work) while the process group
+            # still exists, then destroy the group (see benchmarks/README.md, multi-process exit)
             gc.collect()
             dist.destroy_process_group()

@@ -51,7 +51,7 @@ class GroundTruthData(ABC):
 
     def factors_to_index(self, factors: np.ndarray) -> np.ndarray:
         """Flat row-major indices (N,) of factor vectors (N, K)."""
-        factors = check_factors(factors, self.factor_sizes)
+        factors = check_grid_factors(factors, self.factor_sizes)
         return np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
 
     def index_to_factors(self, index: np.ndarray) -> np.ndarray:
@@ -59,7 +59,7 @@ class GroundTruthData(ABC):
         return np.stack(np.unravel_index(np.asarray(index), self.factor_sizes), axis=1).astype(np.int64)
 
 
-def check_factors(factors: np.ndarray, factor_sizes: Sequence[int]) -> np.ndarray:
+def check_grid_factors(factors: np.ndarray, factor_sizes: Sequence[int]) -> np.ndarray:
     """Validate factor indices (N, K) against the grid; returns them as int64.
 
     Raises :class:`SlowVAEError` with a message naming the problem (wrong rank, wrong K, non-integer

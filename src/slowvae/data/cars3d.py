@@ -1,6 +1,6 @@
 """Cars3D (Reed et al. 2015): 183 car meshes x 24 azimuths x 4 elevations, resized to 64x64.
 
-Format (datasets.md §4): ``nips2015-analogy-data.tar.gz`` holds ``data/cars/list.txt`` and
+Format (docs/datasets.md §4): ``nips2015-analogy-data.tar.gz`` holds ``data/cars/list.txt`` and
 ``data/cars/car_XXX_mesh.mat`` (MATLAB v5), each with ``im`` (128, 128, 3, 24, 4) uint8
 indexed (row, col, rgb, azimuth, elevation). Factors (elevation 4, azimuth 24, car 183),
 row-major with the car fastest, as disentanglement_lib's ``cars3d.py``; the car is categorical.
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from slowvae.data.arrays import atomic_path, gather_rows, load_npy
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.errors import SlowVAEError
 
@@ -108,7 +108,6 @@ class Cars3D(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """uint8 images (N, 3, 64, 64) for factor indices (N, 3)."""
-        factors = check_factors(factors, self.factor_sizes)
-        index = np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
+        index = self.factors_to_index(factors)
         return np.ascontiguousarray(gather_rows(self._images, index).transpose(0, 3, 1, 2))
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData, check_grid_factors
 from slowvae.errors import SlowVAEError
 
 SCALES = np.linspace(0.5, 1.0, 6)
@@ -25,6 +25,10 @@ POSITIONS = np.linspace(0.0, 1.0, 32)
 SQUARE_SIDE = 19.2
 #: ellipse semi-axes at scale 1, px, x then y (fitted: conic fit in sprite coordinates; best IoU, 0.005 px steps)
 ELLIPSE_AXES = (12.765, 7.215)
+#: downward shift of the axis-aligned square (orientation 0), px: real dSprites leave off a top row
+#: whose centre is 0.0019 px inside the edge yet keep a left column at the same margin; every
+#: axis-aligned grid square is pixel-exact for shifts in (0.0019, 0.0058) px and 16 are not at 0
+SQUARE_AXIS_ALIGNED_SHIFT = 0.004
 
 #: right half of the heart outline at scale 1, px, (x, y) with y down, from the top notch to the
 #: bottom tip; mirrored about x = 0 for the left half. Fitted: every grid-fixture heart mapped back
@@ -128,7 +132,8 @@ class ProceduralDSprites(GroundTruthData):
         out = np.empty((3, 6, 40, len(ys), 4), dtype=np.float32)
         for k, scale in enumerate(SCALES):
             for o, angle in enumerate(ORIENTATIONS[:39]):
-                out[0, k, o] = _polygon_spans(_rotate(square * scale, angle), ys)
+                shift = np.array([0.0, SQUARE_AXIS_ALIGNED_SHIFT if o == 0 else 0.0])
+                out[0, k, o] = _polygon_spans(_rotate(square * scale, angle) + shift, ys)
                 out[1, k, o] = _ellipse_spans(ELLIPSE_AXES[0] * scale, ELLIPSE_AXES[1] * scale, angle, ys)
                 out[2, k, o] = _polygon_spans(_rotate(heart * scale, angle), ys)
         out[:, :, 39] = out[:, :, 0]  # orientation 2*pi is orientation 0
@@ -136,7 +141,7 @@ class ProceduralDSprites(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """Images for factor indices (N, 5) int: uint8 (N, 1, 64, 64) with values 0/1."""
-        f = check_factors(factors, self.factor_sizes)
+        f = check_grid_factors(factors, self.factor_sizes)
         shape, scale, ori, px, py = f.T
         spans = self._spans[shape, scale, ori, py]  # (N, 32 rows, 4)
         bounds = np.ceil(spans + self._col_shift[px][:, None, None])

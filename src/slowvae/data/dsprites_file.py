@@ -1,6 +1,6 @@
 """The real dSprites file (Matthey et al. 2017), memory-mapped as bit-packed images.
 
-Formats read (datasets.md §1):
+Formats read (docs/datasets.md §1):
 
 - ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` (compressed): ``imgs`` (737280, 64, 64)
   uint8 0/1, ``latents_classes`` (737280, 6) int64, ``latents_values`` (737280, 6) float64 and
@@ -33,7 +33,7 @@ from slowvae.data.arrays import (
     unpack_binary,
     write_npy_stream,
 )
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData, check_grid_factors
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.errors import SlowVAEError
 
@@ -128,7 +128,7 @@ class DSpritesFile(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """uint8 0/1 images (N, 1, 64, 64) for factor indices (N, 5)."""
-        factors = check_factors(factors, self.factor_sizes)
+        factors = check_grid_factors(factors, self.factor_sizes)
         full = np.zeros((len(factors), len(self._file_sizes)), dtype=np.int64)
         full[:, self._keep] = factors
         index = np.ravel_multi_index(tuple(full.T), self._file_sizes)

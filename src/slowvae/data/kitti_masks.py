@@ -5,7 +5,7 @@ record 3931823) is ``{'pedestrians': [bool (T_i, 64, 64)], 'pedestrians_latents'
 (T_i, 3)]}`` with latents (com_y, com_x, area) in pixels of the 64-px window. On first use it is
 converted into bit-packed masks (``.masks.npy``, 43 MB for the 84,626 released masks), latents
 and sequence lengths beside it, which are then mapped. As the reference's ``KittiMasks``
-(slowvae.md §3.5): a pair starts at a uniform (sequence, frame) with a next frame in the
+(docs/datasets.md §7): a pair starts at a uniform (sequence, frame) with a next frame in the
 sequence, and its partner is ``min(start + d, T - 1)`` with ``d ~ U{1..max_delta_t}`` (default
 5). Masks are one channel of 0/1 (``binary``); the latents (y, x, area) are continuous, so
 evaluation is MCC only. Evaluation frames are the first frames of random pairs.
@@ -13,8 +13,8 @@ evaluation is MCC only. Evaluation frames are the first frames of random pairs.
 **Builder** (:func:`build_kitti_masks`, ``slowvae data build kitti-masks --mots DIR``): the
 reference's ``gen_kitti_masks.py`` on KITTI MOTS / MOTSChallenge annotations, in either form
 (``instances/<seq>/*.png`` 16-bit id maps or ``instances_txt/<seq>.txt`` COCO RLE lines, decoded
-with :mod:`slowvae.stats.rle`; pycocotools is not needed). Each id map is resized (nearest) to
-height 64 and cut into 6 overlapping 64x64 windows (:func:`slowvae.stats.transitions.reference_resize`,
+with :mod:`slowvae.masks.rle`; pycocotools is not needed). Each id map is resized (nearest) to
+height 64 and cut into 6 overlapping 64x64 windows (:func:`slowvae.masks.tracks.reference_resize`,
 ``reference_window_offsets``); in each window every pedestrian id is followed over the dense
 range of frames where it appears, split into runs of frames with at least 30 pixels, and runs
 longer than 2 frames (or 1 at the end) are kept (``reference_runs``). Objects are chosen by
@@ -38,6 +38,8 @@ import numpy as np
 from slowvae.data.arrays import load_npy, pack_binary, save_npy, unpack_binary
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.errors import SlowVAEError
+from slowvae.masks.readers import mots_sequences, mots_txt_id_maps, png_id_maps
+from slowvae.masks.tracks import WINDOW, reference_resize, reference_runs, reference_window_offsets
 
 FOLDER = "kitti"
 PICKLE = "kitti_peds_v2.pickle"
@@ -184,8 +186,6 @@ def sequence_tracks(
     frames: Iterable[tuple[int, np.ndarray]], *, reference_quirk: bool = False, min_area: int = MIN_AREA
 ) -> list[np.ndarray]:
     """Mask runs (each bool (T_i, 64, 64)) of one sequence's id maps, in (window, id, start) order."""
-    from slowvae.stats.transitions import WINDOW, reference_resize, reference_runs, reference_window_offsets
-
     records: dict[tuple[int, int], dict[int, np.ndarray]] = defaultdict(dict)
     for t, id_map in frames:
         small = reference_resize(np.asarray(id_map))
@@ -215,8 +215,6 @@ def build_kitti_masks(
 ) -> dict[str, int]:
     """Build a KITTI Masks pickle from MOTS annotation folders; returns counts (sequences, masks,
     transitions). The pickle is written atomically in the released format."""
-    from slowvae.stats.readers import mots_sequences, mots_txt_id_maps, png_id_maps
-
     say = progress or (lambda _m: None)
     masks: list[np.ndarray] = []
     for root in mots_dirs:

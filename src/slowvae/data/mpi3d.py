@@ -1,6 +1,6 @@
 """MPI3D toy, realistic and real (Gondal et al. 2019): the final 6x6 release, memory-mapped.
 
-Format (datasets.md §3): ``mpi3d_<variant>.npz`` with one array ``images`` (1036800, 64, 64, 3)
+Format (docs/datasets.md §3): ``mpi3d_<variant>.npz`` with one array ``images`` (1036800, 64, 64, 3)
 uint8, reshaped to the grid (object_color 6, object_shape 6, object_size 2, camera_height 3,
 background_color 3, horizontal_axis 40, vertical_axis 40), row-major. As in the SlowVAE
 reference (``MPI3DReal``) only object_shape is categorical. The release is ``np.savez``
@@ -25,7 +25,7 @@ from slowvae.data.arrays import (
     npz_member_location,
     write_npy_stream,
 )
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.errors import SlowVAEError
 
@@ -88,6 +88,5 @@ class MPI3D(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """uint8 images (N, 3, 64, 64) for factor indices (N, 7)."""
-        factors = check_factors(factors, self.factor_sizes)
-        index = np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
+        index = self.factors_to_index(factors)
         return np.ascontiguousarray(gather_rows(self._images, index).transpose(0, 3, 1, 2))

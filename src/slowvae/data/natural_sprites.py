@@ -3,7 +3,7 @@
 A pair is one white sprite on black, rendered twice: position and size follow a pair of
 consecutive YouTube-VIS object masks (``(x, y, area)`` in pixels of a 64-px window), while the
 shape (square, triangle, star_4, spoke_4) and the angle (40 values, 0°, 9°, ..., 351°) are drawn
-uniformly and shared by both frames (slowvae.md §3.4).
+uniformly and shared by both frames (docs/datasets.md §6).
 
 Three sources:
 
@@ -19,7 +19,8 @@ Three sources:
 - ``natural-like`` (:class:`NaturalSprites` with :class:`GennormTransitions`): offline and
   labelled as synthetic: start positions uniform in [0.2, 0.8] x 64 px, scale uniform in
   [0.1, 0.5] (area = (64 scale)^2), and steps Δx, Δy, Δarea drawn from the generalized-Laplace
-  fits to YouTube-VOS transitions (slowvae.md §6), clipped to the window. Not Natural Sprites.
+  fits to YouTube-VOS transitions (Klindt et al. 2021, §6; docs/datasets.md §6), clipped to the
+  window. Not Natural Sprites.
 
 The renderer is this package's own: the four spriteworld outlines normalised to unit area,
 scaled by ``sqrt(area) / 64``, rotated counter-clockwise by the angle, drawn filled on a 5x
@@ -32,16 +33,16 @@ are given: the transitions are the data's own.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 
 from slowvae.data.arrays import save_npy
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData, check_grid_factors
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.data.synthetic import sample_gennorm
 from slowvae.errors import SlowVAEError
+from slowvae.masks.readers import read_natural_sprites_csv
 
 FOLDER = "natural_sprites"
 CSV = "downscale_keepaspect.csv"
@@ -52,7 +53,7 @@ ANGLES = np.linspace(0.0, 360.0, 40, endpoint=False)  # degrees: 0, 9, ..., 351
 LATENT_NAMES = ("x", "y", "scale", "angle", "shape")
 BINS = (32, 32, 6)  # x, y, area
 AREA_QUANTILES = (0.05, 0.95)
-#: generalized-Laplace fits (beta, loc, scale) of YouTube-VOS transitions, px (slowvae.md §6)
+#: generalized-Laplace fits (beta, loc, scale) of YouTube-VOS transitions, px (Klindt et al. 2021, §6)
 YOUTUBE_GENNORM = {"x": (0.515, 0.0, 0.257), "y": (0.548, 0.0, 0.308), "area": (0.444, 0.0, 5.04)}
 
 
@@ -139,8 +140,6 @@ def render_latents(latents: np.ndarray) -> np.ndarray:
 def csv_pairs(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """All consecutive-frame pairs of one window of the Natural Sprites CSV: (N, 3) and (N, 3)
     of (x, y, area) in pixels, in file order (row, window, frame), before the area filter."""
-    from slowvae.stats.readers import read_natural_sprites_csv
-
     p0, p1 = [], []
     for track in read_natural_sprites_csv(path):
         ok = np.isfinite(track).all(axis=1)
@@ -202,7 +201,7 @@ class CsvTransitions:
 class GennormTransitions:
     """Synthetic natural-like pairs: uniform starts, generalized-Laplace steps (module docstring)."""
 
-    label = "synthetic natural-like (generalized-Laplace fits to YouTube-VOS, slowvae.md §6)"
+    label = "synthetic natural-like (generalized-Laplace fits to YouTube-VOS, docs/datasets.md §6)"
 
     def __init__(self, fits: dict[str, tuple[float, float, float]] | None = None) -> None:
         self.fits = dict(fits or YOUTUBE_GENNORM)
@@ -285,7 +284,7 @@ class NaturalSpritesBinned(GroundTruthData):
 
     def factor_values(self, factors: np.ndarray) -> np.ndarray:
         """Latent values (N, 5) (x, y, scale, angle, shape) of grid indices (N, 5)."""
-        f = check_factors(factors, self.factor_sizes)
+        f = check_grid_factors(factors, self.factor_sizes)
         p = np.stack([self.centres[j][f[:, j]] for j in range(3)], axis=1)
         return to_latents(p, ANGLES[f[:, 3]], f[:, 4].astype(np.float64))
 
@@ -322,8 +321,3 @@ class NaturalSpritesBinnedPairs:
     def sample_eval(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         f = self.dataset.sample_factors(n, rng)
         return self.dataset.images(f), f
-
-
-def describe_bins(dataset: NaturalSpritesBinned) -> str:
-    """The fitted bin edges as JSON text (for reports)."""
-    return json.dumps({n: e.tolist() for n, e in zip(("x", "y", "area"), dataset.edges)})

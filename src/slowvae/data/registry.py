@@ -1,47 +1,199 @@
-"""What each dataset is, where it comes from, and whether it is here: the table behind
-``slowvae data list`` and ``slowvae data download NAME`` (sources: datasets.md §1-§8)."""
+"""The dataset registry: one entry per dataset name, carrying everything about it.
+
+An entry (:class:`DatasetEntry`) holds what ``slowvae data list`` shows (factors, size, licence,
+source), where the files come from and how they are prepared (``slowvae data download``), and
+how the dataset is built: ``grid`` gives the factor grid (:class:`GroundTruthData`, for
+:func:`get_dataset`) and ``pairs`` the :class:`PairSource` training and evaluation consume
+(:func:`get_pair_source`; by default the grid moved by the given transition rule).
+
+A dataset name is found, in this order, as
+
+1. a registered name (:data:`DATASETS`);
+2. ``PREFIX:ARGUMENT`` where ``PREFIX:`` is a registered prefix entry (an entry whose name ends
+   with ``:``, such as ``frames:``); its factories receive ``argument="ARGUMENT"`` as an option
+   (``frames:PATH``, the user's own sequences: :mod:`slowvae.data.frames`);
+3. an entry point of the group ``slowvae.datasets`` of an installed package (its name is the
+   dataset name). Its object is a :class:`DatasetEntry`, or a callable
+   ``(transitions, **options) -> PairSource``.
+
+Adding a dataset is one entry: ``register_dataset(DatasetEntry("my-data", pairs=factory, ...))``.
+Sources of each dataset: docs/datasets.md.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from slowvae.data.download import (
-    ChecksumRecord,
-    Progress,
-    Remote,
-    Warn,
-    check_file,
-    fetch,
-    folder_size,
-    human_size,
-    safe_extract,
-)
-from slowvae.data.paths import data_root
+from slowvae.data.base import GroundTruthData
+from slowvae.data.download import Remote, safe_extract
+from slowvae.data.pairs import GroundTruthPairs, PairSource
+from slowvae.data.transitions import Transitions
 from slowvae.errors import SlowVAEError
+
+#: the entry-point group through which other packages add datasets
+ENTRY_POINT_GROUP = "slowvae.datasets"
+
+#: ``pairs(transitions, **options) -> PairSource``; ``transitions`` may be None
+PairFactory = Callable[..., PairSource]
+#: ``grid(**options) -> GroundTruthData``
+GridFactory = Callable[..., GroundTruthData]
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
-    """One dataset name: its factors, size, licence, source, files and the step that makes the
-    downloaded files ready to map (conversion, extraction)."""
+class DatasetEntry:
+    """One dataset: its description, its files and its factories.
+
+    ``grid`` builds the factor grid (None for data without one: continuous latents). ``pairs``
+    builds the PairSource; when None, the grid is moved by the transition rule given to
+    :func:`get_pair_source` (:class:`GroundTruthPairs`). ``folder`` is the sub-folder of the data
+    root holding ``remotes`` (None: nothing to fetch); ``prepare(folder)`` runs after a download.
+    A name ending with ``:`` is a prefix entry: ``NAME:ARGUMENT`` reaches it with
+    ``argument="ARGUMENT"`` among the options of its factories. ``extra["options"]`` names the
+    keyword options its factories accept where the run's config may set them (``frames:``).
+    """
 
     name: str
-    factors: str
-    size: str
-    licence: str
-    source: str
-    folder: str | None = None  # sub-folder of the data root; None: built in, nothing to fetch
+    factors: str = ""
+    size: str = "-"
+    licence: str = ""
+    source: str = ""
+    grid: GridFactory | None = None
+    pairs: PairFactory | None = None
+    folder: str | None = None
     remotes: tuple[Remote, ...] = ()
     prepare: Callable[[Path], object] | None = None
     note: str = ""
     same_files_as: str | None = None
+    origin: str = "built-in"  # "built-in", or where a plugin entry came from
     extra: dict = field(default_factory=dict)
 
     @property
     def builtin(self) -> bool:
+        """Whether there is nothing to fetch for this dataset."""
         return self.folder is None
+
+    @property
+    def is_prefix(self) -> bool:
+        return self.name.endswith(":")
+
+    def pair_source(self, transitions: Transitions | None = None, **options: Any) -> PairSource:
+        """This dataset's PairSource (see the class docstring)."""
+        if self.pairs is not None:
+            return self.pairs(transitions, **options)
+        if self.grid is None:
+            raise SlowVAEError(f"dataset {self.name!r} has neither a pair source nor a factor grid")
+        return GroundTruthPairs(self.grid(**options), _needs_rule(self.name, transitions))
+
+    def dataset(self, **options: Any) -> GroundTruthData:
+        """This dataset's factor grid."""
+        if self.grid is None:
+            hint = f"; {self.extra['gridded']} is its gridded form" if "gridded" in self.extra else ""
+            raise SlowVAEError(
+                f"{self.name!r} has no factor grid (continuous latents): use get_pair_source({self.name!r}, ...){hint}"
+            )
+        return self.grid(**options)
+
+
+def _needs_rule(name: str, transitions: Transitions | None) -> Transitions:
+    if transitions is None:
+        raise SlowVAEError(f"{name!r} needs a transition rule (LaplaceTransitions or UniformKTransitions)")
+    return transitions
+
+
+# --------------------------------------------------------------------------------------------
+# the built-in datasets: factories (loaders are imported when a dataset is used)
+
+
+def _procedural_dsprites(**options: Any) -> GroundTruthData:
+    from slowvae.data.dsprites import ProceduralDSprites
+
+    return ProceduralDSprites(**options)
+
+
+def _dsprites(**options: Any) -> GroundTruthData:
+    from slowvae.data.dsprites_file import DSpritesFile
+
+    return DSpritesFile(**options)
+
+
+def _shapes3d(**options: Any) -> GroundTruthData:
+    from slowvae.data.shapes3d import Shapes3D
+
+    return Shapes3D(**options)
+
+
+def _mpi3d_grid(variant: str) -> GridFactory:
+    def factory(**options: Any) -> GroundTruthData:
+        from slowvae.data.mpi3d import MPI3D
+
+        return MPI3D(variant, **options)
+
+    return factory
+
+
+def _cars3d(**options: Any) -> GroundTruthData:
+    from slowvae.data.cars3d import Cars3D
+
+    return Cars3D(**options)
+
+
+def _smallnorb(**options: Any) -> GroundTruthData:
+    from slowvae.data.smallnorb import SmallNORB
+
+    return SmallNORB(**options)
+
+
+def _smallnorb_pairs(transitions: Transitions | None, **options: Any) -> PairSource:
+    from slowvae.data.smallnorb import SmallNORBPairs
+
+    return SmallNORBPairs(_smallnorb(**options), _needs_rule("smallnorb", transitions))
+
+
+def _natural_binned(**options: Any) -> GroundTruthData:
+    from slowvae.data.natural_sprites import CsvTransitions, NaturalSpritesBinned
+
+    return NaturalSpritesBinned(CsvTransitions(options.pop("path", None)), **options)
+
+
+def _natural_binned_pairs(transitions: Transitions | None, **options: Any) -> PairSource:
+    from slowvae.data.natural_sprites import NaturalSpritesBinnedPairs
+
+    return NaturalSpritesBinnedPairs(_natural_binned(**options))  # type: ignore[arg-type]
+
+
+def _natural_sprites(transitions: Transitions | None, **options: Any) -> PairSource:
+    from slowvae.data.natural_sprites import CsvTransitions, NaturalSprites
+
+    return NaturalSprites(CsvTransitions(options.pop("path", None)), name="natural-sprites", **options)
+
+
+def _natural_like(transitions: Transitions | None, **options: Any) -> PairSource:
+    from slowvae.data.natural_sprites import GennormTransitions, NaturalSprites
+
+    return NaturalSprites(GennormTransitions(**options), name="natural-like")
+
+
+def _kitti_masks(transitions: Transitions | None, **options: Any) -> PairSource:
+    from slowvae.data.kitti_masks import KittiMasks
+
+    return KittiMasks(**options)
+
+
+#: the options of ``frames:PATH`` (:class:`slowvae.data.frames.FramesSource`)
+_FRAMES_OPTIONS = ("max_dt", "binary", "truth", "progress")
+
+
+def _frames(transitions: Transitions | None, *, argument: str, **options: Any) -> PairSource:
+    from slowvae.data.frames import FramesSource
+
+    unknown = sorted(set(options) - set(_FRAMES_OPTIONS))
+    if unknown:
+        raise SlowVAEError(f"frames: datasets take the options {', '.join(_FRAMES_OPTIONS)}; not {', '.join(unknown)}")
+    return FramesSource(argument, **options)
 
 
 def _prepare_dsprites(folder: Path) -> None:
@@ -99,9 +251,9 @@ _NORB = (
 )
 
 
-def _mpi3d(variant: str) -> DatasetInfo:
+def _mpi3d(variant: str) -> DatasetEntry:
     name = f"mpi3d_{variant}.npz"
-    return DatasetInfo(
+    return DatasetEntry(
         name=f"mpi3d-{variant}",
         factors="color 6, shape 6, size 2, height 3, background 3, horizontal 40, vertical 40",
         size="12.7 GB", licence="CC-BY-4.0", source="huggingface.co/datasets/waleedgondal/mpi3d",
@@ -110,6 +262,7 @@ def _mpi3d(variant: str) -> DatasetInfo:
             f"https://huggingface.co/datasets/waleedgondal/mpi3d/resolve/main/{name}",
             f"https://storage.googleapis.com/disentanglement_dataset/Final_Dataset/{name}",
         ), known_md5=(_MPI3D_MD5[variant],)),),
+        grid=_mpi3d_grid(variant),
         prepare=_prepare_mpi3d(variant),
         note="no checksum for the 2025 re-upload: the first download's sha256 is recorded",
     )
@@ -120,41 +273,43 @@ _NATURAL_CSV = Remote("downscale_keepaspect.csv", (
     "https://zenodo.org/record/3948069/files/downscale_keepaspect.csv?download=1",
 ))
 
-INFO: dict[str, DatasetInfo] = {
-    info.name: info
-    for info in (
-        DatasetInfo("dsprites-procedural", "shape 3, scale 6, orientation 40, x 32, y 32", "-",
-                    "MIT (this package)", "rendered on demand (approximation of dSprites)"),
-        DatasetInfo(
+
+#: dataset name -> entry, in the order `slowvae data list` shows them
+DATASETS: dict[str, DatasetEntry] = {
+    entry.name: entry
+    for entry in (
+        DatasetEntry("dsprites-procedural", "shape 3, scale 6, orientation 40, x 32, y 32", "-",
+                    "MIT (this package)", "rendered on demand (approximation of dSprites)", grid=_procedural_dsprites),
+        DatasetEntry(
             "dsprites", "shape 3, scale 6, orientation 40, x 32, y 32", "26 MB", "Apache-2.0",
             "github.com/deepmind/dsprites-dataset", folder="dsprites",
             remotes=(Remote("dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
                             tuple(b + "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz" for b in _DSPRITES_BASE),
                             md5="7da33b31b13a06f4b04a70402ce90c2e"),),
-            prepare=_prepare_dsprites,
+            grid=_dsprites, prepare=_prepare_dsprites,
         ),
-        DatasetInfo(
+        DatasetEntry(
             "shapes3d", "floor hue 10, wall hue 10, object hue 10, scale 8, shape 4, orientation 15", "268 MB",
             "Apache-2.0", "storage.googleapis.com/3d-shapes", folder="3dshapes",
             remotes=(Remote("3dshapes.h5", ("https://storage.googleapis.com/3d-shapes/3dshapes.h5",),
                             md5="099a2078d58cec4daad0702c55d06868",
                             sha256="0a0f6ed98baff276a50f3a081a7434d788da63cb135a98189b2a5b5769be1785",
                             size=267_573_662),),
-            note="needs h5py (pip install 'slowvae[hdf5]')",
+            grid=_shapes3d, note="needs h5py (pip install 'slowvae[hdf5]')",
         ),
         _mpi3d("toy"),
         _mpi3d("realistic"),
         _mpi3d("real"),
-        DatasetInfo(
+        DatasetEntry(
             "cars3d", "elevation 4, azimuth 24, car 183", "unknown", "no licence stated",
             "scottreed.info (Reed et al. 2015)", folder="cars",
             remotes=(Remote("nips2015-analogy-data.tar.gz", (
                 "http://www.scottreed.info/files/nips2015-analogy-data.tar.gz",
                 "http://www-personal.umich.edu/~reedscot/files/nips2015-analogy-data.tar.gz",
             ), md5="4e866a7919c1beedf53964e6f7a23686"),),
-            prepare=_prepare_cars,
+            grid=_cars3d, prepare=_prepare_cars,
         ),
-        DatasetInfo(
+        DatasetEntry(
             "smallnorb", "category 5, instance 10 (nuisance), elevation 9, azimuth 18, lighting 6",
             "263 MB", "no licence stated", "cs.nyu.edu/~ylclab/data/norb-v1.0-small",
             folder="small_norb",
@@ -164,97 +319,111 @@ INFO: dict[str, DatasetInfo] = {
                        md5=md5, size=size)
                 for chunk, kind, md5, size in _NORB
             ),
-            prepare=_prepare_norb,
+            grid=_smallnorb, pairs=_smallnorb_pairs, prepare=_prepare_norb,
         ),
-        DatasetInfo(
+        DatasetEntry(
             "natural-sprites", "x, y, scale (continuous; MCC only), angle 40, shape 4", "~10 MB",
             "see Zenodo record 3948069", "zenodo.org/record/3948069 (YouTube-VIS masks)", folder="natural_sprites",
-            remotes=(_NATURAL_CSV,), prepare=_prepare_natural,
+            pairs=_natural_sprites, remotes=(_NATURAL_CSV,), prepare=_prepare_natural,
+            extra={"gridded": "natural-sprites-binned"},
             note="no published checksum: the first download's sha256 is recorded",
         ),
-        DatasetInfo(
+        DatasetEntry(
             "natural-sprites-binned", "x 32, y 32, scale 6, angle 40, shape 4", "~10 MB",
             "see Zenodo record 3948069", "zenodo.org/record/3948069 (same CSV)", folder="natural_sprites",
-            remotes=(_NATURAL_CSV,), prepare=_prepare_natural, same_files_as="natural-sprites",
+            grid=_natural_binned, pairs=_natural_binned_pairs, remotes=(_NATURAL_CSV,), prepare=_prepare_natural,
+            same_files_as="natural-sprites",
         ),
-        DatasetInfo("natural-like", "x, y, scale (continuous; MCC only), angle 40, shape 4", "-",
-                    "MIT (this package)", "synthetic: generalized-Laplace steps fitted to YouTube-VOS"),
-        DatasetInfo(
+        DatasetEntry("natural-like", "x, y, scale (continuous; MCC only), angle 40, shape 4", "-",
+                    "MIT (this package)", "synthetic: generalized-Laplace steps fitted to YouTube-VOS",
+                     pairs=_natural_like),
+        DatasetEntry(
             "kitti-masks", "y, x, area (continuous; MCC only)", "~350 MB", "CC BY-NC-SA 3.0 (KITTI MOTS)",
             "zenodo.org/record/3931823, or `data build kitti-masks --mots DIR`", folder="kitti",
             remotes=(Remote("kitti_peds_v2.pickle", (
                 "https://zenodo.org/records/3931823/files/kitti_peds_v2.pickle?download=1",
                 "https://zenodo.org/record/3931823/files/kitti_peds_v2.pickle?download=1",
             )),),
-            prepare=_prepare_kitti,
+            pairs=_kitti_masks, prepare=_prepare_kitti,
             note="no published checksum: the first download's sha256 is recorded",
+        ),
+        DatasetEntry(
+            "frames:", "none, or the columns of a --truth CSV (continuous or integer)", "-", "the user's own",
+            "your image folders, .npy/.npz arrays or videos (frames:PATH, decoded once into a cache)",
+            pairs=_frames, extra={"options": _FRAMES_OPTIONS},
+            note="pairs are frames dt ~ U{1..max_dt} apart within one sequence; `slowvae data clean frames` "
+            "removes the caches",
         ),
     )
 }
 
 
-def info(name: str) -> DatasetInfo:
+def register_dataset(entry: DatasetEntry, *, replace: bool = False) -> DatasetEntry:
+    """Add ``entry`` to :data:`DATASETS` (a name ending with ``:`` registers a prefix)."""
+    if entry.name in DATASETS and not replace:
+        raise SlowVAEError(f"a dataset named {entry.name!r} is already registered")
+    DATASETS[entry.name] = entry
+    return entry
+
+
+def dataset_names() -> list[str]:
+    """Every dataset name: the registered ones (a prefix entry as ``PREFIX:...``), then those of
+    installed ``slowvae.datasets`` entry points."""
+    names = [f"{n}..." if e.is_prefix else n for n, e in DATASETS.items()]
+    return [*names, *(n for n in sorted(_entry_points()) if n not in DATASETS)]
+
+
+def dataset_entry(name: str) -> tuple[DatasetEntry, dict[str, Any]]:
+    """The entry of dataset ``name`` and the options its name carries (``argument`` of a
+    ``PREFIX:ARGUMENT`` name; none otherwise)."""
+    if name in DATASETS and not DATASETS[name].is_prefix:
+        return DATASETS[name], {}
+    prefix, colon, argument = name.partition(":")
+    if colon and prefix + ":" in DATASETS:
+        if not argument:
+            raise SlowVAEError(f"dataset {name!r} needs an argument after the colon, as in {prefix}:PATH")
+        return DATASETS[prefix + ":"], {"argument": argument}
+    eps = _entry_points()
+    if name in eps:
+        return _plugin_entry(name, eps[name]), {}
+    raise SlowVAEError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
+
+
+def get_dataset(name: str, **options: Any) -> GroundTruthData:
+    """The ground-truth dataset (factor grid) registered as ``name``, e.g. ``"dsprites-procedural"``.
+
+    Real datasets are read from the data root (:func:`slowvae.data.paths.data_root`); a missing
+    one raises :class:`~slowvae.data.paths.MissingDataError` naming ``slowvae data download``.
+    """
+    entry, carried = dataset_entry(name)
+    return entry.dataset(**carried, **options)
+
+
+def get_pair_source(name: str, transitions: Transitions | None = None, **options: Any) -> PairSource:
+    """The PairSource for dataset ``name``.
+
+    A ground-truth dataset is moved by ``transitions`` (LAP or LOC; required). SmallNORB's
+    instance is a nuisance drawn from the sampling generator. The natural sources
+    (``natural-sprites``, ``natural-sprites-binned``, ``natural-like``, ``kitti-masks``) move by
+    their data's own transitions: ``transitions`` is ignored for them, and the source's
+    ``transition_rule`` says what moves it. So are the user's own sequences, ``frames:PATH``
+    (options ``max_dt``, ``binary``, ``truth``, and ``progress`` for their one-time decoding).
+    """
+    entry, carried = dataset_entry(name)
+    return entry.pair_source(transitions, **carried, **options)
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _plugin_entry(name: str, ep: Any) -> DatasetEntry:
     try:
-        return INFO[name]
-    except KeyError:
-        raise SlowVAEError(f"unknown dataset {name!r}; known: {', '.join(INFO)}") from None
-
-
-def status(name: str, root: Path | None = None, *, verify: bool = True) -> dict[str, str]:
-    """``{"name", "status", "where", "size"}`` of a dataset. Status: ``built-in``, ``present``,
-    ``missing``, ``incomplete`` (some files, or a resumable ``.part``), ``checksum mismatch``,
-    ``changed`` (no published checksum, differs from the first download: a warning),
-    ``present (not verified)`` (``verify=False`` and no recorded hash)."""
-    d = info(name)
-    if d.builtin:
-        return {"name": name, "status": "built-in", "where": "-", "size": "-"}
-    root = Path(root) if root is not None else data_root()
-    folder = root / d.folder
-    present = [r for r in d.remotes if (folder / r.filename).is_file()]
-    states = []
-    if len(present) == len(d.remotes):
-        record = ChecksumRecord(root)
-        for r in d.remotes:
-            path = folder / r.filename
-            if not verify and record.cached_hashes(path) is None:
-                states.append("unverified")
-            else:
-                states.append(check_file(path, r, record))
-        if "mismatch" in states:
-            state = "checksum mismatch"
-        elif "changed" in states:
-            state = "changed"
-        elif "unverified" in states:
-            state = "present (not verified)"
-        else:
-            state = "present"
-    elif present or any((folder / (r.filename + ".part")).is_file() for r in d.remotes):
-        state = "incomplete"
-    else:
-        state = "missing"
-    size = human_size(folder_size(folder)) if state != "missing" else f"({d.size} to fetch)" if d.size != "unknown" else "(size unknown)"
-    return {"name": name, "status": state, "where": str(folder), "size": size}
-
-
-def download_dataset(
-    name: str,
-    root: Path | None = None,
-    *,
-    progress: Progress | None = None,
-    warn: Warn | None = None,
-    say: Callable[[str], None] | None = None,
-) -> Path:
-    """Fetch (if missing), check and prepare dataset ``name`` in the data root; its folder."""
-    d = info(name)
-    if d.builtin:
-        raise SlowVAEError(f"{name} is built in: there is nothing to download")
-    root = Path(root) if root is not None else data_root()
-    folder = root / d.folder
-    record = ChecksumRecord(root)
-    for remote in d.remotes:
-        fetch(remote, folder, record, progress=progress, warn=warn)
-    if d.prepare is not None:
-        if say:
-            say(f"preparing {name} in {folder}")
-        d.prepare(folder)
-    return folder
+        obj = ep.load()
+    except Exception as err:  # a broken plugin is reported, not a traceback
+        raise SlowVAEError(f"dataset {name!r} (entry point {ep.value}) failed to load: {err}") from None
+    if isinstance(obj, DatasetEntry):
+        return dataclasses.replace(obj, name=name, origin=f"entry point {ep.value}")
+    if callable(obj):
+        return DatasetEntry(name, source=f"entry point {ep.value}", pairs=obj, origin=f"entry point {ep.value}")
+    raise SlowVAEError(f"dataset entry point {name!r} ({ep.value}) is neither a DatasetEntry nor a callable")

@@ -1,8 +1,8 @@
 """Shapes3D (Burgess & Kim 2018): ``3dshapes.h5``, read lazily.
 
-Format (datasets.md §2): HDF5 with ``images`` (480000, 64, 64, 3) uint8 and ``labels``
+Format (docs/datasets.md §2): HDF5 with ``images`` (480000, 64, 64, 3) uint8 and ``labels``
 (480000, 6) float64; factors (floor_hue 10, wall_hue 10, object_hue 10, scale 8, shape 4,
-orientation 15), row-major with orientation fastest; shape is categorical (slowvae.md §3.1).
+orientation 15), row-major with orientation fastest; shape is categorical (docs/datasets.md §2).
 The factor sizes are read from the labels (the distinct values of each column) and the order
 is checked. When ``images`` is stored contiguously and uncompressed (as in the released file)
 its rows are read in place with ``pread``; otherwise rows are read through h5py. Needs h5py
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from slowvae.data.arrays import RowFile, gather_rows
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.errors import SlowVAEError
 
@@ -91,8 +91,7 @@ class Shapes3D(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """uint8 images (N, 3, 64, 64) for factor indices (N, 6)."""
-        factors = check_factors(factors, self.factor_sizes)
-        index = np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
+        index = self.factors_to_index(factors)
         if self._images is not None:
             rows = gather_rows(self._images, index)
         else:

@@ -1,12 +1,12 @@
 """SmallNORB (LeCun et al. 2004): both splits, left camera, 48,600 images at 64x64.
 
-Format (datasets.md §5): each ``smallnorb-<chunk>-{dat,cat,info}.mat(.gz)`` file starts with a
+Format (docs/datasets.md §5): each ``smallnorb-<chunk>-{dat,cat,info}.mat(.gz)`` file starts with a
 little-endian int32 header: magic (``0x1E3D4C55`` uint8 matrix for dat, ``0x1E3D4C54`` int32
 matrix for cat and info), the number of dimensions, then ``max(3, ndim)`` int32 sizes. dat is
 (24300, 2, 96, 96) uint8 (left, right camera), cat (24300,), info (24300, 4) = instance,
 elevation 0-8, azimuth 0, 2, ..., 34, lighting 0-5.
 
-As the SlowVAE reference (slowvae.md §3.1): training and test split together, left images only,
+As the SlowVAE reference (docs/datasets.md §5): training and test split together, left images only,
 on the grid (category 5, instance 10, elevation 9, azimuth 18, lighting 6), row-major with
 lighting fastest (the reference's lexsort), category and instance categorical; images resized
 96 -> 64 with bilinear filtering (the reference's ``transforms.Resize`` on PIL images). For
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from slowvae.data.arrays import gather_rows, load_npy, save_npy
-from slowvae.data.base import GroundTruthData, check_factors
+from slowvae.data.base import GroundTruthData, check_grid_factors
 from slowvae.data.pairs import GroundTruthPairs
 from slowvae.data.paths import MissingDataError, data_root
 from slowvae.data.transitions import Transitions
@@ -151,8 +151,7 @@ class SmallNORB(GroundTruthData):
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """uint8 images (N, 1, 64, 64) for factor indices (N, 5)."""
-        factors = check_factors(factors, self.factor_sizes)
-        index = np.ravel_multi_index(tuple(factors.T), self.factor_sizes)
+        index = self.factors_to_index(factors)
         return gather_rows(self._images, index)[:, None]
 
 
@@ -171,7 +170,7 @@ class NuisanceView:
         self.channels, self.binary = dataset.channels, dataset.binary
 
     def full_factors(self, factors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        factors = check_factors(factors, self.factor_sizes)
+        factors = check_grid_factors(factors, self.factor_sizes)
         full = np.empty((len(factors), self.dataset.num_factors), dtype=np.int64)
         full[:, self.keep] = factors
         sizes = np.asarray(self.dataset.factor_sizes)[self.drop]

@@ -1,7 +1,7 @@
 """A synthetic source for the identifiability experiment: sparse latent transitions seen through an
 injective mixing.
 
-The generative model of Klindt et al. (ICLR 2021, §3; slowvae.md §1):
+The generative model of Klindt et al. (ICLR 2021, §3; docs/model.md §1):
 
     z_{t-1} ~ N(0, I_d),    z_t = z_{t-1} + eps,    eps_i ~ p(eps) ∝ exp(-(rate |eps|)^alpha) iid,
     x = f(z)

@@ -2,7 +2,7 @@
 
 A transition rule draws the second frame's factor indices ``f'`` from the first frame's ``f``
 (both int (N, K) arrays of indices into a :class:`~slowvae.data.base.FactorSpace`). Two rules
-follow the public SlowVAE code (``scripts/dataset.py``; see ``reference/slowvae.md`` §3.2–3.3):
+follow the public SlowVAE code (``scripts/dataset.py``; see docs/samplers.md):
 
 * :class:`LaplaceTransitions` ("LAP", ``--data-distribution laplace``): every factor ``j`` jumps
   independently with ``P(f'_j = v) ∝ exp(-|v - f_j| / b_j)`` on the integer grid
@@ -14,7 +14,7 @@ follow the public SlowVAE code (``scripts/dataset.py``; see ``reference/slowvae.
 * :class:`UniformKTransitions` ("LOC", ``--data-distribution uniform``): exactly ``k`` distinct
   factors chosen uniformly (categorical ones included) are each resampled uniformly among their
   *other* ``K_j - 1`` values; ``k=None`` draws ``k ~ U{1..K-1}`` per pair. ``variant="dlib"`` is
-  disentanglement_lib's weak-pair rule instead (``reference/metrics.md`` §5.1).
+  disentanglement_lib's weak-pair rule instead (docs/samplers.md).
 
 Both are vectorised over the batch and draw everything from the ``numpy.random.Generator`` they
 are given, so a seed fixes the pairs. Both have ``probabilities(space, start)``: the exact
@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from slowvae.data.base import FactorSpace, check_factors
+from slowvae.data.base import FactorSpace, check_grid_factors
 from slowvae.errors import SlowVAEError
 
 #: ``rate=None`` draws the per-pair rate uniformly from this interval (reference: ``-1``)
@@ -93,7 +93,7 @@ def _start_vector(start: Any, sizes: np.ndarray) -> np.ndarray:
     arr = np.asarray(start)
     if arr.ndim != 1:
         raise SlowVAEError(f"start must be one factor vector of shape ({len(sizes)},), got {arr.shape}")
-    return check_factors(arr[None, :], tuple(int(s) for s in sizes))[0]
+    return check_grid_factors(arr[None, :], tuple(int(s) for s in sizes))[0]
 
 
 def _check_grid(sizes: np.ndarray) -> None:
@@ -222,7 +222,7 @@ class LaplaceTransitions:
         categorical factors kept, and one forced single-factor redraw where nothing moved."""
         sizes, categorical = _space_arrays(space)
         cols = self._movable(sizes, categorical)
-        start = check_factors(factors, tuple(int(s) for s in sizes))
+        start = check_grid_factors(factors, tuple(int(s) for s in sizes))
         n, k = start.shape
         rate = None if self.rate is not None else rng.uniform(*RANDOM_RATE_RANGE, size=n)
         u = rng.random((n, k))
@@ -345,7 +345,7 @@ class UniformKTransitions:
         """Next factor indices (N, K) int64 (see the class docstring for the rule)."""
         sizes, _ = _space_arrays(space)
         self._check_space(sizes)
-        start = check_factors(factors, tuple(int(s) for s in sizes))
+        start = check_grid_factors(factors, tuple(int(s) for s in sizes))
         n, n_factors = start.shape
         if self.k is None:
             k = rng.integers(1, n_factors, size=n)

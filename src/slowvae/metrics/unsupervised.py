@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from slowvae.errors import SlowVAEError
 from slowvae.metrics.utils import check_codes, discrete_mutual_info, histogram_discretize
 
 
@@ -30,7 +31,9 @@ def unsupervised(codes: np.ndarray, *, num_bins: int = 20, factors: np.ndarray |
     """Unsupervised scores of codes (N, D); ``factors`` is accepted for a uniform call and ignored.
 
     Sigma = cov(codes) (ddof 1). Latents with zero variance carry no Gaussian information and are
-    left out of the Gaussian scores (dlib gives -inf / NaN there); their count is reported.
+    left out of the Gaussian scores (dlib gives -inf / NaN there); their count is reported. When
+    every latent is constant there is nothing to score: :class:`SlowVAEError` (the suite reports
+    ``null`` and ``unsupervised_error``).
     ``unsupervised_mutual_info`` = sum_{i != j} I(z_i; z_j) / (D^2 - D) on ``num_bins``-bin codes.
 
     Returns ``gaussian_total_correlation``, ``gaussian_wasserstein_correlation``,
@@ -41,13 +44,12 @@ def unsupervised(codes: np.ndarray, *, num_bins: int = 20, factors: np.ndarray |
     d = codes.shape[1]
     cov = np.atleast_2d(np.cov(codes, rowvar=False)) if codes.shape[0] > 1 else np.zeros((d, d))
     active = np.diag(cov) > 0
+    if not active.any():
+        raise SlowVAEError(f"unsupervised scores are undefined: all {d} latents are constant in the given rows")
     sub = cov[np.ix_(active, active)]
-    if active.any():
-        tc = gaussian_total_correlation(sub)
-        wc = gaussian_wasserstein_correlation(sub)
-        wc_norm = wc / float(np.trace(sub))
-    else:
-        tc = wc = wc_norm = 0.0
+    tc = gaussian_total_correlation(sub)
+    wc = gaussian_wasserstein_correlation(sub)
+    wc_norm = wc / float(np.trace(sub))
     disc = histogram_discretize(codes, num_bins)
     mi = discrete_mutual_info(disc, disc)
     np.fill_diagonal(mi, 0.0)

@@ -91,17 +91,6 @@ def _labels(x: np.ndarray) -> tuple[np.ndarray, int]:
     return inv.reshape(-1), len(uniq)
 
 
-def mutual_info(a: np.ndarray, b: np.ndarray) -> float:
-    """Plug-in mutual information I(a; b) in nats of two discrete 1-D arrays of length N.
-
-    I = sum_ij p_ij log(p_ij / (p_i p_j)) over the empirical joint (same value as
-    ``sklearn.metrics.mutual_info_score``, computed from one bincount).
-    """
-    la, na = _labels(np.asarray(a))
-    lb, nb = _labels(np.asarray(b))
-    return _mi_labels(la, na, lb, nb)
-
-
 def _mi_labels(la: np.ndarray, na: int, lb: np.ndarray, nb: int) -> float:
     n = la.shape[0]
     if na == 1 or nb == 1:
@@ -139,17 +128,17 @@ def discrete_entropy(factors: np.ndarray) -> np.ndarray:
 
 
 def split_train_test(
-    codes: np.ndarray, factors: np.ndarray, rng: np.random.Generator, test_fraction: float = 1 / 3
+    codes: np.ndarray, factors: np.ndarray, rng: np.random.Generator, max_test: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Seeded random split of (N, D) codes and (N, K) factors into train and test parts.
 
-    Returns ``(codes_train, factors_train, codes_test, factors_test)``; the test part has
-    ``round(N * test_fraction)`` rows (at least 1), the train part the rest (at least 1).
+    The test part has ``N // 3`` rows (at least 1, at most ``max_test``), the train part the rest.
+    Returns ``(codes_train, factors_train, codes_test, factors_test)``.
     """
     n = codes.shape[0]
     if n < 2:
-        raise SlowVAEError(f"need at least 2 rows to split into train and test, got {n}")
-    n_test = min(max(int(round(n * test_fraction)), 1), n - 1)
+        raise SlowVAEError(f"need at least 2 rows to split off a test set, got {n}")
+    n_test = max(1, n // 3) if max_test is None else min(max_test, max(1, n // 3))
     perm = rng.permutation(n)
     te, tr = perm[:n_test], perm[n_test:]
     return codes[tr], factors[tr], codes[te], factors[te]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from slowvae.errors import SlowVAEError
 from slowvae.models.ada_gvae import AdaGVAE, AdaMLVAE
 from slowvae.models.annealed_vae import AnnealedVAE
 from slowvae.models.base import ContrastivePairModel, PairModel
@@ -14,27 +11,11 @@ from slowvae.models.dip_vae import DIPVAEI, DIPVAEII
 from slowvae.models.factor_vae import FactorVAE
 from slowvae.models.infonce import InfoNCE
 from slowvae.models.pcl import PCL
+from slowvae.models.registry import MODELS, build_model, model_class, model_names, register_model
 from slowvae.models.slowvae import SlowVAE
-
-#: model name -> class, in the order `slowvae models` lists them
-MODELS: dict[str, type[PairModel]] = {
-    cls.name: cls
-    for cls in (
-        SlowVAE, BetaVAE, AnnealedVAE, FactorVAE, DIPVAEI, DIPVAEII, BetaTCVAE, AdaGVAE, AdaMLVAE, PCL, InfoNCE
-    )
-}
-
-
-def build_model(name: str, *, channels: int, z_dim: int = 10, **hyper: Any) -> PairModel:
-    """The model registered as ``name`` for images with ``channels`` channels."""
-    try:
-        cls = MODELS[name]
-    except KeyError:
-        raise SlowVAEError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}") from None
-    return cls(channels=channels, z_dim=z_dim, **hyper)
-
 
 __all__ = [
     "MODELS", "AdaGVAE", "AdaMLVAE", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "ContrastivePairModel", "DIPVAEI",
     "DIPVAEII", "FactorVAE", "InfoNCE", "PCL", "PairModel", "SlowVAE", "build_model",
+    "model_class", "model_names", "register_model",
 ]

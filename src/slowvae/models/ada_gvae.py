@@ -1,6 +1,6 @@
 """Ada-GVAE and Ada-ML-VAE (Locatello et al., ICML 2020): weakly supervised on pairs. Dimensions
 whose two posteriors differ little are taken as shared and replaced by an average of the two;
-the rules are disentanglement_lib's ``weak_vae.py`` exactly as coded (metrics.md §5.2).
+the rules are disentanglement_lib's ``weak_vae.py`` exactly as coded (docs/baselines.md).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def average_posteriors(
 class AdaGVAE(PairModel):
     """Ada-GVAE: 1/2 (R(x1) + R(x2)) + beta 1/2 (KL(q~1 || N(0, I)) + KL(q~2 || N(0, I))), where
     q~ keeps each frame's own posterior on the changed dimensions and the average elsewhere
-    (Locatello et al. 2020, eq. 5; metrics.md §5.2)."""
+    (Locatello et al. 2020, eq. 5; docs/baselines.md)."""
 
     name = "ada-gvae"
     paper = "Locatello et al., Weakly-Supervised Disentanglement Without Compromises, ICML 2020"

@@ -10,11 +10,15 @@ Two optional hooks carry training state, and the loop in :mod:`slowvae.train` ho
 - ``step``: the loop sets ``model.step`` to the number of optimizer steps already taken before
   each ``forward`` (AnnealedVAE's capacity schedule reads it). It is derived from the
   checkpointed step, so it needs no state of its own.
-- ``auxiliary_optimizer()`` / ``auxiliary_loss(batch, generator)``: a model with a second
-  network trained by its own objective (FactorVAE's discriminator) returns that network's
-  optimizer. Its parameters are left out of the main optimizer; after each main step the loop
-  draws a fresh, independent pair batch, minimises ``auxiliary_loss(...)["loss"]`` with that
-  optimizer, and checkpoints the optimizer's state beside the main one.
+- ``auxiliary_optimizer()`` / ``auxiliary_loss(batch, generator, auxiliary_input)``: a model
+  with a second network trained by its own objective (FactorVAE's discriminator) returns that
+  network's optimizer. Its parameters are left out of the main optimizer. Its ``forward`` returns,
+  under the key ``"auxiliary_input"`` (:data:`AUXILIARY_INPUT`), the tensor the auxiliary step
+  needs from the main step (FactorVAE: the detached samples z); the loop takes it out of the
+  logged terms, and after each main step draws a fresh, independent pair batch and minimises
+  ``auxiliary_loss(batch, generator, auxiliary_input)["loss"]`` with that optimizer. The
+  optimizer's state is checkpointed beside the main one. Nothing passes between the two calls
+  except through these arguments.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ import torch
 from torch import nn
 
 from slowvae.errors import SlowVAEError
+from slowvae.models import losses
 from slowvae.models.networks import Decoder, DeterministicEncoder, Encoder
+
+#: the key under which ``forward`` hands the auxiliary step its input (see the module docstring)
+AUXILIARY_INPUT = "auxiliary_input"
 
 
 def resolve_hyper(model: str, defaults: dict[str, float], hyper: dict[str, float]) -> dict[str, float]:
@@ -77,26 +85,30 @@ class PairModel(nn.Module):
         """The optimizer of an auxiliary network trained by :meth:`auxiliary_loss`, or None."""
         return None
 
-    def auxiliary_loss(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Scalars whose ``"loss"`` the auxiliary optimizer minimises, on a fresh batch (2, B, C, H, W)."""
+    def auxiliary_loss(
+        self, batch: torch.Tensor, generator: torch.Generator | None, auxiliary_input: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Scalars whose ``"loss"`` the auxiliary optimizer minimises, on a fresh batch (2, B, C, H, W)
+        and the ``auxiliary_input`` the main step's forward returned."""
         raise NotImplementedError(f"model {self.name!r} has no auxiliary network")
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior means (N, z_dim) of images (N, C, 64, 64) in [0, 1]."""
         return self.encoder(x)[0]
 
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Bernoulli means (N, C, 64, 64) in [0, 1] of codes ``z`` (N, z_dim)."""
+        return torch.sigmoid(self.decoder(z))
+
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Bernoulli means (N, C, 64, 64) decoded from the posterior means of ``x``."""
-        return torch.sigmoid(self.decoder(self.encode(x)))
+        return self.decode(self.encode(x))
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Loss terms for a pair batch ``x`` (2, B, C, H, W); reparametrisation noise from ``generator``."""
         two, b = x.shape[:2]
-        flat = x.reshape(two * b, *x.shape[2:])
-        mu, logvar = self.encoder(flat)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + torch.exp(0.5 * logvar) * eps  # reparametrisation (Kingma & Welling 2014, eq. 10)
-        logits = self.decoder(z)
+        mu, logvar = self.encoder(losses.flatten_pairs(x))
+        logits = self.decoder(losses.reparametrize(mu, logvar, generator))
         return self.pair_loss(
             x,
             logits.reshape(x.shape),
@@ -123,13 +135,16 @@ class ContrastivePairModel(PairModel):
         """Codes (N, z_dim) of images (N, C, 64, 64) in [0, 1]."""
         return self.encoder(x)
 
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise SlowVAEError(f"model {self.name!r} has no decoder, so it cannot decode codes")
+
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         raise SlowVAEError(f"model {self.name!r} has no decoder, so it cannot reconstruct images")
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Loss terms for a pair batch ``x`` (2, B, C, H, W) from the codes of both frames."""
         two, b = x.shape[:2]
-        codes = self.encode(x.reshape(two * b, *x.shape[2:])).reshape(two, b, -1)
+        codes = self.encode(losses.flatten_pairs(x)).reshape(two, b, -1)
         return self.code_loss(codes, generator)
 
     def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:

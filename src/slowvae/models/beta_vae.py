@@ -14,7 +14,7 @@ import torch
 from slowvae.models import losses
 from slowvae.models.base import PairModel
 
-#: disentanglement_lib's unsupervised study: beta-VAE sweep (baselines.md)
+#: disentanglement_lib's unsupervised study: beta-VAE sweep (docs/baselines.md)
 _BETA_SWEEP = (1.0, 2.0, 4.0, 6.0, 8.0, 16.0)
 
 

@@ -5,7 +5,7 @@ The discriminator has its own Adam optimizer (disentanglement_lib's: lr 1e-4, be
 trains through the loop's auxiliary hook (see :mod:`slowvae.models.base`): after each VAE step it
 tells the VAE step's samples z (detached) from dimension-wise permuted codes of a second,
 independent batch (Kim & Mnih 2018, Algorithm 1). ``same_batch = 1`` permutes the VAE step's own
-codes instead, as disentanglement_lib does (metrics.md §4.1 item 8). No gradient of the
+codes instead, as disentanglement_lib does (docs/baselines.md, FactorVAE). No gradient of the
 discriminator step reaches the encoder or decoder: its inputs are detached and the second batch
 is encoded without a graph.
 """
@@ -18,6 +18,7 @@ from torch import nn
 
 from slowvae.errors import SlowVAEError
 from slowvae.models import losses
+from slowvae.models.base import AUXILIARY_INPUT
 from slowvae.models.beta_vae import IIDVAE
 
 
@@ -79,24 +80,22 @@ class FactorVAE(IIDVAE):
     def build_networks(self) -> None:
         super().build_networks()
         self.discriminator = Discriminator(self.z_dim)
-        self._last_z: torch.Tensor | None = None
 
     def regularizer(
         self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor, kl: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        self._last_z = z.detach()
         tc = tc_estimate(self.discriminator(z))
-        return {"regularizer": kl + self.hyper["gamma"] * tc, "tc": tc}
+        return {"regularizer": kl + self.hyper["gamma"] * tc, "tc": tc, AUXILIARY_INPUT: z.detach()}
 
     def auxiliary_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.discriminator.parameters(), lr=self.hyper["disc_lr"], betas=(0.5, 0.9), eps=1e-8)
 
-    def auxiliary_loss(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Discriminator loss on the last forward's samples z against permuted codes of ``batch``
-        (2, B, C, H, W), or of z itself with ``same_batch``; nothing here carries a gradient to the VAE."""
-        if self._last_z is None:
-            raise SlowVAEError("FactorVAE's discriminator step needs a VAE forward pass first")
-        z = self._last_z
+    def auxiliary_loss(
+        self, batch: torch.Tensor, generator: torch.Generator | None, z: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Discriminator loss on the samples ``z`` (2B, D) of the main step's forward (its
+        ``auxiliary_input``) against permuted codes of ``batch`` (2, B, C, H, W), or of ``z``
+        itself with ``same_batch``; nothing here carries a gradient to the VAE."""
         if self.hyper["same_batch"]:
             other = z
         else:

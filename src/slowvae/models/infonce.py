@@ -25,6 +25,24 @@ def infonce_l1(anchor: torch.Tensor, positive: torch.Tensor, tau: float = 1.0, s
     return (pos / tau + torch.logsumexp(logits, dim=1)).mean()
 
 
+def infonce_terms(codes: torch.Tensor, hyper: dict[str, float]) -> dict[str, torch.Tensor]:
+    """The InfoNCE-L1 loss of codes (2, B, D) (first frames anchors, second frames positives) and
+    the mean L1 distance of the positive pairs (logged), with hyperparameters ``tau`` and
+    ``self_negative``."""
+    loss = infonce_l1(codes[0], codes[1], hyper["tau"], bool(hyper["self_negative"]))
+    return {"loss": loss, "l1_positive": (codes[0] - codes[1]).abs().sum(-1).mean().detach()}
+
+
+def check_infonce_hyper(hyper: dict[str, float]) -> None:
+    """Raise :class:`SlowVAEError` unless ``tau`` > 0 and the switches present (``self_negative``,
+    ``box_norm``) are 0 or 1."""
+    if not hyper["tau"] > 0:
+        raise SlowVAEError(f"tau must be positive, got {hyper['tau']}")
+    for key in ("self_negative", "box_norm"):
+        if key in hyper and hyper[key] not in (0.0, 1.0):
+            raise SlowVAEError(f"{key} must be 0 or 1, got {hyper[key]}")
+
+
 class InfoNCE(ContrastivePairModel):
     """InfoNCE-L1 on the conv encoder's deterministic head; representation f(x)."""
 
@@ -40,11 +58,7 @@ class InfoNCE(ContrastivePairModel):
 
     @classmethod
     def check_hyper(cls, hyper: dict[str, float]) -> None:
-        if not hyper["tau"] > 0:
-            raise SlowVAEError(f"tau must be positive, got {hyper['tau']}")
-        for key in ("self_negative", "box_norm"):
-            if hyper[key] not in (0.0, 1.0):
-                raise SlowVAEError(f"{key} must be 0 or 1, got {hyper[key]}")
+        check_infonce_hyper(hyper)
 
     def build_networks(self) -> None:
         super().build_networks()
@@ -57,5 +71,4 @@ class InfoNCE(ContrastivePairModel):
         return torch.sigmoid(h) * self.box_bound if self.hyper["box_norm"] else h
 
     def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        loss = infonce_l1(codes[0], codes[1], self.hyper["tau"], bool(self.hyper["self_negative"]))
-        return {"loss": loss, "l1_positive": (codes[0] - codes[1]).abs().sum(-1).mean().detach()}
+        return infonce_terms(codes, self.hyper)

@@ -1,7 +1,7 @@
 """Loss pieces the VAE baselines share: reparametrisation, Bernoulli reconstruction, Gaussian
 KL divergences and log-densities. Shapes are given per function; ``D`` is the latent axis (last).
 
-Scale convention (disentanglement_lib's, metrics.md §4.1 item 6): reconstruction summed over
+Scale convention (disentanglement_lib's, docs/baselines.md): reconstruction summed over
 pixels, KL summed over latents, both averaged over the images of the batch.
 """
 
@@ -12,13 +12,26 @@ import math
 import torch
 import torch.nn.functional as F
 
-_LOG_2PI = math.log(2 * math.pi)
+#: log(2 pi), the constant of every Gaussian log-density
+LOG_2PI = math.log(2 * math.pi)
+
+
+def _noise(mu: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise shaped like ``mu``, drawn from ``generator``."""
+    return torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
 
 
 def reparametrize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """A sample z = mu + exp(logvar / 2) * eps of N(mu, exp(logvar)), any shape (Kingma & Welling 2014, eq. 10)."""
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-    return mu + torch.exp(0.5 * logvar) * eps
+    return mu + torch.exp(0.5 * logvar) * _noise(mu, generator)
+
+
+def reparametrize_tril(
+    mu: torch.Tensor, scale_tril: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """A sample z = mu + L eps (N, D) of N(mu, L L^T) for means (N, D) and lower-triangular
+    scales L (N, D, D) (Kingma & Welling 2014, eq. 10, with a full covariance)."""
+    return mu + (scale_tril @ _noise(mu, generator).unsqueeze(-1)).squeeze(-1)
 
 
 def bernoulli_recon(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -43,7 +56,7 @@ def gaussian_kl_between(
 
 def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, exp(logvar)) per latent (elementwise, broadcasting)."""
-    return -0.5 * (_LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp())
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp())
 
 
 def flatten_pairs(x: torch.Tensor) -> torch.Tensor:

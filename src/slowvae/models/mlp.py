@@ -18,12 +18,12 @@ import torch
 from torch import nn
 
 from slowvae.errors import SlowVAEError
+from slowvae.models import losses
 from slowvae.models.base import resolve_hyper
-from slowvae.models.infonce import infonce_l1
+from slowvae.models.infonce import check_infonce_hyper, infonce_terms
+from slowvae.models.losses import LOG_2PI
 from slowvae.models.pcl import PCLRegression
 from slowvae.models.slowvae import slowvae_objective
-
-_LOG_2PI = math.log(2 * math.pi)
 #: posterior families of the vector models: mean-field (the reference) or full covariance
 POSTERIORS = ("diagonal", "full")
 
@@ -103,7 +103,7 @@ def gaussian_slowvae_loss(
         raise ValueError(f"obs_std must be positive, got {obs_std}")
     n_obs = x.shape[-1]
     sq = ((x - x_mean) / obs_std).pow(2).sum(-1).mean()
-    recon = 0.5 * sq + n_obs * (math.log(obs_std) + 0.5 * _LOG_2PI)
+    recon = 0.5 * sq + n_obs * (math.log(obs_std) + 0.5 * LOG_2PI)
     return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, logdet=logdet)
 
 
@@ -120,7 +120,7 @@ class MLPSlowVAE(VectorPairModel):
     rewards decoders whose Jacobian columns are orthogonal (Rolinek et al., CVPR 2019), a bias
     that competes with the Laplace prior on non-orthogonal mixings; the full family removes it.
 
-    Defaults: the reference's beta = 1, gamma = 10, rate = 6 (slowvae.md §2.4) and obs_std = 0.1.
+    Defaults: the reference's beta = 1, gamma = 10, rate = 6 (docs/model.md §5) and obs_std = 0.1.
     """
 
     name = "slowvae"
@@ -166,19 +166,21 @@ class MLPSlowVAE(VectorPairModel):
         """Posterior means (N, z_dim) of observations (N, obs_dim)."""
         return self.encoder(x)[:, : self.z_dim]
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """Loss terms for a pair batch ``x`` (2, B, obs_dim); reparametrisation noise from ``generator``."""
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None, *, obs_std: float | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Loss terms for a pair batch ``x`` (2, B, obs_dim); reparametrisation noise from ``generator``.
+        ``obs_std`` replaces the decoder std of ``hyper`` for this call (a schedule's value)."""
         if x.ndim != 3 or x.shape[0] != 2 or x.shape[2] != self.obs_dim:
             raise ValueError(f"expected a pair batch (2, B, {self.obs_dim}), got {tuple(x.shape)}")
         two, b = x.shape[:2]
-        mu, scale = self.posterior(x.reshape(two * b, -1))
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + (scale @ eps.unsqueeze(-1)).squeeze(-1)  # reparametrisation (Kingma & Welling 2014, eq. 10)
-        x_mean = self.decoder(z).reshape(x.shape)
+        mu, scale = self.posterior(losses.flatten_pairs(x))
+        x_mean = self.decoder(losses.reparametrize_tril(mu, scale, generator)).reshape(x.shape)
         logvar = torch.log(scale.pow(2).sum(-1))  # marginal variances: squared row norms of L
         logdet = 2 * torch.log(torch.diagonal(scale, dim1=-2, dim2=-1)).sum(-1)
+        hyper = self.hyper if obs_std is None else {**self.hyper, "obs_std": obs_std}
         return gaussian_slowvae_loss(
-            x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), logdet=logdet.reshape(two, b), **self.hyper
+            x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), logdet=logdet.reshape(two, b), **hyper
         )
 
 
@@ -221,7 +223,7 @@ class MLPContrastive(VectorPairModel):
         if x.ndim != 3 or x.shape[0] != 2 or x.shape[1] < 2 or x.shape[2] != self.obs_dim:
             raise ValueError(f"expected a pair batch (2, B >= 2, {self.obs_dim}), got {tuple(x.shape)}")
         two, b = x.shape[:2]
-        return self.code_loss(self.encoder(x.reshape(two * b, -1)).reshape(two, b, -1), generator)
+        return self.code_loss(self.encoder(losses.flatten_pairs(x)).reshape(two, b, -1), generator)
 
     def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """Loss dict from the codes (2, B, z_dim) of the two frames."""
@@ -251,12 +253,10 @@ class MLPInfoNCE(MLPContrastive):
 
     def __init__(self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, **hyper: float) -> None:
         super().__init__(obs_dim, z_dim, hidden=hidden, layers=layers, **hyper)
-        if not self.hyper["tau"] > 0 or self.hyper["self_negative"] not in (0.0, 1.0):
-            raise SlowVAEError(f"infonce needs tau > 0 and self_negative 0 or 1, got {self.hyper}")
+        check_infonce_hyper(self.hyper)
 
     def code_loss(self, codes: torch.Tensor, generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        loss = infonce_l1(codes[0], codes[1], self.hyper["tau"], bool(self.hyper["self_negative"]))
-        return {"loss": loss, "l1_positive": (codes[0] - codes[1]).abs().sum(-1).mean().detach()}
+        return infonce_terms(codes, self.hyper)
 
 
 #: name -> class of the models the identifiability experiment can train

@@ -1,6 +1,6 @@
 """The reference convolutional encoder and decoder for 64x64 images.
 
-Higgins et al. (2017) "H" architecture as used by the SlowVAE reference (slowvae.md §2.1):
+Higgins et al. (2017) "H" architecture as used by the SlowVAE reference (docs/model.md §2):
 kaiming-normal init with zero bias on Linear and Conv2d; transposed convs keep PyTorch's init.
 Outputs are float32 whatever the autocast precision of the layers, so every loss runs in float32.
 """

@@ -1,17 +1,16 @@
 """SlowVAE (Klindt et al., ICLR 2021): a Gaussian prior on the first frame and a Laplace
 transition prior centred on the other frame's posterior mean, exactly as the reference assembles it
-(slowvae.md §2.3)."""
+(docs/model.md §4)."""
 
 from __future__ import annotations
 
 import math
 
 import torch
-import torch.nn.functional as F
 
+from slowvae.models import losses
 from slowvae.models.base import PairModel
-
-_LOG_2PI = math.log(2 * math.pi)
+from slowvae.models.losses import LOG_2PI
 #: floor on the posterior standard deviation inside the Laplace cross-entropy (avoids 0/0)
 _MIN_STD = 1e-12
 
@@ -58,9 +57,8 @@ def slowvae_loss(
             f"expected x, x_logits (2, B, ...) and mu, logvar (2, B, D); got {tuple(x.shape)}, "
             f"{tuple(x_logits.shape)}, {tuple(mu.shape)}, {tuple(logvar.shape)}"
         )
-    n_images = 2 * b
     # R: Bernoulli NLL summed over pixels and images, divided by the number of images
-    recon = F.binary_cross_entropy_with_logits(x_logits, x, reduction="sum") / n_images
+    recon = losses.bernoulli_recon(losses.flatten_pairs(x), losses.flatten_pairs(x_logits))
     return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate)
 
 
@@ -76,13 +74,13 @@ def slowvae_prior_terms(
 
     Returns ``kl_normal`` = CE_N - H (mean per-image KL to N(0, I), both frames) and
     ``kl_laplace`` = CE_L - H (the Laplace prior of each frame centred on the other frame's
-    posterior mean, both directions, summed per pair, minus one mean entropy; slowvae.md §2.3).
+    posterior mean, both directions, summed per pair, minus one mean entropy; docs/model.md §4).
     """
     if logdet is None:
         logdet = logvar.sum(-1)
     # mean per-image Gaussian entropy H and cross-entropy to N(0, I) CE_N (sums over latents)
-    entropy = 0.5 * (logdet + mu.shape[-1] * (_LOG_2PI + 1)).mean()
-    ce_normal = (0.5 * (mu.pow(2) + logvar.exp()) + 0.5 * _LOG_2PI).sum(-1).mean()
+    entropy = 0.5 * (logdet + mu.shape[-1] * (LOG_2PI + 1)).mean()
+    ce_normal = (0.5 * (mu.pow(2) + logvar.exp()) + 0.5 * LOG_2PI).sum(-1).mean()
     # Laplace prior of each frame centred on the other frame's posterior mean, both directions
     std = torch.exp(0.5 * logvar)
     ce_laplace = (
@@ -102,7 +100,7 @@ def slowvae_objective(
     logdet: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The reference assembly 2R + beta (CE_N - H) + gamma (CE_L - H) (Klindt et al. 2021, reference
-    ``solver.py`` L152-159; slowvae.md §2.3), for any decoder: the image loss and the vector loss
+    ``solver.py`` L152-159; docs/model.md §4), for any decoder: the image loss and the vector loss
     of :mod:`slowvae.models.mlp` both end here.
 
     Args:
@@ -131,7 +129,7 @@ class SlowVAE(PairModel):
     name = "slowvae"
     paper = "Klindt et al., Towards Nonlinear Disentanglement in Natural Data with Temporal Sparse Coding, ICLR 2021"
     defaults = {"beta": 1.0, "gamma": 10.0, "rate": 6.0}
-    # the reference's random search (slowvae.md §2.4); the defaults are its UDR choice
+    # the reference's random search (docs/model.md §5); the defaults are its UDR choice
     sweeps = {"beta": "1 (U(1, 16) with --search-beta)", "gamma": "U(1, 16)", "rate": "U(1, 10)"}
 
     def pair_loss(

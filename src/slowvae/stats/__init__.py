@@ -1,7 +1,7 @@
 """Statistics of natural transitions: how sparsely segmented objects (or latents) move.
 
-``readers`` turn annotation files into object tracks (x, y, area); ``transitions`` computes
-their differences at a time step; ``fit`` gives Gaussian, Laplace and generalized-Laplace
+The readers of :mod:`slowvae.masks` (re-exported here) turn annotation files into object tracks
+(x, y, area); ``differences.transitions`` computes their differences at a time step; ``fit`` gives Gaussian, Laplace and generalized-Laplace
 maximum-likelihood fits with kurtosis, AIC/BIC, KS distance and a bootstrap interval for the
 shape alpha (Klindt et al., ICLR 2021, Sec. 3 and Fig. 1); ``plot`` draws the paper's
 log-density figure.
@@ -16,7 +16,7 @@ from slowvae.stats.fit import (
     fit_transitions,
     ks_statistic,
 )
-from slowvae.stats.readers import (
+from slowvae.masks.readers import (
     read_id_png,
     read_kitti_pickle,
     read_mask_array,
@@ -24,8 +24,9 @@ from slowvae.stats.readers import (
     read_mots,
     read_natural_sprites_csv,
 )
-from slowvae.stats.rle import rle_decode, rle_encode
-from slowvae.stats.transitions import UNITS, VARIABLES, mask_latents, tracks_from_id_maps, transitions
+from slowvae.masks.rle import rle_decode, rle_encode
+from slowvae.masks.tracks import mask_latents, tracks_from_id_maps
+from slowvae.stats.differences import UNITS, VARIABLES, transitions
 
 __all__ = [
     "UNITS",

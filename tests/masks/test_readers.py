@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from slowvae.errors import SlowVAEError
-from slowvae.stats.readers import (
+from slowvae.masks.readers import (
     read_id_png,
     read_kitti_pickle,
     read_mask_array,
@@ -16,8 +16,8 @@ from slowvae.stats.readers import (
     read_mots,
     read_natural_sprites_csv,
 )
-from slowvae.stats.rle import rle_encode
-from slowvae.stats.transitions import transitions
+from slowvae.masks.rle import rle_encode
+from slowvae.stats.differences import transitions
 
 
 def mots_frames(n=4, h=40, w=120):

@@ -1,6 +1,6 @@
 """Readers that turn annotation files into object tracks (each float (T, 3) of x, y, area).
 
-Formats (../shared/reference/datasets.md §6, §7; slowvae.md §3.4, §3.5):
+Formats (docs/datasets.md §6, §7):
 
 - KITTI MOTS / MOTSChallenge: ``instances/<seq>/<frame>.png`` (uint16 id maps, id =
   class * 1000 + instance, 0 background, 10000 ignore) or ``instances_txt/<seq>.txt`` (lines
@@ -29,8 +29,8 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from slowvae.errors import SlowVAEError
-from slowvae.stats.rle import rle_decode
-from slowvae.stats.transitions import mask_latents, tracks_from_id_maps
+from slowvae.masks.rle import rle_decode
+from slowvae.masks.tracks import mask_latents, tracks_from_id_maps
 
 #: the MOTS ignore-region id and the class codes (id // 1000)
 MOTS_IGNORE = 10000

@@ -1,9 +1,8 @@
-"""Object tracks of (x, y, area) from mask videos, and their transitions at a time step dt.
+"""Object tracks of (x, y, area) from mask videos, and the reference's windowing.
 
 A *track* is a float array (T, 3) with columns (x, y, area) for one object over T consecutive
 frames: x the column and y the row of the centre of mass in pixels, area the pixel count, and a
-row of NaN where the object is absent. Transitions at dt are ``track[t + dt] - track[t]`` for
-every t where the object is present in both frames.
+row of NaN where the object is absent (:func:`slowvae.stats.differences.transitions` differences them).
 
 Two conventions:
 
@@ -11,7 +10,7 @@ Two conventions:
   pixels^2 of the input; a frame where an object has fewer than ``min_area`` pixels counts as
   absent (gaps make NaN rows, so a dt > 1 pair may straddle a gap).
 - reference (``reference=True``): the windowing of the SlowVAE reference's
-  ``gen_kitti_masks.py`` (../shared/reference/slowvae.md §3.5): each id map is resized with
+  ``gen_kitti_masks.py`` (docs/datasets.md §7): each id map is resized with
   nearest-neighbour sampling to height 64 and width ``int(W // (H / 64))``, cut into 6
   overlapping 64x64 windows with stride ``(w - 64) // 5``; each (window, id) over the frames
   where it appears is split at frames with fewer than ``min_area`` (default 30) pixels into
@@ -25,14 +24,11 @@ Two conventions:
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import numpy as np
 
 from slowvae.errors import SlowVAEError
-
-VARIABLES = ("x", "y", "area")
-UNITS = {"x": "px", "y": "px", "area": "px^2"}
 
 #: reference windowing (gen_kitti_masks.py): window size, number of windows, pixel threshold
 WINDOW = 64
@@ -53,31 +49,6 @@ def mask_latents(masks: np.ndarray, min_area: int = 1) -> np.ndarray:
         x = (fg.sum(axis=1) * np.arange(masks.shape[2])).sum(axis=1) / area
     out = np.stack([x, y, area], axis=1)
     out[area < max(min_area, 1)] = np.nan
-    return out
-
-
-def transitions(tracks: Sequence[np.ndarray], dt: int = 1) -> np.ndarray:
-    """Transitions ``track[t + dt] - track[t]`` of all tracks (each (T_i, K)) where both rows are
-    present (finite): float (N, K)."""
-    if dt < 1:
-        raise SlowVAEError(f"dt must be a positive number of frames, got {dt}")
-    if not tracks:
-        raise SlowVAEError("no object tracks: the input holds no object in any frame")
-    k = np.asarray(tracks[0]).shape[1]
-    parts = []
-    for tr in tracks:
-        tr = np.asarray(tr, dtype=np.float64)
-        if len(tr) <= dt:
-            continue
-        d = tr[dt:] - tr[:-dt]
-        parts.append(d[np.isfinite(d).all(axis=1)])
-    out = np.concatenate(parts) if parts else np.empty((0, k))
-    if len(out) == 0:
-        longest = max(len(t) for t in tracks)
-        raise SlowVAEError(
-            f"no transitions at dt={dt}: no object is present in two frames {dt} apart "
-            f"({len(tracks)} tracks, the longest has {longest} frames)"
-        )
     return out
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from slowvae.errors import SlowVAEError
-from slowvae.stats.rle import rle_counts, rle_decode, rle_encode
+from slowvae.masks.rle import rle_counts, rle_decode, rle_encode
 
 # the MOTS website's example line (frame 52, object 1005, 375x1242); 283 pixels, rows 168-178,
-# columns 890-930, as decoded by pycocotools (../shared/reference/datasets.md §7)
+# columns 890-930, as decoded by pycocotools (docs/datasets.md §7)
 MOTS_EXAMPLE = "WSV:2d;1O10000O10000O1O100O100O1O100O1000000000000000O100O102N5K00O1O1N2O110OO2O001O1NTga3"
 
 

@@ -5,13 +5,8 @@ import pytest
 import torch
 
 from slowvae.errors import SlowVAEError
-from slowvae.stats.transitions import (
-    mask_latents,
-    reference_resize,
-    reference_window_offsets,
-    tracks_from_id_maps,
-    transitions,
-)
+from slowvae.masks.tracks import mask_latents, reference_resize, reference_window_offsets, tracks_from_id_maps
+from slowvae.stats.differences import transitions
 
 
 def moving_square_video(steps_x, steps_y, size=(60, 90), side=8, start=(20, 30)):
