@@ -44,7 +44,7 @@ def encode_input(
     codes = np.empty((len(frames), run.model.z_dim), dtype=np.float32)
     for start in range(0, len(frames), batch_size):
         # [0, 1] floats: 0/1 frames of a binary input stay 0/1 whatever the run was trained on
-        x = images_to_tensor(frames.frames[start : start + batch_size], frames.binary).numpy()
+        x = images_to_tensor(np.array(frames.frames[start : start + batch_size]), frames.binary).numpy()
         codes[start : start + len(x)] = run.encode(x)
         if progress is not None:
             progress(start + len(x), len(frames), "encode")
