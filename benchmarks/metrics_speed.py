@@ -8,7 +8,8 @@ trained run's posterior means; ``--codes/--factors/--test-*`` take saved codes.
 
 Sampling metrics (BetaVAE, FactorVAE): the time of the metric against the time of only rendering
 and encoding the images it uses (same chunking), with the same encoder on CPU, at
-``--sampling-scale`` times dlib's counts (1.0 = dlib's ~2.9 million encoder passes).
+``--sampling-scale`` times dlib's counts (1.0 = dlib's ~2.9 million encoder passes). With ``--run``,
+``--eval-precision bf16`` encodes as ``slowvae evaluate --eval-precision bf16`` does.
 
     python benchmarks/metrics_speed.py --run benchmarks/runs/slowvae-seed1 --exact --sampling-scale 0.05
 """
@@ -105,17 +106,23 @@ def main() -> None:
     parser.add_argument("--exact", action="store_true", help="also time the exact (sklearn GBT) DCI path: minutes")
     parser.add_argument("--sampling-scale", type=float, default=0.05, help="fraction of dlib's BetaVAE/FactorVAE counts (0 skips)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="fp32",
+                        help="with --run: precision of the encoder (default fp32)")
     parser.add_argument("--out", default="benchmarks/results/metrics_speed.json")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     encode = make_encoder(args.seed)
     if args.run:
-        from slowvae.run import encode_images, load_model
+        import torch
+
+        from slowvae.run import encode_images, load_model, resolve_precision
 
         model, _, step, pairs = load_model(args.run)
+        if resolve_precision(args.eval_precision, "cpu") == "bf16":
+            model.to(memory_format=torch.channels_last)  # as evaluate_run encodes in bf16
 
         def encode(images: np.ndarray) -> np.ndarray:
-            return encode_images(model, images, pairs.binary)
+            return encode_images(model, images, pairs.binary, precision=args.eval_precision)
 
         (images, factors), (test_images, tf) = pairs.sample_eval(10000, rng), pairs.sample_eval(5000, rng)
         codes, tc = encode(images), encode(test_images)
@@ -136,10 +143,11 @@ def main() -> None:
         codes, tc = enc(data.images(factors)), enc(data.images(tf))
         source = "untrained SlowVAE encoder on procedural dSprites (no trained model available)"
     result = {
-        "source": source,
+        "source": source + (f", encoded in {args.eval_precision}" if args.run else ""),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "command": "python benchmarks/metrics_speed.py " + " ".join(
             a for a in [f"--run {args.run}" if args.run else "", "--exact" if args.exact else "",
+                        f"--eval-precision {args.eval_precision}" if args.run else "",
                         f"--sampling-scale {args.sampling_scale}",
                         "" if args.run else f"--representation {args.representation}"] if a),
         "array_metrics_fast": time_suite(codes, factors, tc, tf, True, args.seed),

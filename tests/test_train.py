@@ -155,6 +155,28 @@ def test_ddp_two_processes_on_cpu(tmp_path):
     assert len(lines) == 2  # rank 0 alone logs
 
 
+@pytest.mark.slow
+def test_ddp_with_compile_on_cpu(tmp_path):
+    """torchrun with --compile (a few minutes: both processes compile): plain checkpoint keys, per-rank RNG."""
+    run = tmp_path / "ddp-compile"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518",
+           "-m", "slowvae.cli", "train", "--steps", "4", "--batch-pairs", "4", "--checkpoint-every", "2",
+           "--log-every", "2", "--device", "cpu", "--no-eval", "--compile", "--out", str(run)]
+    done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ckpt = rundir.load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt["step"] == 4 and len(ckpt["rng"]) == 2
+    assert ckpt["model"].keys() == weights_of_fresh_model().keys()
+    segment = json.loads((run / "timing.json").read_text())["segments"][0]
+    assert segment["compile"] and segment["processes"] == 2 and segment["images"] == 2 * 2 * 4 * 4
+
+
+def weights_of_fresh_model() -> dict[str, torch.Tensor]:
+    from slowvae.models import build_model
+
+    return build_model("slowvae", channels=1).state_dict()
+
+
 def test_tensorboard_logging_writes_event_files(tmp_path):
     pytest.importorskip("tensorboard", reason="TensorBoard logging is the optional extra slowvae[tensorboard]")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -204,3 +226,26 @@ def test_auto_precision_resolves_by_hardware_and_is_saved(tmp_path, monkeypatch)
     assert load_run_config(tmp_path / "r").precision == "fp32"
     with pytest.raises(assembly.SlowVAEError, match="precision must be auto or one of"):
         TrainConfig(precision="fp16")
+
+
+def test_compiled_training_matches_eager_and_its_checkpoints_load_without_compiling(tmp_path):
+    """--compile: the losses of eager training within float rounding, checkpoints with the plain
+    module's keys, and a resume without compiling that continues as the eager run does."""
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    logged = {}
+    for name, compiled in (("eager", False), ("compiled", True)):
+        run = tmp_path / name
+        init_run_dir(run, TrainConfig(steps=3, precision="fp32", compile=compiled, **{**SMALL, "log_every": 1}))
+        train(run)
+        update_run_config(run, TrainConfig(steps=5, precision="fp32", **{**SMALL, "log_every": 1}))
+        train(run, resume=True)  # eager from here on
+        logged[name] = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(logged["compiled"]) == 5
+    assert logged["compiled"] == pytest.approx(logged["eager"], rel=1e-5)
+    assert counters["stats"]["unique_graphs"] >= 1  # the compiled run traced graphs
+    assert weights(tmp_path / "compiled").keys() == weights(tmp_path / "eager").keys()
+    segments = json.loads((tmp_path / "compiled" / "timing.json").read_text())["segments"]
+    assert [(s["from_step"], s["to_step"], s["compile"], s["images"]) for s in segments] == [(0, 3, True, 24), (3, 5, False, 16)]
+    assert all(s["train_seconds"] >= s["first_step_seconds"] > 0 and s["startup_seconds"] > 0 for s in segments)

@@ -14,35 +14,40 @@ from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
-from slowvae.run import encode_images, images_to_tensor, load_model, new_model
+from slowvae.run import encode_images, images_to_tensor, load_model, new_model, resolve_precision
 
 
 def _suite(
     model: PairModel, source: PairSource, *, preset: str, metrics: list[str] | None, fast: bool, seed: int,
-    say: Callable[[str], None],
-) -> dict[str, Any]:
-    """The metric suite on fresh train and test frames (and the dataset for the sampling metrics)."""
+    precision: str, say: Callable[[str], None], overrides: dict[str, dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], int]:
+    """The metric suite on fresh train and test frames (and the dataset for the sampling metrics),
+    encoded in ``precision``; returns the suite's results and the number of images it encoded."""
     dataset = getattr(source, "dataset", None)  # ground-truth sources have a factor grid
-    num_train, num_test = samples_needed(preset, metrics)
+    num_train, num_test = samples_needed(preset, metrics, overrides=overrides)
     rng = np.random.default_rng([seed, 1])
     say(f"encoding {num_train} + {num_test} frames for the {preset} suite")
     images, factors = source.sample_eval(num_train, rng)
     test_images, test_factors = source.sample_eval(num_test, rng) if num_test else (None, None)
 
+    encoded = 0
+
     def encode(x: np.ndarray) -> np.ndarray:
-        return encode_images(model, x, source.binary)
+        nonlocal encoded
+        encoded += len(x)
+        return encode_images(model, x, source.binary, precision=precision)
 
     say("computing the metric suite")
     suite = compute_suite(
         encode(images), factors,
         test_codes=None if test_images is None else encode(test_images), test_factors=test_factors,
         dataset=dataset, encode=encode if dataset is not None else None,
-        metrics=metrics, preset=preset, fast=fast, rng=rng,
+        metrics=metrics, preset=preset, fast=fast, rng=rng, overrides=overrides,
     )
     suite["settings_suite"] = suite.pop("settings")
     for key in ("mcc", "mcc_pearson"):  # the MCC of the main evaluation frames stays the headline
         suite.pop(key, None)
-    return suite
+    return suite, encoded
 
 
 def reconstructions(model: PairModel, images: np.ndarray, binary: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -93,6 +98,8 @@ def evaluate_run(
     preset: str | None = None,
     metrics: list[str] | None = None,
     fast: bool = False,
+    eval_precision: str = "auto",
+    overrides: dict[str, dict[str, Any]] | None = None,
     out: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
     truth: Path | str | None = None,
@@ -103,8 +110,13 @@ def evaluate_run(
     computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
     the run's untrained network (``mcc_untrained``) as the floor to compare with. With ``preset``
     (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
-    frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path); its
-    flat keys join the results. Results go to ``out`` (default ``RUN_DIR/results.json``).
+    frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path;
+    ``overrides`` changes single settings, e.g. ``{"dci": {"backend": "sklearn"}}``); its
+    flat keys join the results. Every encoding runs in ``eval_precision`` (``auto``: bf16 where the
+    hardware has native bf16, else fp32; ``fp32``; ``bf16``), saved resolved as
+    ``settings.eval_precision``. ``timing`` holds the seconds of each phase (``load``, ``mcc``,
+    ``figures``, ``suite``) with the images encoded (``figures``: the files drawn). Results go to
+    ``out`` (default ``RUN_DIR/results.json``).
 
     A ``frames:`` run is scored against ``truth`` (a CSV; default: the run's saved
     ``truth.csv``); without ground truth ``mcc`` is None, ``mcc_note`` says why, and only the
@@ -113,14 +125,21 @@ def evaluate_run(
     say = progress or (lambda _msg: None)
     run_dir = Path(run_dir)
     start = time.perf_counter()
+    precision = resolve_precision(eval_precision, device)
     model, config, step, source = load_model(run_dir, checkpoint, device, truth)
     has_truth = len(source.latent_names) > 0
     if preset is not None and not has_truth:
         raise SlowVAEError("the metric suite (--preset) needs ground truth: pass --truth FILE.csv")
+    untrained = new_model(config, source.channels).to(next(model.parameters()).device).eval()
+    if precision == "bf16" and next(model.parameters()).device.type == "cpu":
+        for net in (model, untrained):
+            net.to(memory_format=torch.channels_last)  # oneDNN's fast layout for bf16 convolutions
+    timing: dict[str, dict[str, Any]] = {"load": {"seconds": time.perf_counter() - start}}
+    clock = time.perf_counter()
     rng = np.random.default_rng(seed)
     say(f"encoding {num_samples} frames")
     images, latents = source.sample_eval(num_samples, rng)
-    codes = encode_images(model, images, source.binary)
+    codes = encode_images(model, images, source.binary, precision=precision)
     if not np.all(np.isfinite(codes)):
         raise SlowVAEError("the model produced NaN or infinite codes; the checkpoint is broken")
     results: dict[str, Any] = {
@@ -131,12 +150,12 @@ def evaluate_run(
             "num_samples": num_samples,
             "seed": seed,
             "representation": "posterior mean" if model.decoder is not None else "encoder output",
+            "eval_precision": precision,
         },
     }
     names = list(source.latent_names)
     if has_truth:
-        untrained = new_model(config, source.channels).to(next(model.parameters()).device).eval()
-        codes_untrained = encode_images(untrained, images, source.binary)
+        codes_untrained = encode_images(untrained, images, source.binary, precision=precision)
         say("computing MCC")
         scores = mcc(codes, latents)
         floor = mcc(codes_untrained, latents)
@@ -152,7 +171,9 @@ def evaluate_run(
     else:
         results = {"mcc": None, "mcc_note": "MCC needs ground truth: pass --truth FILE.csv (columns sequence, "
                    "frame, then one per latent)", **results}
+    timing["mcc"] = {"seconds": time.perf_counter() - clock, "images": (2 if has_truth else 1) * num_samples}
     if figures:
+        clock = time.perf_counter()
         say("drawing figures")
         from slowvae import viz
 
@@ -167,9 +188,16 @@ def evaluate_run(
             viz.save_traversals(traversals(model, codes, images[:1], source.binary), codes.std(0),
                                 fig_dir / "traversals.png")
         results["figures"] = sorted(str(p.relative_to(run_dir)) for p in fig_dir.glob("*.png"))
+        timing["figures"] = {"seconds": time.perf_counter() - clock, "files": len(results["figures"])}
     if preset is not None:
-        results.update(_suite(model, source, preset=preset, metrics=metrics, fast=fast, seed=seed, say=say))
+        clock = time.perf_counter()
+        suite, encoded = _suite(model, source, preset=preset, metrics=metrics, fast=fast, seed=seed,
+                                precision=precision, say=say, overrides=overrides)
+        results.update(suite)
         results["settings"]["suite"] = results.pop("settings_suite")
+        timing["suite"] = {"seconds": time.perf_counter() - clock, "images": encoded}
+    results["timing"] = {phase: {k: round(v, 3) if isinstance(v, float) else v for k, v in t.items()}
+                         for phase, t in timing.items()}
     results["seconds"] = round(time.perf_counter() - start, 2)
     rundir.atomic_write_json(Path(out) if out else run_dir / rundir.RESULTS_FILE, results)
     return results

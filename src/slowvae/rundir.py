@@ -6,6 +6,7 @@ Layout of a run directory::
     metrics.jsonl         one JSON object of scalars per logged step
     checkpoints/last.pt   the latest checkpoint (dict with model, optimizer, step, rng, config)
     checkpoints/step_N.pt numbered checkpoints when kept
+    timing.json           seconds of run assembly and of the loop, one segment per training invocation
     results.json          written by evaluation
     truth.csv             ground truth of frames: data given to `train --truth`
 """
@@ -27,6 +28,7 @@ CONFIG_FILE = "config.json"
 LOG_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 TRUTH_FILE = "truth.csv"
+TIMING_FILE = "timing.json"
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
 

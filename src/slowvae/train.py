@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -50,6 +51,20 @@ class StepReport:
 
 class TrainingStopped(SlowVAEError):
     """Training stopped early (NaN loss or interrupt); the message says where work was kept."""
+
+
+def compile_network(net: torch.nn.Module) -> torch.nn.Module:
+    """``net`` (a model or its DDP wrapper) compiled with ``torch.compile`` (inductor): calling the
+    result runs the compiled forward, and its backward is compiled too. Parameters, buffers and
+    ``state_dict`` stay those of ``net``, so checkpoints load without compiling."""
+    import torch._dynamo
+
+    if not any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "clang++", "c++")):
+        raise SlowVAEError("--compile needs a C++ compiler (g++ or clang++) on PATH; install one or train without --compile")
+    # integer attributes of a module (``model.step``, which AnnealedVAE reads) become graph inputs
+    # instead of constants, so a new step does not recompile
+    torch._dynamo.config.allow_unspec_int_on_nn_module = True
+    return torch.compile(net, backend="inductor")
 
 
 class Distributed:
@@ -138,6 +153,7 @@ def train(
     ``auxiliary_input`` its forward returned (see :mod:`slowvae.models.base`). Under
     torchrun each rank draws different pairs; rank 0 logs and checkpoints. Returns the config.
     """
+    entered = time.perf_counter()
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     device = resolve_device(config.device)
@@ -182,6 +198,8 @@ def train(
     net: torch.nn.Module = model
     if ddp.active:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.compile:
+        net = compile_network(net)
 
     writer = _tensorboard_writer(run_dir) if (config.tensorboard and ddp.is_main) else None
     log_file = open(run_dir / rundir.LOG_FILE, "a") if ddp.is_main else None
@@ -207,7 +225,10 @@ def train(
     if config.keep_checkpoints and step == 0:
         save(0)  # the untrained network, for curves that start at step 0
     sums: dict[str, torch.Tensor] = {}
-    interval_start, interval_steps = time.perf_counter(), 0
+    first_step = step
+    loop_start = time.perf_counter()
+    first_step_seconds = None
+    interval_start, interval_steps = loop_start, 0
     try:
         with _StopFlag() as stop:
             while step < config.steps:
@@ -230,6 +251,8 @@ def train(
                         f"start a new run or `slowvae train --resume {run_dir}`"
                     ) from None
                 step += 1
+                if first_step_seconds is None:
+                    first_step_seconds = time.perf_counter() - loop_start
                 for key, value in terms.items():
                     sums[key] = sums.get(key, 0) + value.detach()
                 interval_steps += 1
@@ -261,7 +284,28 @@ def train(
             log_file.close()
         if writer is not None:
             writer.close()
+        if ddp.is_main and step > first_step:
+            _record_timing(run_dir, config, first_step, step, loop_start - entered, time.perf_counter() - loop_start,
+                           first_step_seconds, ddp.world)
     return config
+
+
+def _record_timing(
+    run_dir: Path, config: TrainConfig, from_step: int, to_step: int, startup: float, loop: float,
+    first_step: float | None, world: int,
+) -> None:
+    """Append this invocation's seconds to ``timing.json``: run assembly (``startup_seconds``: data,
+    model, checkpoint loading) and the loop (``train_seconds``, checkpoints included), of which
+    ``first_step_seconds`` (compilation included under ``compile``); ``images`` trained on."""
+    path = run_dir / rundir.TIMING_FILE
+    segments = json.loads(path.read_text())["segments"] if path.exists() else []
+    segments.append({
+        "from_step": from_step, "to_step": to_step, "startup_seconds": round(startup, 3),
+        "train_seconds": round(loop, 3), "first_step_seconds": round(first_step or 0.0, 3),
+        "images": 2 * config.batch_pairs * world * (to_step - from_step), "processes": world,
+        "precision": config.precision, "compile": config.compile,
+    })
+    rundir.atomic_write_json(path, {"segments": segments})
 
 
 def _tensorboard_writer(run_dir: Path) -> Any:

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--truth", type=Path, metavar="FILE.csv",
                    help="ground truth of a frames:PATH run (columns sequence, frame, one per latent); "
                    "default: the truth.csv saved by `train --truth`")
+    p.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="precision of every encoding: auto (default: bf16 where the hardware has native bf16, else "
+                   "fp32), fp32, or bf16 autocast; saved as settings.eval_precision")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--json", action="store_true", help="print only the results as JSON on standard output")
     p.set_defaults(func=run)
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     results = evaluate_run(
         args.run_dir, checkpoint=args.checkpoint, num_samples=args.samples, seed=args.seed,
         device=args.device, figures=not args.no_figures, progress=progress, preset=args.preset,
-        metrics=args.metrics.split(",") if args.metrics else None, fast=args.fast, truth=args.truth,
+        metrics=args.metrics.split(",") if args.metrics else None, fast=args.fast, eval_precision=args.eval_precision,
+        truth=args.truth,
     )
     if args.json:
         print(json.dumps(results, indent=2))

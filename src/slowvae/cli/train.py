@@ -19,7 +19,7 @@ _HYPER_FLAGS = ("beta", "gamma", "rate")
 #: dataset option flags (TrainConfig.dataset_options; frames:PATH data); fixed on --resume too
 _DATASET_FLAGS = ("max_dt", "binary")
 #: fields that --resume may adjust
-_ADJUSTABLE = ("steps", "device", "checkpoint_every", "log_every")
+_ADJUSTABLE = ("steps", "device", "checkpoint_every", "log_every", "compile")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -61,6 +61,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="auto (default: bf16 where the hardware has native bf16, else fp32), fp32, or bf16 autocast "
                    "of the networks (losses stay float32)")
+    o.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the training step with torch.compile (inductor; the first step compiles; on a CPU it needs a "
+                   "C++ compiler); --no-compile turns it off when resuming (default off)")
     r = p.add_argument_group("run directory")
     r.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-seed<seed>)")
     r.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint; with --steps, extend it")
@@ -71,6 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = p.add_argument_group("evaluation")
     e.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
     e.add_argument("--eval-samples", type=int, default=10_000, help="frames for the final MCC (default 10000)")
+    e.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="auto",
+                   help="precision of the final evaluation's encoding (default auto: bf16 where native, else fp32)")
     p.set_defaults(func=run)
 
 
@@ -167,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
     from slowvae.cli.evaluate import print_results
     from slowvae.evaluate import evaluate_run
 
-    results = evaluate_run(run_dir, num_samples=args.eval_samples, progress=lambda msg: print(msg, file=sys.stderr))
+    results = evaluate_run(run_dir, num_samples=args.eval_samples, eval_precision=args.eval_precision,
+                           progress=lambda msg: print(msg, file=sys.stderr))
     print_results(run_dir, results)
     return 0
 

@@ -19,6 +19,7 @@ from slowvae.metrics.modularity import explicitness, modularity, modularity_expl
 from slowvae.metrics.sap import sap
 from slowvae.metrics.registry import METRICS, PRESETS, MetricData, MetricEntry, register_metric
 from slowvae.metrics.suite import compute_suite, samples_needed
+from slowvae.metrics.udr import udr
 from slowvae.metrics.unsupervised import unsupervised
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "register_metric",
     "samples_needed",
     "sap",
+    "udr",
     "unsupervised",
 ]

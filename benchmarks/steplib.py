@@ -1,0 +1,86 @@
+"""The project's training step as the speed benchmarks time it (``compile_speed.py``, ``step_flops.py``).
+
+One :class:`Step` is the loop body of :func:`slowvae.train.train` for SlowVAE on procedural dSprites
+at one precision, eager or compiled: render a pair batch, forward under autocast, backward, Adam.
+Each call adds the seconds of its phases to :attr:`Step.seconds`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+
+from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, make_pair_source, new_model
+from slowvae.train import compile_network
+
+BATCH_PAIRS = 32  # the default: 64 images per step
+PHASES = ("data", "forward", "backward", "optimizer")
+
+
+class Step:
+    """One training step of a fresh SlowVAE (seed 1) at ``precision`` ("fp32" or "bf16"), compiled or not."""
+
+    def __init__(self, precision: str, compiled: bool, *, seed: int = 0) -> None:
+        config = TrainConfig(precision=precision)
+        self.source = make_pair_source(config)
+        self.model = new_model(config, self.source.channels)
+        self.amp = PRECISIONS[precision]
+        if self.amp is not None:
+            self.model.to(memory_format=torch.channels_last)  # as train() does on CPU
+        self.net = compile_network(self.model) if compiled else self.model
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.rng = np.random.default_rng(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.seconds = dict.fromkeys(PHASES, 0.0)
+        self.name = f"{precision} {'compiled' if compiled else 'eager'}"
+
+    def batch(self) -> torch.Tensor:
+        """A fresh pair batch (2, B, 1, 64, 64) float in [0, 1]."""
+        x_t, x_next, _, _ = self.source.sample_pairs(BATCH_PAIRS, self.rng)
+        return batch_to_tensor(x_t, x_next, self.source.binary, torch.device("cpu"))
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=self.amp or torch.float32, enabled=self.amp is not None):
+            return self.net(batch, self.generator)["loss"]
+
+    def __call__(self) -> float:
+        """Run one step; returns its loss."""
+        marks = [time.perf_counter()]
+        batch = self.batch()
+        marks.append(time.perf_counter())
+        loss = self.forward(batch)
+        marks.append(time.perf_counter())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        marks.append(time.perf_counter())
+        self.optimizer.step()
+        marks.append(time.perf_counter())
+        for phase, start, end in zip(PHASES, marks, marks[1:]):
+            self.seconds[phase] += end - start
+        return float(loss.detach())
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+    """GFLOP/s of an n x n matmul in ``dtype`` (the machine's practical peak for that dtype)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
+
+
+def timed_blocks(steps: dict[str, Callable[[], float]], blocks: int, per_block: int) -> dict[str, list[float]]:
+    """Seconds of every step of each callable, in ``blocks`` alternating blocks of ``per_block`` steps,
+    so that changes of the machine's load hit every variant alike."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(blocks):
+        for name, step in steps.items():
+            for _ in range(per_block):
+                start = time.perf_counter()
+                step()
+                times[name].append(time.perf_counter() - start)
+    return times

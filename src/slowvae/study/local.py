@@ -1,0 +1,115 @@
+"""The local executor: up to N runs at once in worker processes, each with its share of the cores.
+
+Workers are spawned with ``OMP_NUM_THREADS`` (and MKL's) set to ``cores // workers`` before
+they import torch, and set ``torch.set_num_threads`` to the same: oversubscribed threads cost
+more than half the throughput on a 2-core machine (issue 12). Ctrl-C reaches every worker; the
+training loop of each running run saves a checkpoint and stops, no new run starts, and the
+executor returns the runs that were interrupted.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from slowvae.study import runner
+
+#: set in a worker once Ctrl-C arrived: the worker then starts no new run
+_INTERRUPTED = False
+#: whether the worker is inside a run (only then does Ctrl-C interrupt what it is doing)
+_BUSY = False
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_run(workers: int, available: int | None = None) -> int:
+    """Torch threads of each of ``workers`` concurrent runs: an equal share of the cores, at least 1."""
+    return max(1, (available or cores()) // max(1, workers))
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, _interrupt)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    # outside a training loop (whose own handler checkpoints first): stop the current evaluation
+    global _INTERRUPTED
+    _INTERRUPTED = True
+    if _BUSY:
+        raise KeyboardInterrupt
+
+
+def _work(task: tuple[str, int]) -> tuple[str, str]:
+    global _BUSY, _INTERRUPTED
+    path, threads = task
+    if _INTERRUPTED:
+        return path, runner.INTERRUPTED
+    _BUSY = True
+    try:
+        status = runner.execute_run(path, threads=threads)
+    except KeyboardInterrupt:
+        status = runner.INTERRUPTED
+    finally:
+        _BUSY = False
+    if status == runner.INTERRUPTED:
+        _INTERRUPTED = True
+    return path, status
+
+
+@contextmanager
+def _thread_environment(threads: int) -> Iterator[None]:
+    """Spawned workers inherit these before their first torch import; restored afterwards."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
+    os.environ.update({k: str(threads) for k in _THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_local(
+    run_dirs: list[Path],
+    *,
+    workers: int = 2,
+    threads: int | None = None,
+    on_result: Callable[[Path, str], None] | None = None,
+) -> dict[str, str]:
+    """Execute study runs with ``workers`` processes of ``threads`` torch threads each (default: an
+    equal share of the cores). Returns run directory -> status (see :func:`runner.execute_run`)."""
+    if not run_dirs:
+        return {}
+    workers = max(1, min(workers, len(run_dirs)))
+    threads = threads or threads_per_run(workers)
+    tasks = [(str(p), threads) for p in run_dirs]
+    results: dict[str, str] = {}
+    # the workers get Ctrl-C themselves (same process group) and checkpoint; this process waits for them
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _thread_environment(threads):
+            pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(threads,))
+        with pool:
+            for path, status in pool.imap_unordered(_work, tasks, chunksize=1):
+                results[path] = status
+                if on_result is not None:
+                    on_result(Path(path), status)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return results

@@ -1,0 +1,219 @@
+"""The study table: one row per (model, dataset, hyperparameter setting), mean ± std over seeds.
+
+:func:`study_table` returns the table as a JSON-ready dict (what ``slowvae study table --format
+json`` prints and what the report's study page renders); :func:`render` writes it as Markdown,
+CSV or LaTeX; :func:`save_figures` draws one figure per metric. Missing and failed runs are
+counted in every row, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from slowvae import rundir
+from slowvae.errors import SlowVAEError
+from slowvae.study import runner
+from slowvae.study.core import open_study, run_dir, run_state
+
+#: a metric name of the suite -> the key of results.json its column shows
+HEADLINE = {
+    "mcc": "mcc", "mig": "mig", "sap": "sap", "dci": "dci_disentanglement", "modularity": "modularity",
+    "explicitness": "explicitness_test", "unsupervised": "gaussian_total_correlation", "irs": "irs",
+    "beta_vae": "beta_vae_eval", "factor_vae": "factor_vae_eval", "udr": "udr",
+}
+FORMATS = ("md", "csv", "json", "tex")
+
+
+def _value(results: dict[str, Any], metric: str) -> float | None:
+    """``metric`` of a results.json: a suite name (its headline key), any numeric key, or
+    ``<metric>@<step>`` for a checkpoint scored through ``at_steps``."""
+    name, _, step = metric.partition("@")
+    source = results.get("at_steps", {}).get(step, {}) if step else results
+    value = source.get(HEADLINE.get(name, name))
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _mean_std(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "std": None}
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None}
+
+
+def _groups(study_dir: Path) -> list[dict[str, Any]]:
+    """The study's rows with their runs: model, dataset, setting, and per run (seed, state, results)."""
+    study = open_study(study_dir)
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for spec in study.runs:
+        group = groups.setdefault(spec.group, {"model": spec.model, "dataset": spec.dataset,
+                                               "setting": dict(spec.setting), "runs": []})
+        state = run_state(study_dir, spec).state
+        results = runner.read_json(run_dir(study_dir, spec.id) / rundir.RESULTS_FILE) if state == "finished" else None
+        group["runs"].append({"id": spec.id, "seed": spec.seed, "state": state, "results": results or {}})
+    return list(groups.values())
+
+
+def default_metrics(study_dir: Path | str) -> list[str]:
+    """The study's [evaluate] metrics: the table's columns unless others are asked for."""
+    return list(open_study(study_dir).evaluate["metrics"])
+
+
+def study_table(
+    study_dir: Path | str, *, metrics: list[str] | None = None, select: str | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """The table of the study in ``study_dir`` as a dict::
+
+        {"rows": [{"model", "dataset", "setting": {...}, "n", "n_failed", "n_missing",
+                   "<metric>": {"mean", "std"}, ...}],
+         "selection": None | {"method": "udr", "chosen": [...], "notes": [...]}}
+
+    ``n`` counts finished runs (seeds), ``n_failed`` failed ones, ``n_missing`` those not finished
+    yet; mean and std (sample std, None below two values) are over the finished runs that have the
+    metric. ``metrics`` are suite names (``dci`` shows ``dci_disentanglement``), results.json keys
+    or ``mcc@1000`` for an ``at_steps`` checkpoint (default: the study's metrics). With
+    ``select="udr"`` only each (model, dataset)'s setting with the highest median UDR remains
+    (UDR is computed first where missing; ``progress`` receives its messages).
+    """
+    study_dir = Path(study_dir)
+    metrics = metrics or default_metrics(study_dir)
+    selection = None
+    if select is not None:
+        if select != "udr":
+            raise SlowVAEError(f"--select {select!r}: the only selection method is udr")
+        from slowvae.study.udr import select_by_udr
+
+        selection = select_by_udr(study_dir, progress=progress)
+    rows = []
+    for group in _groups(study_dir):
+        if selection is not None and not _chosen(selection, group):
+            continue
+        finished = [r for r in group["runs"] if r["state"] == "finished"]
+        row: dict[str, Any] = {
+            "model": group["model"], "dataset": group["dataset"], "setting": group["setting"],
+            "n": len(finished), "n_failed": sum(r["state"] == "failed" for r in group["runs"]),
+            "n_missing": sum(r["state"] in ("pending", "running") for r in group["runs"]),
+        }
+        for metric in metrics:
+            row[metric] = _mean_std([v for r in finished if (v := _value(r["results"], metric)) is not None])
+        rows.append(row)
+    return {"rows": rows, "selection": selection}
+
+
+def _chosen(selection: dict[str, Any], group: dict[str, Any]) -> bool:
+    return any(c["model"] == group["model"] and c["dataset"] == group["dataset"] and c["setting"] == group["setting"]
+               for c in selection["chosen"])
+
+
+def seed_values(study_dir: Path | str, table: dict[str, Any], metric: str) -> list[list[float]]:
+    """Per table row, the finished seeds' values of ``metric`` (for figures)."""
+    by_key = {(g["model"], g["dataset"], json.dumps(g["setting"], sort_keys=True)): g for g in _groups(Path(study_dir))}
+    out = []
+    for row in table["rows"]:
+        group = by_key[(row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True))]
+        out.append([v for r in group["runs"] if r["state"] == "finished" and (v := _value(r["results"], metric)) is not None])
+    return out
+
+
+def _setting_text(setting: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.3g}" for k, v in sorted(setting.items())) or "defaults"
+
+
+def _cell(stat: dict[str, float | None], digits: int = 3) -> str:
+    if stat["mean"] is None:
+        return "-"
+    if stat["std"] is None:
+        return f"{stat['mean']:.{digits}f}"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def _metric_names(table: dict[str, Any]) -> list[str]:
+    fixed = {"model", "dataset", "setting", "n", "n_failed", "n_missing"}
+    return [k for k in table["rows"][0] if k not in fixed] if table["rows"] else []
+
+
+def render(table: dict[str, Any], fmt: str = "md") -> str:
+    """The table as ``md`` (default), ``csv``, ``json`` or ``tex`` text."""
+    if fmt not in FORMATS:
+        raise SlowVAEError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if fmt == "json":
+        return json.dumps(table, indent=2)
+    metrics = _metric_names(table)
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["model", "dataset", "setting", "n", "n_failed", "n_missing",
+                         *[f"{m}_{s}" for m in metrics for s in ("mean", "std")]])
+        for row in table["rows"]:
+            writer.writerow([row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True), row["n"],
+                             row["n_failed"], row["n_missing"],
+                             *["" if row[m][s] is None else f"{row[m][s]:.6g}" for m in metrics for s in ("mean", "std")]])
+        return buf.getvalue()
+    header = ["model", "dataset", "setting", *metrics, "n", "failed", "missing"]
+    lines_rows = [[row["model"], row["dataset"], _setting_text(row["setting"]), *[_cell(row[m]) for m in metrics],
+                   str(row["n"]), str(row["n_failed"]), str(row["n_missing"])] for row in table["rows"]]
+    if fmt == "md":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in lines_rows]
+    else:
+        def tex(text: str) -> str:
+            return text.replace("±", "$\\pm$").replace("_", "\\_").replace("&", "\\&")
+
+        lines = ["\\begin{tabular}{lll" + "r" * (len(header) - 3) + "}", "\\toprule",
+                 " & ".join(tex(h) for h in header) + " \\\\", "\\midrule"]
+        lines += [" & ".join(tex(c) for c in cells) + " \\\\" for cells in lines_rows]
+        lines += ["\\bottomrule", "\\end{tabular}"]
+    if table.get("selection"):
+        chosen = table["selection"]["chosen"]
+        lines.append("")
+        notes = table["selection"].get("notes", [])
+        lines.append(f"Settings selected by median UDR over seeds ({len(chosen)} model/dataset pairs)"
+                     + ("; notes: " + "; ".join(notes) if notes else ""))
+    return "\n".join(lines) + "\n"
+
+
+def save_figures(study_dir: Path | str, table: dict[str, Any], out_dir: Path | str, stem: str = "table") -> list[Path]:
+    """One PNG per metric in ``out_dir`` (``<stem>-<metric>.png``): every finished seed as a point,
+    and each row's mean with a ±std error bar."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = [f"{r['model']}\n{r['dataset']}\n{_setting_text(r['setting'])}" for r in table["rows"]]
+    paths = []
+    for metric in _metric_names(table):
+        values = seed_values(study_dir, table, metric)
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(labels) + 1), 3.8))
+        for i, (row, seeds) in enumerate(zip(table["rows"], values)):
+            if seeds:
+                ax.scatter([i + 0.12] * len(seeds), seeds, s=14, color="0.55", zorder=2,
+                           label="seed" if i == 0 else None)
+            stat = row[metric]
+            if stat["mean"] is not None:
+                ax.errorbar([i - 0.12], [stat["mean"]], yerr=[stat["std"] or 0.0], fmt="o", color="C0", capsize=4,
+                            zorder=3, label="mean ± std" if i == 0 else None)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, fontsize=7, rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+        ax.set_ylabel(metric)
+        ax.set_xlim(-0.6, len(labels) - 0.4)
+        if any(values):
+            ax.legend(fontsize=7, loc="best")
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        path = out_dir / f"{stem}-{metric.replace('@', '-at-')}.png"
+        tmp = path.with_name(f".{path.name}.tmp.png")
+        fig.savefig(tmp, dpi=120)
+        plt.close(fig)
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+__all__ = ["FORMATS", "HEADLINE", "default_metrics", "render", "save_figures", "seed_values", "study_table"]

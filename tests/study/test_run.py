@@ -1,0 +1,271 @@
+"""`slowvae study run|status|table|udr|select` on tiny real runs: skip, resume, retry, refuse, tabulate."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from slowvae.cli import main
+from slowvae.study import parse_study, prepare, study_status, study_table
+from slowvae.study import runner
+from slowvae.study.core import run_dir
+from slowvae.study.local import threads_per_run
+
+STUDY = """
+name = "t"
+steps = 4
+seeds = [1, 2]
+datasets = ["dsprites-procedural"]
+batch_pairs = 4
+precision = "fp32"
+
+[evaluate]
+samples = 200
+
+[[models]]
+name = "slowvae"
+grid = { gamma = [1, 10] }
+
+[[models]]
+name = "pcl"
+seeds = [1]
+"""
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A study of five tiny runs, run to the end with the local executor."""
+    root = tmp_path_factory.mktemp("study")
+    study_file = _write(root / "study.toml", STUDY)
+    out = root / "out"
+    assert main(["study", "run", str(study_file), "--out", str(out), "--workers", "2"]) == 0
+    return study_file, out
+
+
+def test_every_run_is_an_ordinary_finished_run_directory(finished, tmp_path, capsys):
+    study_file, out = finished
+    study = parse_study(study_file.read_text())
+    assert (out / "study.toml").read_text() == study_file.read_text()
+    for spec in study.runs:
+        path = run_dir(out, spec.id)
+        config = json.loads((path / "config.json").read_text())["config"]
+        assert config["seed"] == spec.seed and config["hyper"] == spec.config["hyper"] and config["steps"] == 4
+        results = json.loads((path / "results.json").read_text())
+        assert results["step"] == 4 and results["settings"]["num_samples"] == 200
+        assert results["study_evaluate"] == spec.evaluate
+    # `slowvae evaluate` works on a study run unchanged (on a copy: it rewrites results.json)
+    some = run_dir(out, study.runs[0].id)
+    copy = tmp_path / "copy"
+    shutil.copytree(some, copy)
+    assert main(["evaluate", str(copy), "--samples", "200", "--json", "--no-figures", "--seed", "0"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["mcc"] == pytest.approx(json.loads((some / "results.json").read_text())["mcc"])
+
+
+def test_rerun_skips_finished_runs_without_touching_them(finished, capsys):
+    study_file, out = finished
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*") if p.is_file()}
+    assert main(["study", "run", str(study_file), "--out", str(out)]) == 0
+    assert "nothing to run" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("*") if p.is_file()} == stamps
+
+
+def test_a_changed_study_is_refused_naming_runs_and_settings(finished, tmp_path, capsys):
+    _, out = finished
+    changed = _write(tmp_path / "changed.toml", STUDY.replace("steps = 4", "steps = 5"))
+    assert main(["study", "run", str(changed), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "would change 5 run(s)" in err and "config.steps: 4 -> 5" in err
+    assert "slowvae-dsprites-procedural-gamma1-seed1-" in err and "Traceback" not in err
+    changed = _write(tmp_path / "metrics.toml", STUDY.replace("samples = 200", "samples = 300"))
+    assert main(["study", "run", str(changed), "--out", str(out)]) == 2
+    assert "evaluate.samples: 200 -> 300" in capsys.readouterr().err
+
+
+def test_status_and_table(finished, capsys):
+    _, out = finished
+    assert main(["study", "status", str(out)]) == 0
+    assert "5 finished, 0 running, 0 failed, 0 pending" in capsys.readouterr().out
+    table = study_table(out)
+    assert [(r["model"], r["setting"]) for r in table["rows"]] == [
+        ("slowvae", {"gamma": 1.0}), ("slowvae", {"gamma": 10.0}), ("pcl", {})]
+    row = table["rows"][0]
+    assert set(row) == {"model", "dataset", "setting", "n", "n_failed", "n_missing", "mcc"}
+    assert (row["n"], row["n_failed"], row["n_missing"]) == (2, 0, 0)
+    values = [json.loads((p / "results.json").read_text())["mcc"] for p in sorted((out / "runs").glob("slowvae-*gamma1-*"))]
+    assert row["mcc"]["mean"] == pytest.approx(np.mean(values)) and row["mcc"]["std"] == pytest.approx(np.std(values, ddof=1))
+    assert table["rows"][2]["mcc"]["std"] is None  # one seed: no spread
+    assert table["selection"] is None
+    assert main(["study", "table", str(out), "--format", "json", "--no-figures"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(table))
+    assert main(["study", "table", str(out), "--format", "csv", "--metrics", "mcc,mcc_untrained"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "model,dataset,setting,n,n_failed,n_missing,mcc_mean,mcc_std,mcc_untrained_mean,mcc_untrained_std"
+    assert len(lines) == 4
+    assert (out / "figures" / "table-mcc.png").stat().st_size > 5000
+    assert main(["study", "table", str(out), "--format", "tex", "--no-figures"]) == 0
+    assert "\\begin{tabular}" in capsys.readouterr().out
+
+
+def test_udr_select_and_the_follow_up_study_reuses_finished_seeds(finished, tmp_path, capsys):
+    _, out = finished
+    assert main(["study", "udr", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "pcl on dsprites-procedural (defaults): left out, a contrastive model" in printed
+    scored = {p.name: json.loads((p / "results.json").read_text()).get("udr") for p in (out / "runs").iterdir()}
+    assert all(0 <= v <= 1 for k, v in scored.items() if k.startswith("slowvae"))
+    assert all(v is None for k, v in scored.items() if k.startswith("pcl"))
+    table = study_table(out, metrics=["mcc", "udr"], select="udr")
+    chosen = table["selection"]["chosen"]
+    medians = {}
+    for gamma in (1, 10):
+        medians[gamma] = float(np.median([v for k, v in scored.items() if k.startswith(f"slowvae-dsprites-procedural-gamma{gamma}-")]))
+    best = max(medians, key=medians.get)
+    assert [c["setting"] for c in chosen if c["model"] == "slowvae"] == [{"gamma": float(best)}]
+    assert [r["setting"] for r in table["rows"]] == [{"gamma": float(best)}, {}]
+    nxt = tmp_path / "next.toml"
+    assert main(["study", "select", str(out), "--seeds", "2", "--out", str(nxt)]) == 0
+    assert "3 finished run(s) reused, 1 new" in capsys.readouterr().out
+    follow = parse_study(nxt.read_text())
+    assert sorted((r.model, r.seed) for r in follow.runs) == [("pcl", 1), ("pcl", 2), ("slowvae", 1), ("slowvae", 2)]
+    reused = {r.id for r in follow.runs} & {p.name for p in (out / "runs").iterdir()}
+    assert len(reused) == 3  # same settings, same ids
+    assert main(["study", "run", str(nxt), "--out", str(tmp_path / "next"), "--dry-run"]) == 0
+    assert "4 runs, 1 to run" not in capsys.readouterr().err  # dry-run before linking counts all four
+    from slowvae.study import load_study
+
+    prepare(load_study(nxt), tmp_path / "next")
+    linked = [p for p in (tmp_path / "next" / "runs").iterdir() if p.is_symlink()]
+    assert len(linked) == 3 and study_status(tmp_path / "next")["counts"] == {
+        "finished": 3, "running": 0, "failed": 0, "pending": 1}
+
+
+def test_failed_runs_are_retried_only_when_asked(tmp_path, capsys):
+    study_file = _write(tmp_path / "s.toml", STUDY.replace("grid = { gamma = [1, 10] }", "").replace(
+        '[[models]]\nname = "pcl"\nseeds = [1]\n', "").replace("seeds = [1, 2]", "seeds = [1]"))
+    out = tmp_path / "out"
+    study = parse_study(study_file.read_text())
+    prepare(study, out)
+    path = run_dir(out, study.runs[0].id)
+    runner.write_error(path, "boom: something broke")
+    assert main(["study", "run", str(study_file), "--out", str(out)]) == 0
+    assert "skipping failed run" in capsys.readouterr().err
+    assert not (path / "config.json").exists()
+    status = study_status(out)
+    assert status["counts"]["failed"] == 1 and status["runs"][0]["error"] == "boom: something broke"
+    row = study_table(out)["rows"][0]
+    assert (row["n"], row["n_failed"], row["n_missing"]) == (0, 1, 0)
+    assert main(["study", "run", str(study_file), "--out", str(out), "--retry-failed", "--workers", "1"]) == 0
+    assert runner.is_finished(path) and not (path / runner.ERROR_FILE).exists()
+
+
+def test_an_exception_marks_the_run_failed(tmp_path, monkeypatch):
+    study = parse_study(STUDY.replace("seeds = [1, 2]", "seeds = [1]"))
+    prepare(study, tmp_path)
+    import slowvae.evaluate
+
+    def broken(*args, **kwargs):
+        raise ValueError("no scores today\nsecond line")
+
+    monkeypatch.setattr(slowvae.evaluate, "evaluate_run", broken)
+    path = run_dir(tmp_path, study.runs[0].id)
+    assert runner.execute_run(path) == runner.FAILED
+    error = json.loads((path / runner.ERROR_FILE).read_text())
+    assert error["error"] == "ValueError: no scores today" and "Traceback" in error["traceback"]
+    assert study_table(tmp_path)["rows"][0]["n_failed"] == 1
+
+
+def test_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
+    text = STUDY.replace("steps = 4", "steps = 6").replace("seeds = [1, 2]", "seeds = [1]")
+    study = parse_study(text)
+    spec = study.runs[0]
+    prepare(study, tmp_path / "a")
+    prepare(study, tmp_path / "b")
+    interrupted = run_dir(tmp_path / "a", spec.id)
+
+    def ctrl_c(report):
+        if report.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    assert runner.execute_run(interrupted, callback=ctrl_c) == runner.INTERRUPTED
+    assert runner.trained_steps(interrupted) == 4  # the loop sees the flag after the next step
+    assert study_status(tmp_path / "a")["runs"][0]["state"] == "pending"
+    assert runner.execute_run(interrupted) == runner.FINISHED
+    straight = run_dir(tmp_path / "b", spec.id)
+    assert runner.execute_run(straight) == runner.FINISHED
+    a = torch.load(interrupted / "checkpoints" / "last.pt", weights_only=True)["model"]
+    b = torch.load(straight / "checkpoints" / "last.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ctrl_c_stops_the_study_with_checkpoints_and_rerun_finishes(tmp_path):
+    text = STUDY.replace("steps = 4", "steps = 400\nlog_every = 1").replace('[[models]]\nname = "pcl"\nseeds = [1]\n', "")
+    study_file = _write(tmp_path / "s.toml", text.replace("grid = { gamma = [1, 10] }", ""))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "slowvae.cli", "study", "run", str(study_file), "--out", str(out), "--workers", "2"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 240
+    logs = []
+    while time.time() < deadline:
+        logs = list((out / "runs").glob("*/metrics.jsonl")) if (out / "runs").exists() else []
+        if len(logs) == 2 and all(len(p.read_text().splitlines()) >= 3 for p in logs):
+            break
+        time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the runs did not start training")
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert b"interrupted" in err
+    status = study_status(out)
+    assert status["counts"]["pending"] == 2
+    for run in status["runs"]:
+        steps = runner.trained_steps(run_dir(out, run["id"]))
+        assert 3 <= steps < 400  # a checkpoint written at the interrupt
+    assert main(["study", "run", str(study_file), "--out", str(out)]) == 0
+    assert study_status(out)["counts"]["finished"] == 2
+
+
+def test_threads_are_shared_between_workers():
+    assert threads_per_run(1, 2) == 2 and threads_per_run(2, 2) == 1 and threads_per_run(4, 2) == 1
+    assert threads_per_run(3, 16) == 5
+
+
+def test_a_slurm_task_killed_for_memory_counts_as_failed(tmp_path, monkeypatch):
+    # sacct and squeue stand-ins: the task of job 12_0 ended OUT_OF_MEMORY, nothing is queued
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in {"sacct": "echo '12_0|OUT_OF_MEMORY'\necho '12_1|CANCELLED by 0'", "squeue": "true"}.items():
+        (bin_dir / name).write_text(f"#!/bin/sh\n{text}\n")
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    study = parse_study(STUDY.replace('[[models]]\nname = "pcl"\nseeds = [1]\n', "").replace("grid = { gamma = [1, 10] }", ""))
+    out = tmp_path / "out"
+    prepare(study, out)
+    ids = [r.id for r in study.runs]
+    (out / "slurm").mkdir()
+    (out / "slurm" / "jobs.json").write_text(json.dumps({ids[0]: "12_0", ids[1]: "12_1"}))
+    status = study_status(out)
+    assert status["counts"] == {"finished": 0, "running": 0, "failed": 1, "pending": 1}
+    assert "SLURM job 12_0 ended OUT_OF_MEMORY" in status["runs"][0]["error"]
+    from slowvae.study import to_run
+
+    todo, failed = to_run(study, out)
+    assert [s.id for s in todo] == [ids[1]] and [f.spec.id for f in failed] == [ids[0]]
