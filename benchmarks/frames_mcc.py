@@ -13,6 +13,7 @@ Resumable: run the same command again and a finished run is scored, an unfinishe
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import sys
@@ -20,8 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-import runlib
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "data"))
@@ -43,6 +42,26 @@ def make_video(folder: Path, sequences: int, length: int, seed: int) -> Path:
         positions[f"walk{s}"] = xy
     write_truth(truth, positions)
     return truth
+
+
+def train_to(run_dir: Path, config) -> float:
+    """Train ``run_dir`` to ``config.steps``: a new run, or the saved run continued from its last
+    checkpoint (exact resume) with more steps; the seconds this took."""
+    from slowvae import rundir
+    from slowvae.run import init_run_dir, load_run_config, make_pair_source, update_run_config
+    from slowvae.train import train
+
+    start = time.perf_counter()
+    ckpt = run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT
+    if not (run_dir / rundir.CONFIG_FILE).exists():
+        init_run_dir(run_dir, config, make_pair_source(config))
+        train(run_dir)
+    elif (rundir.load_checkpoint(ckpt)["step"] if ckpt.exists() else 0) < config.steps:
+        update_run_config(run_dir, dataclasses.replace(load_run_config(run_dir), steps=config.steps))
+        if not ckpt.exists():  # stopped before its first checkpoint: start again with a clean log
+            (run_dir / rundir.LOG_FILE).unlink(missing_ok=True)
+        train(run_dir, resume=ckpt.exists())
+    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -67,7 +86,7 @@ def main() -> int:
     config = TrainConfig(dataset=f"frames:{args.work / 'videos'}", dataset_options={"max_dt": args.max_dt},
                          steps=args.steps, seed=args.seed, batch_pairs=args.batch_pairs, checkpoint_every=args.eval_every,
                          keep_checkpoints=True, log_every=100)
-    train_s = runlib.train_to(run_dir, config)
+    train_s = train_to(run_dir, config)
     curve = {}
     for step in range(0, args.steps + 1, args.eval_every):
         result = evaluate_run(run_dir, checkpoint=f"step_{step}.pt", num_samples=args.samples, seed=0,
