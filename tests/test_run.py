@@ -95,3 +95,37 @@ def test_contrastive_run_encodes_but_cannot_decode(tmp_path):
     np.testing.assert_allclose(run.encode(images), expected, atol=1e-6)
     with pytest.raises(SlowVAEError, match="no decoder"):
         run.decode(np.zeros((1, 10)))
+
+
+def test_frames_run_keeps_its_options_truth_and_image_format(tmp_path, monkeypatch):
+    from sprite_video import sprite_walk, write_truth
+
+    monkeypatch.setenv("SLOWVAE_DATA", str(tmp_path / "root"))
+    frames, xy = sprite_walk(12, np.random.default_rng(1))
+    np.save(tmp_path / "walk.npy", frames)
+    write_truth(tmp_path / "truth.csv", {"0": xy})
+    config = TrainConfig(**SMALL, dataset=f"frames:{tmp_path / 'walk.npy'}", dataset_options={"max_dt": 3, "binary": True})
+    calls = []
+    source = make_pair_source(config, truth=tmp_path / "truth.csv", progress=lambda done, total, _: calls.append(done))
+    assert source.max_dt == 3 and source.binary and source.channels == 1 and source.latent_names == ("x", "y")
+    assert calls and calls[-1] == 12  # the one-time decode reported every frame
+    _, latents = source.sample_eval(12, np.random.default_rng(0))
+    np.testing.assert_allclose(np.sort(latents[:, 0]), np.sort(xy[:, 0]), atol=1e-3)
+    init_run_dir(tmp_path / "run", config, source)
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert meta["images"] == {"channels": 1, "binary": True}
+    assert meta["config"]["dataset_options"] == {"max_dt": 3, "binary": True}
+    train(tmp_path / "run")
+    (tmp_path / "walk.npy").unlink()  # load_run needs no data: the image format is in config.json
+    run = slowvae.load_run(tmp_path / "run")
+    assert run.binary and run.channels == 1 and run.config.dataset_options == {"max_dt": 3, "binary": True}
+    assert run.encode(np.zeros((2, 64, 64), np.uint8)).shape == (2, run.model.z_dim)
+
+
+def test_dataset_options_and_truth_only_where_the_dataset_takes_them(tmp_path):
+    with pytest.raises(SlowVAEError, match="--max-dt does not apply to dataset 'dsprites-procedural'"):
+        TrainConfig(**SMALL, dataset_options={"max_dt": 2})
+    with pytest.raises(SlowVAEError, match="--truth gives ground truth to frames:PATH data"):
+        make_pair_source(TrainConfig(**SMALL), truth=tmp_path / "truth.csv")
+    source = make_pair_source(TrainConfig(**SMALL), progress=lambda *_: None)  # ignored where nothing decodes
+    assert source.latent_names

@@ -125,6 +125,7 @@ def evaluate_run(
     overrides: dict[str, dict[str, Any]] | None = None,
     out: Path | str | None = None,
     progress: Callable[[str], None] | None = None,
+    truth: Path | str | None = None,
 ) -> dict[str, Any]:
     """Score a run's posterior means and write ``results.json`` and figures.
 
@@ -141,12 +142,19 @@ def evaluate_run(
     ``settings.eval_precision``. ``timing`` holds the seconds of each phase (``load``, ``mcc``,
     ``figures``, ``suite``) with the images encoded (``figures``: the files drawn). Results go to
     ``out`` (default ``RUN_DIR/results.json``).
+
+    A ``frames:`` run is scored against ``truth`` (a CSV; default: the run's saved
+    ``truth.csv``); without ground truth ``mcc`` is None, ``mcc_note`` says why, and only the
+    reconstructions and traversals are drawn.
     """
     say = progress or (lambda _msg: None)
     run_dir = Path(run_dir)
     start = time.perf_counter()
     precision = resolve_precision(eval_precision, device)
-    model, config, step, source = load_model(run_dir, checkpoint, device)
+    model, config, step, source = load_model(run_dir, checkpoint, device, truth)
+    has_truth = len(source.latent_names) > 0
+    if preset is not None and not has_truth:
+        raise SlowVAEError("the metric suite (--preset) needs ground truth: pass --truth FILE.csv")
     untrained = new_model(config, source.channels).to(next(model.parameters()).device).eval()
     if precision == "bf16" and next(model.parameters()).device.type == "cpu":
         for net in (model, untrained):
@@ -159,18 +167,7 @@ def evaluate_run(
     codes = encode_images(model, images, source.binary, precision=precision)
     if not np.all(np.isfinite(codes)):
         raise SlowVAEError("the model produced NaN or infinite codes; the checkpoint is broken")
-    codes_untrained = encode_images(untrained, images, source.binary, precision=precision)
-
-    say("computing MCC")
-    scores = mcc(codes, latents)
-    floor = mcc(codes_untrained, latents)
-    names = list(source.latent_names)
     results: dict[str, Any] = {
-        "mcc": scores["mcc"],
-        "mcc_pearson": scores["mcc_pearson"],
-        "mcc_untrained": floor["mcc"],
-        "mcc_per_factor": dict(zip(names, map(float, scores["mcc_per_factor"]))),
-        "latent_for_factor": dict(zip(names, map(int, scores["mcc_dim_for_factor"]))),
         **model.learned_values(),  # slowvae-gl: learned_alpha, learned_scale (one per latent)
         "step": step,
         "checkpoint": str(checkpoint or rundir.LAST_CHECKPOINT),
@@ -180,19 +177,37 @@ def evaluate_run(
             "seed": seed,
             "representation": "posterior mean" if model.decoder is not None else "encoder output",
             "eval_precision": precision,
-            "mcc": {"correlation": "spearman", "matching": "rectangular Hungarian, no padding"},
         },
     }
-    timing["mcc"] = {"seconds": time.perf_counter() - clock, "images": 2 * num_samples}
+    names = list(source.latent_names)
+    if has_truth:
+        codes_untrained = encode_images(untrained, images, source.binary, precision=precision)
+        say("computing MCC")
+        scores = mcc(codes, latents)
+        floor = mcc(codes_untrained, latents)
+        results = {
+            "mcc": scores["mcc"],
+            "mcc_pearson": scores["mcc_pearson"],
+            "mcc_untrained": floor["mcc"],
+            "mcc_per_factor": dict(zip(names, map(float, scores["mcc_per_factor"]))),
+            "latent_for_factor": dict(zip(names, map(int, scores["mcc_dim_for_factor"]))),
+            **results,
+        }
+        results["settings"]["mcc"] = {"correlation": "spearman", "matching": "rectangular Hungarian, no padding"}
+    else:
+        results = {"mcc": None, "mcc_note": "MCC needs ground truth: pass --truth FILE.csv (columns sequence, "
+                   "frame, then one per latent)", **results}
+    timing["mcc"] = {"seconds": time.perf_counter() - clock, "images": (2 if has_truth else 1) * num_samples}
     if figures:
         clock = time.perf_counter()
         say("drawing figures")
         from slowvae import viz
 
         fig_dir = run_dir / "figures"
-        viz.save_correlation_matrix(
-            np.asarray(scores["mcc_abs_corr"]), names, fig_dir / "correlation.png", matched=scores["mcc_dim_for_factor"]
-        )
+        if has_truth:
+            viz.save_correlation_matrix(
+                np.asarray(scores["mcc_abs_corr"]), names, fig_dir / "correlation.png", matched=scores["mcc_dim_for_factor"]
+            )
         if model.decoder is not None:  # contrastive models have no decoder to draw with
             originals, recon = reconstructions(model, images[:8], source.binary)
             viz.save_reconstructions(originals, recon, fig_dir / "reconstructions.png")

@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from slowvae import __version__, rundir
-from slowvae.data import get_pair_source
+from slowvae.data import dataset_entry, get_pair_source
+from slowvae.data.frames import Progress
 from slowvae.data.pairs import PairSource
 from slowvae.data.transitions import make_transitions
 from slowvae.errors import SlowVAEError
@@ -27,6 +28,9 @@ from slowvae.models.base import resolve_hyper
 
 #: training precisions: the dtype the networks' matmuls and convolutions autocast to
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+#: dataset options that :func:`make_pair_source` passes itself (never saved in a config): the
+#: ground-truth CSV of the run and the decoding progress callback
+_SOURCE_ARGUMENTS = ("truth", "progress")
 
 
 @dataclass
@@ -35,10 +39,13 @@ class TrainConfig:
 
     Defaults follow the SlowVAE reference (Klindt et al. 2021, appendix) except ``steps`` (the
     reference trains 300,000) and ``checkpoint_every``. ``model`` is a registered model name or
-    ``package.module:ClassName``; ``dataset`` is a registered dataset name (``slowvae data list``).
+    ``package.module:ClassName``; ``dataset`` is a registered dataset name (``slowvae data list``)
+    or ``PREFIX:ARGUMENT`` such as ``frames:PATH``, and ``dataset_options`` the options its entry
+    accepts (``DatasetEntry.extra["options"]``; for ``frames:``, ``max_dt`` and ``binary``).
     """
 
     dataset: str = "dsprites-procedural"
+    dataset_options: dict[str, Any] = field(default_factory=dict)  # e.g. frames: {"max_dt": 2, "binary": True}
     transitions: str = "laplace"  # "laplace" (LAP) or "uniform" (LOC)
     data_rate: float | None = 1.0  # LAP rate; None draws U(1, 10) per pair
     k: int | None = None  # LOC: factors changed per pair; None draws U{1..K-1}
@@ -65,6 +72,12 @@ class TrainConfig:
         for name in ("steps", "batch_pairs", "checkpoint_every", "log_every", "z_dim"):
             if getattr(self, name) < 1:
                 raise SlowVAEError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.dataset_options:
+            accepted = set(dataset_options(self.dataset)) - set(_SOURCE_ARGUMENTS)
+            unknown = sorted(set(self.dataset_options) - accepted)
+            if unknown:
+                flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+                raise SlowVAEError(f"{flags} does not apply to dataset {self.dataset!r}")
         self.precision = resolve_precision(self.precision, self.device)
         if not self.lr > 0:
             raise SlowVAEError(f"learning rate must be positive, got {self.lr}")
@@ -78,13 +91,32 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def make_pair_source(config: TrainConfig) -> PairSource:
-    """The PairSource a config trains on."""
+def dataset_options(name: str) -> tuple[str, ...]:
+    """The keyword options the entry of dataset ``name`` declares its factories accept
+    (``DatasetEntry.extra["options"]``; none for most datasets)."""
+    return tuple(dataset_entry(name)[0].extra.get("options", ()))
+
+
+def make_pair_source(
+    config: TrainConfig, *, truth: Path | str | None = None, progress: Progress | None = None
+) -> PairSource:
+    """The PairSource a config trains on, with its ``dataset_options``. ``truth`` is a
+    ground-truth CSV (``frames:`` data; a SlowVAEError for datasets with their own), ``progress``
+    reports the one-time decoding of datasets that decode (``frames:``)."""
     if config.transitions == "laplace":
         transitions = make_transitions("laplace", rate=config.data_rate)
     else:
         transitions = make_transitions(config.transitions, k=config.k)
-    return get_pair_source(config.dataset, transitions)
+    options = dict(config.dataset_options)
+    if truth is not None or progress is not None:
+        accepted = dataset_options(config.dataset)
+        if truth is not None:
+            if "truth" not in accepted:
+                raise SlowVAEError(f"--truth gives ground truth to frames:PATH data; {config.dataset!r} has its own")
+            options["truth"] = truth
+        if progress is not None and "progress" in accepted:
+            options["progress"] = progress
+    return get_pair_source(config.dataset, transitions, **options)
 
 
 def new_model(config: TrainConfig, channels: int) -> PairModel:
@@ -258,13 +290,21 @@ def checkpoint_path(run_dir: Path | str, checkpoint: str | None = None) -> Path:
     return Path(run_dir) / rundir.CHECKPOINT_DIR / (checkpoint or rundir.LAST_CHECKPOINT)
 
 
+def run_truth(run_dir: Path | str, truth: Path | str | None = None) -> Path | None:
+    """The ground-truth CSV to score a ``frames:`` run with: ``truth`` if given, else the
+    ``truth.csv`` saved in the run by ``train --truth``, else None."""
+    saved = Path(run_dir) / rundir.TRUTH_FILE
+    return Path(truth) if truth is not None else saved if saved.is_file() else None
+
+
 def load_model(
-    run_dir: Path | str, checkpoint: str | None = None, device: str = "cpu"
+    run_dir: Path | str, checkpoint: str | None = None, device: str = "cpu", truth: Path | str | None = None
 ) -> tuple[PairModel, TrainConfig, int, PairSource]:
     """The trained model of a run (``checkpoints/last.pt`` or the named checkpoint file), its
-    config, the step it was saved at and the run's PairSource. The model is in eval mode."""
+    config, the step it was saved at and the run's PairSource (with ground truth ``truth`` for
+    ``frames:`` data, see :func:`run_truth`). The model is in eval mode."""
     config = load_run_config(run_dir)
-    source = make_pair_source(config)
+    source = make_pair_source(config, truth=run_truth(run_dir, truth))
     model, step = _trained_model(run_dir, config, source.channels, checkpoint, device)
     return model, config, step, source
 

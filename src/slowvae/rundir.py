@@ -8,6 +8,7 @@ Layout of a run directory::
     checkpoints/step_N.pt numbered checkpoints when kept
     timing.json           seconds of run assembly and of the loop, one segment per training invocation
     results.json          written by evaluation
+    truth.csv             ground truth of frames: data given to `train --truth`
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from slowvae.errors import SlowVAEError
 CONFIG_FILE = "config.json"
 LOG_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
+TRUTH_FILE = "truth.csv"
 TIMING_FILE = "timing.json"
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"

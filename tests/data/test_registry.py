@@ -70,7 +70,13 @@ def test_grid_entry_builds_ground_truth_pairs(registry):
 def test_every_builtin_name_has_one_entry_with_a_factory():
     for name, entry in DATASETS.items():
         assert entry.name == name and (entry.grid is not None or entry.pairs is not None), name
-        assert dataset_entry(name) == (entry, {})
+        if entry.is_prefix:  # frames: -> frames:PATH
+            assert dataset_entry(name + "some/path") == (entry, {"argument": "some/path"})
+            with pytest.raises(SlowVAEError, match="needs an argument after the colon"):
+                dataset_entry(name)
+        else:
+            assert dataset_entry(name) == (entry, {})
+    assert "frames:" in DATASETS and "frames:..." in dataset_names()
     assert get_pair_source("natural-like").latent_names  # a natural source needs no transition rule
     with pytest.raises(SlowVAEError, match="no factor grid.*natural-sprites-binned is its gridded form"):
         get_dataset("natural-sprites")

@@ -14,7 +14,7 @@ from slowvae import __version__
 from slowvae.errors import SlowVAEError
 
 #: subcommand modules, in the order ``slowvae --help`` lists them
-COMMANDS = ("train", "evaluate", "report", "study", "score", "stats", "data", "models", "identifiability")
+COMMANDS = ("train", "evaluate", "encode", "report", "study", "score", "stats", "data", "models", "identifiability")
 
 
 def build_parser() -> argparse.ArgumentParser:

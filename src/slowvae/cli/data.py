@@ -1,4 +1,5 @@
-"""``slowvae data``: list the datasets, download one, or build KITTI Masks from MOTS annotations.
+"""``slowvae data``: list the datasets, download one, build KITTI Masks from MOTS annotations, or
+remove the decoded-frame caches of ``frames:PATH`` inputs.
 
 The data root is ``$SLOWVAE_DATA``, else ``$DISENTANGLEMENT_LIB_DATA``, else the user's cache
 directory. Nothing is ever downloaded except by ``slowvae data download NAME``.
@@ -37,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--min-area", type=int, default=30, help="pixels below which a frame splits a track (default 30)")
     build.add_argument("--force", action="store_true", help="overwrite an existing output file")
     build.set_defaults(func=run_build)
+    clean = sub.add_parser("clean", help="remove caches from the data root (frames: the decoded frames:PATH inputs)")
+    clean.add_argument("what", choices=["frames"], help="which caches to remove")
+    clean.set_defaults(func=run_clean)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -101,4 +105,13 @@ def run_build(args: argparse.Namespace) -> int:
                                progress=lambda m: print(m, file=sys.stderr))
     print(f"kitti-masks: {counts['sequences']} sequences, {counts['masks']} masks, "
           f"{counts['transitions']} transitions -> {out}")
+    return 0
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    from slowvae.data.download import human_size
+    from slowvae.data.frames import cache_folder, clean_caches
+
+    count, freed = clean_caches(_root(args))
+    print(f"removed {count} frame cache(s), {human_size(freed)}, from {cache_folder(_root(args))}")
     return 0

@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help="also run the metric suite with this preset (dlib, slowvae-paper, fast)")
     p.add_argument("--metrics", help="comma-separated suite metrics (default: all the preset's; needs --preset)")
     p.add_argument("--fast", action="store_true", help="fast DCI path (LightGBM where installed)")
+    p.add_argument("--truth", type=Path, metavar="FILE.csv",
+                   help="ground truth of a frames:PATH run (columns sequence, frame, one per latent); "
+                   "default: the truth.csv saved by `train --truth`")
     p.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="auto",
                    help="precision of every encoding: auto (default: bf16 where the hardware has native bf16, else "
                    "fp32), fp32, or bf16 autocast; saved as settings.eval_precision")
@@ -45,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         args.run_dir, checkpoint=args.checkpoint, num_samples=args.samples, seed=args.seed,
         device=args.device, figures=not args.no_figures, progress=progress, preset=args.preset,
         metrics=args.metrics.split(",") if args.metrics else None, fast=args.fast, eval_precision=args.eval_precision,
+        truth=args.truth,
     )
     if args.json:
         print(json.dumps(results, indent=2))
@@ -62,6 +66,10 @@ _SUMMARY_KEYS = {"mcc", "mcc_pearson", "mcc_untrained", "step", "seconds"}
 
 def print_results(run_dir: Path, results: dict[str, Any]) -> None:
     """A short human summary of results.json."""
+    if results["mcc"] is None:
+        print(f"step {results['step']}: no MCC ({results['mcc_note']})")
+        print(f"results: {Path(run_dir) / 'results.json'}; figures in {Path(run_dir) / 'figures'}")
+        return
     print(f"step {results['step']}: MCC {results['mcc']:.3f} (Spearman; Pearson {results['mcc_pearson']:.3f}; "
           f"untrained network {results['mcc_untrained']:.3f})")
     for name, value in results["mcc_per_factor"].items():

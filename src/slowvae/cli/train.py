@@ -8,12 +8,16 @@ import gc
 import sys
 from pathlib import Path
 
+from slowvae import rundir
+from slowvae.cli.bars import Bars
 from slowvae.errors import SlowVAEError
 
 #: TrainConfig fields set by flags of the same name that cannot change on --resume
 _CONFIG_FLAGS = ("dataset", "model", "transitions", "data_rate", "k", "z_dim", "batch_pairs", "lr", "seed", "precision")
 #: model hyperparameter flags (TrainConfig.hyper); fixed on --resume too
 _HYPER_FLAGS = ("beta", "gamma", "rate")
+#: dataset option flags (TrainConfig.dataset_options; frames:PATH data); fixed on --resume too
+_DATASET_FLAGS = ("max_dt", "binary")
 #: fields that --resume may adjust
 _ADJUSTABLE = ("steps", "device", "checkpoint_every", "log_every", "compile")
 
@@ -26,7 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "SlowVAE reference (batch 32 pairs, Adam lr 1e-4, beta 1, gamma 10, rate 6).",
     )
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", help="dataset name (default dsprites-procedural)")
+    d.add_argument("--dataset", help="dataset name (default dsprites-procedural), or frames:PATH for your own "
+                   "image folders, .npy/.npz arrays or videos")
+    d.add_argument("--max-dt", type=int, help="frames:PATH: pairs are dt ~ U{1..MAX_DT} frames apart (default 1)")
+    d.add_argument("--binary", action="store_true", default=None,
+                   help="frames:PATH: make frames 0/1 masks (default: only when the input already is)")
+    d.add_argument("--truth", type=Path, metavar="FILE.csv",
+                   help="frames:PATH: ground truth (columns sequence, frame, one per latent), saved with the run "
+                   "for evaluation")
     d.add_argument("--transitions", choices=["laplace", "uniform"], help="LAP (default) or LOC pairs")
     d.add_argument("--data-rate", type=_rate, help="LAP rate of the data transitions (default 1; 'random' or -1: U(1,10) per pair)")
     d.add_argument("--k", type=_k, help="LOC: factors changed per pair (default: U{1..K-1} per pair)")
@@ -108,7 +119,9 @@ def _k(text: str) -> int | None:
 
 
 def _default_out(model: str, dataset: str, seed: int) -> Path:
-    name = f"{model}-{dataset}-seed{seed}"
+    prefix, sep, argument = dataset.partition(":")
+    data = f"{prefix}-{Path(argument).name}" if sep else dataset  # frames:/a/b/walk.mp4 -> frames-walk.mp4
+    name = f"{model}-{data}-seed{seed}"
     base = Path("runs") / "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
     out, n = base, 1
     while out.exists():
@@ -123,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.resume is not None:
         run_dir = args.resume
-        given = [f"--{f.replace('_', '-')}" for f in (*_CONFIG_FLAGS, *_HYPER_FLAGS, "hyper") if getattr(args, f) is not None]
+        fixed = (*_CONFIG_FLAGS, *_HYPER_FLAGS, *_DATASET_FLAGS, "hyper", "truth")
+        given = [f"--{f.replace('_', '-')}" for f in fixed if getattr(args, f) is not None]
         if args.out is not None:
             given.append("--out")
         if given:
@@ -141,12 +155,17 @@ def run(args: argparse.Namespace) -> int:
         if values.get("data_rate") == "random":
             values["data_rate"] = None
         hyper = _merge_hyper(args)
-        config = assembly.TrainConfig(**values, hyper=hyper, keep_checkpoints=args.keep_checkpoints, tensorboard=args.tensorboard)
+        options = {f: getattr(args, f) for f in _DATASET_FLAGS if getattr(args, f) is not None}
+        config = assembly.TrainConfig(**values, hyper=hyper, dataset_options=options,
+                                      keep_checkpoints=args.keep_checkpoints, tensorboard=args.tensorboard)
         run_dir = args.out or _default_out(config.model, config.dataset, config.seed)
-        source = assembly.make_pair_source(config)  # fail on a bad dataset before creating the directory
         ddp = training.Distributed(assembly.resolve_device(config.device))
+        with Bars(disable=not ddp.is_main) as decoding:  # fail on bad data before creating the directory
+            source = assembly.make_pair_source(config, truth=args.truth, progress=decoding)
         if ddp.is_main:
             assembly.init_run_dir(run_dir, config, source)
+            if args.truth is not None:
+                rundir.atomic_write_bytes(Path(run_dir) / rundir.TRUTH_FILE, args.truth.read_bytes())
     ddp.barrier()
 
     main_process = ddp.is_main

@@ -72,6 +72,15 @@ def npz_member_location(path: str | Path, key: str) -> tuple[int, tuple[int, ...
     return offset, tuple(shape), dtype
 
 
+def npz_memmap(path: str | Path, key: str) -> np.ndarray | None:
+    """A read-only memory map of array ``key`` of an npz, or None when the member is compressed."""
+    loc = npz_member_location(path, key)
+    if loc is None:
+        return None
+    offset, shape, dtype = loc
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape)
+
+
 class RowFile:
     """Rows of a C-ordered array stored at ``offset`` in a file, read with ``pread`` on demand.
 

@@ -10,7 +10,8 @@ A dataset name is found, in this order, as
 
 1. a registered name (:data:`DATASETS`);
 2. ``PREFIX:ARGUMENT`` where ``PREFIX:`` is a registered prefix entry (an entry whose name ends
-   with ``:``, such as ``frames:``); its factories receive ``argument="ARGUMENT"`` as an option;
+   with ``:``, such as ``frames:``); its factories receive ``argument="ARGUMENT"`` as an option
+   (``frames:PATH``, the user's own sequences: :mod:`slowvae.data.frames`);
 3. an entry point of the group ``slowvae.datasets`` of an installed package (its name is the
    dataset name). Its object is a :class:`DatasetEntry`, or a callable
    ``(transitions, **options) -> PairSource``.
@@ -51,7 +52,8 @@ class DatasetEntry:
     :func:`get_pair_source` (:class:`GroundTruthPairs`). ``folder`` is the sub-folder of the data
     root holding ``remotes`` (None: nothing to fetch); ``prepare(folder)`` runs after a download.
     A name ending with ``:`` is a prefix entry: ``NAME:ARGUMENT`` reaches it with
-    ``argument="ARGUMENT"`` among the options of its factories.
+    ``argument="ARGUMENT"`` among the options of its factories. ``extra["options"]`` names the
+    keyword options its factories accept where the run's config may set them (``frames:``).
     """
 
     name: str
@@ -179,6 +181,19 @@ def _kitti_masks(transitions: Transitions | None, **options: Any) -> PairSource:
     from slowvae.data.kitti_masks import KittiMasks
 
     return KittiMasks(**options)
+
+
+#: the options of ``frames:PATH`` (:class:`slowvae.data.frames.FramesSource`)
+_FRAMES_OPTIONS = ("max_dt", "binary", "truth", "progress")
+
+
+def _frames(transitions: Transitions | None, *, argument: str, **options: Any) -> PairSource:
+    from slowvae.data.frames import FramesSource
+
+    unknown = sorted(set(options) - set(_FRAMES_OPTIONS))
+    if unknown:
+        raise SlowVAEError(f"frames: datasets take the options {', '.join(_FRAMES_OPTIONS)}; not {', '.join(unknown)}")
+    return FramesSource(argument, **options)
 
 
 def _prepare_dsprites(folder: Path) -> None:
@@ -332,6 +347,13 @@ DATASETS: dict[str, DatasetEntry] = {
             pairs=_kitti_masks, prepare=_prepare_kitti,
             note="no published checksum: the first download's sha256 is recorded",
         ),
+        DatasetEntry(
+            "frames:", "none, or the columns of a --truth CSV (continuous or integer)", "-", "the user's own",
+            "your image folders, .npy/.npz arrays or videos (frames:PATH, decoded once into a cache)",
+            pairs=_frames, extra={"options": _FRAMES_OPTIONS},
+            note="pairs are frames dt ~ U{1..max_dt} apart within one sequence; `slowvae data clean frames` "
+            "removes the caches",
+        ),
     )
 }
 
@@ -384,7 +406,8 @@ def get_pair_source(name: str, transitions: Transitions | None = None, **options
     instance is a nuisance drawn from the sampling generator. The natural sources
     (``natural-sprites``, ``natural-sprites-binned``, ``natural-like``, ``kitti-masks``) move by
     their data's own transitions: ``transitions`` is ignored for them, and the source's
-    ``transition_rule`` says what moves it.
+    ``transition_rule`` says what moves it. So are the user's own sequences, ``frames:PATH``
+    (options ``max_dt``, ``binary``, ``truth``, and ``progress`` for their one-time decoding).
     """
     entry, carried = dataset_entry(name)
     return entry.pair_source(transitions, **carried, **options)

@@ -304,7 +304,9 @@ def identity(config: dict[str, Any]) -> dict[str, Any]:
     (so a field added to TrainConfig later does not change the ids of existing runs)."""
     from slowvae.run import TrainConfig
 
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+    missing = dataclasses.MISSING
+    defaults = {f.name: f.default if f.default is not missing else f.default_factory()  # type: ignore[misc]
+                for f in dataclasses.fields(TrainConfig) if f.default is not missing or f.default_factory is not missing}
     out = {k: config[k] for k in IDENTITY_FIELDS if k in config}
     skip = set(IDENTITY_FIELDS) | set(OPERATIONAL_FIELDS) | set(_COMPARED_NOT_HASHED)
     out.update({k: v for k, v in config.items() if k not in skip and (k not in defaults or v != defaults[k])})
