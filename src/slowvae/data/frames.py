@@ -26,7 +26,6 @@ import contextlib
 import csv
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterator
