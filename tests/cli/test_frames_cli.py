@@ -75,6 +75,8 @@ def test_evaluate_without_truth_draws_figures_and_says_mcc_needs_it(untruthful_r
     assert results["mcc"] is None and "--truth" in results["mcc_note"]
     figures = sorted(p.name for p in (untruthful_run / "figures").glob("*.png"))
     assert figures == ["reconstructions.png", "traversals.png"]
+    page = (untruthful_run / "report.html").read_text()
+    assert "No MCC: MCC needs ground truth" in page
 
 
 def test_evaluate_with_truth_gives_mcc(untruthful_run, video, capsys):

@@ -145,7 +145,7 @@ def run_context(run_dir: Path | str) -> dict[str, Any]:
         latents = results.get("latent_for_factor", {})
         scores = {
             "mcc": results.get("mcc"), "mcc_pearson": results.get("mcc_pearson"),
-            "mcc_untrained": results.get("mcc_untrained"),
+            "mcc_untrained": results.get("mcc_untrained"), "mcc_note": results.get("mcc_note"),
             "factors": [{"name": n, "value": v, "latent": latents.get(n)} for n, v in per_factor.items()],
             "settings": results.get("settings", {}),
         }
