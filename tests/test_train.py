@@ -15,7 +15,8 @@ import torch
 
 from slowvae import rundir
 from slowvae.models import slowvae as slowvae_module
-from slowvae.run import TrainConfig, init_run_dir, load_run_config, update_run_config
+from slowvae.errors import SlowVAEError
+from slowvae.run import TrainConfig, init_run_dir, learning_rate, load_run_config, update_run_config
 from slowvae.train import TrainingStopped, train
 
 SMALL = dict(batch_pairs=4, checkpoint_every=5, log_every=2, seed=3)
@@ -47,6 +48,32 @@ def test_resume_with_more_steps_equals_uninterrupted_run(tmp_path):
     # training changed the weights: the comparison above is not between two untouched networks
     init = TrainConfig(steps=1, **SMALL)
     assert not torch.equal(weights(full)["encoder.net.0.weight"], _untrained(init)["encoder.net.0.weight"])
+
+
+def test_warmup_raises_the_learning_rate_linearly_and_resumes_exactly(tmp_path, monkeypatch):
+    config = TrainConfig(steps=10, warmup_steps=4, lr=1e-3, **SMALL)
+    assert [learning_rate(config, s) for s in range(6)] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    assert learning_rate(TrainConfig(steps=10, lr=1e-3, **SMALL), 0) == 1e-3  # no warm-up: the lr from the start
+    seen: list[float] = []
+    real_step = torch.optim.Adam.step
+
+    def record(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    full, split = tmp_path / "full", tmp_path / "split"
+    init_run_dir(full, config)
+    train(full)
+    assert seen == pytest.approx([2.5e-4, 5e-4, 7.5e-4] + [1e-3] * 7)
+    init_run_dir(split, TrainConfig(**{**config.to_dict(), "steps": 2}))
+    train(split)
+    update_run_config(split, config)
+    train(split, resume=True)  # the schedule continues at step 3, not from the start
+    assert seen[10:] == seen[:10]
+    assert_same_weights(full, split)
+    with pytest.raises(SlowVAEError, match="warmup_steps"):
+        TrainConfig(warmup_steps=-1)
 
 
 def _untrained(config: TrainConfig) -> dict[str, torch.Tensor]:

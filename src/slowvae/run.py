@@ -55,6 +55,7 @@ class TrainConfig:
     batch_pairs: int = 32  # pairs per step and per process: 64 images
     steps: int = 300_000
     lr: float = 1e-4
+    warmup_steps: int = 0  # the learning rate rises linearly from lr / warmup_steps to lr over these steps
     seed: int = 1
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     precision: str = "auto"  # "fp32", "bf16" (autocast of the networks; losses stay float32), or
@@ -81,6 +82,8 @@ class TrainConfig:
         self.precision = resolve_precision(self.precision, self.device)
         if not self.lr > 0:
             raise SlowVAEError(f"learning rate must be positive, got {self.lr}")
+        if self.warmup_steps < 0:
+            raise SlowVAEError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -89,6 +92,15 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate of the optimizer step after ``step`` steps taken: ``config.lr``, scaled by
+    ``(step + 1) / warmup_steps`` during the warm-up. A function of the step alone, so resuming
+    from a checkpoint continues the same schedule."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    return config.lr
 
 
 def dataset_options(name: str) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ from slowvae.run import (
     NonFiniteLoss,
     TrainConfig,
     batch_to_tensor,
+    learning_rate,
     load_run_config,
     make_pair_source,
     new_model,
@@ -239,6 +240,9 @@ def train(
                 x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
                 batch = batch_to_tensor(x_t, x_next, source.binary, device)
                 model.step = step  # steps already taken, for schedules (AnnealedVAE)
+                if config.warmup_steps:
+                    for group in optimizer.param_groups:
+                        group["lr"] = learning_rate(config, step)
                 try:
                     terms = training_step(net, optimizer, batch, generator, amp_dtype=amp_dtype)
                     auxiliary_input = terms.pop(AUXILIARY_INPUT, None)

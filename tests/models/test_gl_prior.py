@@ -64,6 +64,21 @@ def test_learned_prior_starts_at_the_laplace_and_shares_as_asked():
     assert set(scalars) == {f"learned_{k}_{j}" for k in ("alpha", "scale") for j in range(4)}
 
 
+@pytest.mark.parametrize("share, n", [("latent", 3), ("all", 1)])
+def test_tied_scale_keeps_the_prior_variance_of_the_laplace(share, n):
+    """scale = 'tied': only alpha learns; s(alpha) keeps Var = 2 / rate^2 (s = 1/rate at alpha = 1)."""
+    prior = GeneralizedLaplacePrior(3, _hyper(scale="tied", rate=4.0, share=share)).double()
+    assert {name for name, _ in prior.named_parameters()} == {"alpha_logit"}
+    torch.testing.assert_close(prior.scale(), torch.full((3,), 0.25, **F64))
+    with torch.no_grad():
+        prior.alpha_logit.copy_(torch.linspace(-3.0, 3.0, n, **F64))
+    alpha, scale = prior.alpha().detach().numpy(), prior.scale().detach().numpy()
+    assert len(set(alpha.tolist())) == n
+    np.testing.assert_allclose(stats.gennorm.var(alpha, scale=scale), 2 / 4.0**2, rtol=1e-10)
+    prior.cross_entropy(torch.tensor([[0.3, -0.2, 1.0]], **F64), torch.full((1, 3), 0.1, **F64)).sum().backward()
+    assert prior.alpha_logit.grad.abs().min() > 0  # the scale's dependence on alpha carries gradient
+
+
 def test_learned_alpha_stays_inside_its_bounds():
     prior = GeneralizedLaplacePrior(2, _hyper())
     with torch.no_grad():
@@ -79,7 +94,7 @@ def test_learned_alpha_stays_inside_its_bounds():
         (dict(alpha=0.1), "alpha must be"),
         (dict(alpha="guess"), "alpha must be"),
         (dict(scale=0.0), "scale must be"),
-        (dict(scale="fit"), "scale must be"),
+        (dict(scale="fit"), "scale must be 'learn', 'tied' or"),
         (dict(share="pairs"), "share must be"),
         (dict(rate=-1.0), "rate must be"),
     ],

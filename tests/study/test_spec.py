@@ -107,6 +107,16 @@ def test_draws_are_keyed_by_search_seed_model_and_index():
     assert min(logu) >= 1 and max(logu) <= 1000 and sum(v < 31.6 for v in logu) > 60  # half the mass below sqrt(1000)
 
 
+def test_a_model_entry_sets_training_fields_for_its_runs_only():
+    text = TINY + '\n[[models]]\nname = "slowvae"\nlabel = "warmup"\ntrain = { lr = 1e-3, warmup_steps = 50 }\n'
+    runs = parse_study(text).runs
+    warm = [r for r in runs if r.model == "warmup"]
+    assert [(r.config["lr"], r.config["warmup_steps"]) for r in warm] == [(1e-3, 50)] * 2
+    assert all((r.config["lr"], r.config["warmup_steps"]) == (1e-4, 0) for r in runs if r.model != "warmup")
+    plain = {r.seed: r.id for r in runs if r.model == "slowvae"}
+    assert all(r.id.split("-")[-1] != plain[r.seed].split("-")[-1] for r in warm)  # a different network: a new hash
+
+
 def test_evaluate_settings_resolve():
     text = TINY.replace('preset = "fast"', 'at_steps = [0, 10, 20]\n\n[evaluate.settings.dci]\nexact = true')
     text = text.replace('metrics = ["mcc", "mig"]', 'metrics = ["dci", "mcc"]')
@@ -132,6 +142,8 @@ def test_evaluate_settings_resolve():
     (('preset = "fast"', 'preset = "fast"\nat_steps = [40]'), "beyond the run's 30 steps"),
     (("[[models]]\nname = \"beta-vae\"", "[[models]]\nname = \"slowvae\""), "labelled 'slowvae'"),
     (("name = \"tiny\"", "name = \"tiny\"\n[x"), "not valid TOML"),
+    (("name = \"beta-vae\"", "name = \"beta-vae\"\ntrain = { seed = 3 }"), "TrainConfig fields other than"),
+    (("name = \"beta-vae\"", "name = \"beta-vae\"\ntrain = { lrr = 3 }"), "lrr"),
 ])
 def test_bad_study_files_say_what_is_wrong(change, message):
     old, new = change

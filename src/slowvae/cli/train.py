@@ -13,7 +13,7 @@ from slowvae.cli.bars import Bars
 from slowvae.errors import SlowVAEError
 
 #: TrainConfig fields set by flags of the same name that cannot change on --resume
-_CONFIG_FLAGS = ("dataset", "model", "transitions", "data_rate", "k", "z_dim", "batch_pairs", "lr", "seed", "precision")
+_CONFIG_FLAGS = ("dataset", "model", "transitions", "data_rate", "k", "z_dim", "batch_pairs", "lr", "warmup_steps", "seed", "precision")
 #: model hyperparameter flags (TrainConfig.hyper); fixed on --resume too
 _HYPER_FLAGS = ("beta", "gamma", "rate")
 #: dataset option flags (TrainConfig.dataset_options; frames:PATH data); fixed on --resume too
@@ -57,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--steps", type=int, help="total optimizer steps (reference: 300000; default 300000)")
     o.add_argument("--batch-pairs", type=int, help="pairs per step and process (default 32 = 64 images)")
     o.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
+    o.add_argument("--warmup-steps", type=int, help="linear learning-rate warm-up over this many steps (default 0: none)")
     o.add_argument("--seed", type=int, help="seed of every random stream of the run (default 1)")
     o.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     o.add_argument("--precision", choices=["auto", "fp32", "bf16"],

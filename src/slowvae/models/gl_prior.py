@@ -23,12 +23,14 @@ from slowvae.models.special import gaussian_abs_moment
 ALPHA_MIN, ALPHA_MAX = 0.2, 2.0
 SHARES = ("latent", "all")
 LEARN = "learn"
+TIED = "tied"
 #: the prior's hyperparameters and their defaults (learn alpha and s, one per latent)
 GL_DEFAULTS: dict[str, float | str] = {"alpha": LEARN, "scale": LEARN, "share": "latent", "learn_from": 0.0}
 GL_HELP = {
     "alpha": f"shape of the generalized-Laplace transition prior: '{LEARN}' (default; starts at 1) or a "
              f"number in [{ALPHA_MIN:g}, {ALPHA_MAX:g}] (1 = Laplace, 2 = Gaussian)",
-    "scale": f"scale s of the transition prior: '{LEARN}' (default; starts at 1/rate) or a positive number",
+    "scale": f"scale s of the transition prior: '{LEARN}' (default; starts at 1/rate), '{TIED}' (s follows alpha "
+             "so that the prior's variance stays 2 / rate^2, that of the Laplace with the rate) or a positive number",
     "share": "'latent' (default): one alpha and scale per latent; 'all': one for every latent",
     "rate": "the transition rate lambda that sets the starting scale 1/lambda when scale is learned",
     "learn_from": "optimizer steps with the prior held at its start (alpha 1, scale 1/rate) before alpha and "
@@ -60,8 +62,8 @@ def check_gl_hyper(hyper: dict[str, Any]) -> None:
     alpha, scale, share = hyper["alpha"], hyper["scale"], hyper["share"]
     if alpha != LEARN and not (isinstance(alpha, float) and ALPHA_MIN <= alpha <= ALPHA_MAX):
         raise SlowVAEError(f"alpha must be '{LEARN}' or a number in [{ALPHA_MIN:g}, {ALPHA_MAX:g}], got {alpha!r}")
-    if scale != LEARN and not (isinstance(scale, float) and 0 < scale < math.inf):
-        raise SlowVAEError(f"scale must be '{LEARN}' or a positive number, got {scale!r}")
+    if scale not in (LEARN, TIED) and not (isinstance(scale, float) and 0 < scale < math.inf):
+        raise SlowVAEError(f"scale must be '{LEARN}', '{TIED}' or a positive number, got {scale!r}")
     if share not in SHARES:
         raise SlowVAEError(f"share must be one of {', '.join(SHARES)}, got {share!r}")
     if not (isinstance(hyper["rate"], float) and 0 < hyper["rate"] < math.inf):
@@ -93,6 +95,8 @@ class GeneralizedLaplacePrior(nn.Module):
         if hyper["scale"] == LEARN:
             # softplus(b) = 1 / rate at b = log(expm1(1 / rate))
             self.scale_raw = nn.Parameter(torch.full((n,), math.log(math.expm1(1 / hyper["rate"]))))
+        elif hyper["scale"] == TIED:
+            self.register_buffer("tied_variance", torch.full((n,), 2 / hyper["rate"] ** 2), persistent=False)
         else:
             self.register_buffer("fixed_scale", torch.full((n,), hyper["scale"]), persistent=False)
 
@@ -106,9 +110,14 @@ class GeneralizedLaplacePrior(nn.Module):
         return a.expand(self.z_dim)
 
     def scale(self, learning: bool = True) -> torch.Tensor:
-        """The scale of each latent's prior, (z_dim,); without ``learning`` no gradient reaches it."""
+        """The scale of each latent's prior, (z_dim,); without ``learning`` no gradient reaches it
+        (a ``tied`` scale is a function of alpha and takes its gradient through alpha)."""
         if hasattr(self, "scale_raw"):
             s = F.softplus(self.scale_raw if learning else self.scale_raw.detach())
+        elif hasattr(self, "tied_variance"):
+            # variance s^2 Gamma(3/alpha) / Gamma(1/alpha) held at tied_variance (s = 1/rate at alpha = 1)
+            a = self.alpha(learning)[: self.tied_variance.numel()]
+            s = torch.exp(0.5 * (torch.log(self.tied_variance) + torch.lgamma(1 / a) - torch.lgamma(3 / a)))
         else:
             s = self.fixed_scale
         return s.expand(self.z_dim)

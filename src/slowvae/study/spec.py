@@ -36,7 +36,7 @@ _PER_RUN_FIELDS = {"model", "hyper", "seed", "dataset", "transitions", "data_rat
 OPERATIONAL_FIELDS = ("device", "checkpoint_every", "log_every", "tensorboard")
 #: fields compared with a run on disk but not part of its id (changing them is refused, not a new run)
 _COMPARED_NOT_HASHED = ("steps", "precision", "keep_checkpoints")
-_MODEL_KEYS = {"name", "label", "hyper", "grid", "search", "samples", "seeds", "steps", "datasets"}
+_MODEL_KEYS = {"name", "label", "hyper", "grid", "search", "samples", "seeds", "steps", "datasets", "train"}
 _EVALUATE_KEYS = {"metrics", "preset", "fast", "samples", "at_steps", "settings"}
 _DATASET_KEYS = {"name", "transitions", "data_rate", "k"}
 _DIST = re.compile(r"^\s*(U|logU|choice)\s*\((.*)\)\s*$")
@@ -372,7 +372,13 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
         at_steps = [s for s in evaluate["at_steps"] if s != model_steps]
         if any(s > model_steps for s in at_steps):
             raise _fail(origin, f"{where}[evaluate] at_steps {evaluate['at_steps']} go beyond the run's {model_steps} steps")
-        run_defaults = dict(defaults)
+        train = entry.get("train", {})
+        allowed = _train_fields() - _PER_RUN_FIELDS
+        if not isinstance(train, dict) or set(train) - allowed:
+            wrong = sorted(set(train) - allowed) if isinstance(train, dict) else train
+            raise _fail(origin, f"{where}train must be a table of TrainConfig fields other than "
+                                f"{', '.join(sorted(_PER_RUN_FIELDS))}; got {wrong!r}")
+        run_defaults = {**defaults, **train}
         if at_steps:
             run_defaults["keep_checkpoints"] = True
             every = run_defaults.get("checkpoint_every")
