@@ -115,11 +115,10 @@ def main() -> None:
     if args.run:
         import torch
 
-        from slowvae.run import encode_images, load_model, resolve_precision
+        from slowvae.run import encode_images, load_model, use_fast_layout
 
         model, _, step, pairs = load_model(args.run)
-        if resolve_precision(args.eval_precision, "cpu") == "bf16":
-            model.to(memory_format=torch.channels_last)  # as evaluate_run encodes in bf16
+        use_fast_layout(model, torch.device("cpu"))  # as evaluate_run encodes
 
         def encode(images: np.ndarray) -> np.ndarray:
             return encode_images(model, images, pairs.binary, precision=args.eval_precision)

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, make_pair_source, new_model
+from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, make_pair_source, new_model, use_fast_layout
 from slowvae.train import compile_network
 
 BATCH_PAIRS = 32  # the default: 64 images per step
@@ -30,8 +30,7 @@ class Step:
         self.source = make_pair_source(config)
         self.model = new_model(config, self.source.channels)
         self.amp = PRECISIONS[precision]
-        if self.amp is not None:
-            self.model.to(memory_format=torch.channels_last)  # as train() does on CPU
+        use_fast_layout(self.model, torch.device("cpu"))  # as train() does on CPU
         self.net = compile_network(self.model) if compiled else self.model
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.rng = np.random.default_rng(seed)

@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from slowvae.data import LaplaceTransitions, get_pair_source
 from slowvae.models.networks import Decoder, Encoder
-from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, new_model
+from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, new_model, use_fast_layout
 from steplib import matmul_peak
 
 HERE = Path(__file__).resolve().parent
@@ -81,8 +81,7 @@ def main() -> int:
         config = TrainConfig(precision=precision)
         model = new_model(config, 1)
         amp = PRECISIONS[precision]
-        if amp is not None:
-            model.to(memory_format=torch.channels_last)
+        use_fast_layout(model, torch.device("cpu"))  # as train() does on CPU
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
         gen = torch.Generator().manual_seed(0)
 

@@ -14,7 +14,7 @@ from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
-from slowvae.run import encode_images, images_to_tensor, load_model, new_model, resolve_precision
+from slowvae.run import encode_images, images_to_tensor, load_model, new_model, resolve_precision, use_fast_layout
 
 
 def _suite(
@@ -156,9 +156,8 @@ def evaluate_run(
     if preset is not None and not has_truth:
         raise SlowVAEError("the metric suite (--preset) needs ground truth: pass --truth FILE.csv")
     untrained = new_model(config, source.channels).to(next(model.parameters()).device).eval()
-    if precision == "bf16" and next(model.parameters()).device.type == "cpu":
-        for net in (model, untrained):
-            net.to(memory_format=torch.channels_last)  # oneDNN's fast layout for bf16 convolutions
+    for net in (model, untrained):
+        use_fast_layout(net, next(model.parameters()).device)
     timing: dict[str, dict[str, Any]] = {"load": {"seconds": time.perf_counter() - start}}
     clock = time.perf_counter()
     rng = np.random.default_rng(seed)

@@ -35,6 +35,7 @@ from slowvae.run import (
     optimizer_step,
     resolve_device,
     training_step,
+    use_fast_layout,
 )
 
 CHECKPOINT_FORMAT = 1
@@ -194,8 +195,7 @@ def train(
             _truncate_log(run_dir / rundir.LOG_FILE, step)
 
     amp_dtype = PRECISIONS[config.precision]
-    if amp_dtype is not None and device.type == "cpu":
-        model.to(memory_format=torch.channels_last)  # oneDNN's fast layout for bf16 convolutions
+    use_fast_layout(model, device)
     net: torch.nn.Module = model
     if ddp.active:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
