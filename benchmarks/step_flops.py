@@ -33,7 +33,8 @@ import steplib
 from steplib import PHASES, Step, matmul_peak, timed_blocks
 
 HERE = Path(__file__).resolve().parent
-VARIANTS = ("fp32", "bf16", "fp32-compiled", "bf16-compiled")
+#: precision[-compiled | -contiguous]: "contiguous" keeps the plain NCHW layout (before channels_last)
+VARIANTS = ("fp32", "bf16", "fp32-compiled", "bf16-compiled", "fp32-contiguous")
 
 #: operator classes of the profile, matched in order against lower-case operator names
 OP_CLASSES = (
@@ -101,8 +102,8 @@ def main() -> int:
     peaks_before = peaks_now()
     steps = {}
     for variant in args.variants:
-        precision, _, compiled = variant.partition("-")
-        steps[variant] = Step(precision, compiled=bool(compiled))
+        precision, _, kind = variant.partition("-")
+        steps[variant] = Step(precision, compiled=kind == "compiled", channels_last=kind != "contiguous")
     flops = {name: flops_per_phase(step) for name, step in steps.items()}
     for step in steps.values():
         for _ in range(3):  # warm-up (and compilation of the compiled variants)

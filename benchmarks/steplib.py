@@ -25,12 +25,13 @@ PHASES = ("data", "forward", "backward", "optimizer")
 class Step:
     """One training step of a fresh SlowVAE (seed 1) at ``precision`` ("fp32" or "bf16"), compiled or not."""
 
-    def __init__(self, precision: str, compiled: bool, *, seed: int = 0) -> None:
+    def __init__(self, precision: str, compiled: bool, *, seed: int = 0, channels_last: bool = True) -> None:
         config = TrainConfig(precision=precision)
         self.source = make_pair_source(config)
         self.model = new_model(config, self.source.channels)
         self.amp = PRECISIONS[precision]
-        use_fast_layout(self.model, torch.device("cpu"))  # as train() does on CPU
+        if channels_last:
+            use_fast_layout(self.model, torch.device("cpu"))  # as train() does on CPU
         self.net = compile_network(self.model) if compiled else self.model
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
         self.rng = np.random.default_rng(seed)
