@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -53,6 +54,19 @@ def test_loss_differs_away_from_alpha_one_and_gradients_reach_the_prior(pair):
     assert learned.prior.alpha_logit.grad.abs().min() > 0 and learned.prior.scale_raw.grad.abs().min() > 0
 
 
+def test_two_entropies_subtract_the_mean_posterior_entropy_once_more(pair, fixed):
+    """entropies = 2: the transition term is CE_L - 2H (a KL each way) instead of the reference's
+    CE_L - H; H is the mean Gaussian entropy of the 8 posteriors (numpy, float64)."""
+    _, _, _, logvar = fixed
+    entropy = float((0.5 * (logvar + np.log(2 * np.pi) + 1)).sum(-1).mean())
+    one, x = pair("slowvae-gl")
+    two, _ = pair("slowvae-gl", entropies=2)
+    a, b = one(x, torch.Generator().manual_seed(2)), two(x, torch.Generator().manual_seed(2))
+    assert float(b["kl_laplace"]) == pytest.approx(float(a["kl_laplace"]) - entropy, rel=1e-12)
+    assert float(b["loss"]) == pytest.approx(float(a["loss"]) - 10 * entropy, rel=1e-12)  # gamma 10
+    assert float(b["kl_normal"]) == float(a["kl_normal"])
+
+
 def test_learn_from_holds_the_prior_until_that_step(pair):
     model, x = pair("slowvae-gl", learn_from=5)
     model.step = 4
@@ -73,7 +87,8 @@ def test_learned_values_and_registration():
 
 @pytest.mark.parametrize(
     "hyper, message",
-    [({"alpha": "learned"}, "alpha must be"), ({"share": "latents"}, "share must be"), ({"alpha": 3}, "alpha must be")],
+    [({"alpha": "learned"}, "alpha must be"), ({"share": "latents"}, "share must be"), ({"alpha": 3}, "alpha must be"),
+     ({"entropies": 3}, "entropies must be 1 or 2")],
 )
 def test_bad_hyperparameters_are_clear_errors(hyper, message):
     with pytest.raises(SlowVAEError, match=message):

@@ -25,7 +25,8 @@ SHARES = ("latent", "all")
 LEARN = "learn"
 TIED = "tied"
 #: the prior's hyperparameters and their defaults (learn alpha and s, one per latent)
-GL_DEFAULTS: dict[str, float | str] = {"alpha": LEARN, "scale": LEARN, "share": "latent", "learn_from": 0.0}
+GL_DEFAULTS: dict[str, float | str] = {"alpha": LEARN, "scale": LEARN, "share": "latent", "learn_from": 0.0,
+                                       "entropies": 1.0}
 GL_HELP = {
     "alpha": f"shape of the generalized-Laplace transition prior: '{LEARN}' (default; starts at 1) or a "
              f"number in [{ALPHA_MIN:g}, {ALPHA_MAX:g}] (1 = Laplace, 2 = Gaussian)",
@@ -33,6 +34,8 @@ GL_HELP = {
              "so that the prior's variance stays 2 / rate^2, that of the Laplace with the rate) or a positive number",
     "share": "'latent' (default): one alpha and scale per latent; 'all': one for every latent",
     "rate": "the transition rate lambda that sets the starting scale 1/lambda when scale is learned",
+    "entropies": "posterior entropies subtracted from the two transition cross-entropies: 1 as the reference "
+                 "(default; with it a learned scale shrinks the codes when gamma > beta), 2 for a KL in each direction",
     "learn_from": "optimizer steps with the prior held at its start (alpha 1, scale 1/rate) before alpha and "
                   "scale learn (default 0)",
 }
@@ -68,6 +71,8 @@ def check_gl_hyper(hyper: dict[str, Any]) -> None:
         raise SlowVAEError(f"share must be one of {', '.join(SHARES)}, got {share!r}")
     if not (isinstance(hyper["rate"], float) and 0 < hyper["rate"] < math.inf):
         raise SlowVAEError(f"rate must be a positive number, got {hyper['rate']!r}")
+    if hyper["entropies"] not in (1.0, 2.0):
+        raise SlowVAEError(f"entropies must be 1 or 2, got {hyper['entropies']!r}")
     if not (isinstance(hyper["learn_from"], float) and 0 <= hyper["learn_from"] < math.inf):
         raise SlowVAEError(f"learn_from must be a number of steps (0 or more), got {hyper['learn_from']!r}")
 

@@ -87,6 +87,7 @@ def gaussian_slowvae_loss(
     rate: float | None = None,
     logdet: torch.Tensor | None = None,
     transition: TransitionCrossEntropy | None = None,
+    entropies: int = 1,
 ) -> dict[str, torch.Tensor]:
     """The SlowVAE loss for vector observations: the reference assembly with a Gaussian decoder.
 
@@ -100,6 +101,8 @@ def gaussian_slowvae_loss(
         obs_std: the decoder's fixed standard deviation.
         logdet: log-determinants (2, B) of full posterior covariances; None for diagonal ones.
         rate, transition: the Laplace rate, or another transition prior's cross-entropy.
+        entropies: posterior entropies subtracted from the two transition cross-entropies (1 as
+            the reference, 2 for a KL each way; see :func:`slowvae.models.slowvae.slowvae_prior_terms`).
     """
     if x.ndim != 3 or x.shape[0] != 2 or x_mean.shape != x.shape or mu.shape[:2] != x.shape[:2] or logvar.shape != mu.shape:
         raise ValueError(
@@ -111,7 +114,8 @@ def gaussian_slowvae_loss(
     n_obs = x.shape[-1]
     sq = ((x - x_mean) / obs_std).pow(2).sum(-1).mean()
     recon = 0.5 * sq + n_obs * (math.log(obs_std) + 0.5 * LOG_2PI)
-    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, logdet=logdet, transition=transition)
+    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, logdet=logdet, transition=transition,
+                             entropies=entropies)
 
 
 class MLPSlowVAE(VectorPairModel):
@@ -224,7 +228,7 @@ class MLPSlowVAEGL(MLPSlowVAE):
         h = hyper
         out = gaussian_slowvae_loss(
             x, x_mean, mu, logvar, obs_std=h["obs_std"], beta=h["beta"], gamma=h["gamma"], logdet=logdet,
-            transition=self.prior.transition(self.step, h["learn_from"]),
+            transition=self.prior.transition(self.step, h["learn_from"]), entropies=int(h["entropies"]),
         )
         return {**out, **self.prior.scalars()}
 

@@ -40,6 +40,7 @@ def slowvae_loss(
     gamma: float,
     rate: float | None = None,
     transition: TransitionCrossEntropy | None = None,
+    entropies: int = 1,
 ) -> dict[str, torch.Tensor]:
     """The reference SlowVAE loss: 2R + beta (CE_N - H) + gamma (CE_L - H).
 
@@ -51,6 +52,8 @@ def slowvae_loss(
         rate: the Laplace rate lambda (scale 1/lambda).
         transition: another transition prior's cross-entropy in place of the Laplace one (give
             ``rate`` or ``transition``).
+        entropies: posterior entropies subtracted from the two transition cross-entropies (1 as
+            the reference; 2 for a KL in each direction).
 
     Returns:
         Scalars ``loss``, ``recon`` (2R: summed reconstruction of both frames per pair),
@@ -65,7 +68,8 @@ def slowvae_loss(
         )
     # R: Bernoulli NLL summed over pixels and images, divided by the number of images
     recon = losses.bernoulli_recon(losses.flatten_pairs(x), losses.flatten_pairs(x_logits))
-    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, transition=transition)
+    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, transition=transition,
+                             entropies=entropies)
 
 
 def slowvae_prior_terms(
@@ -75,6 +79,7 @@ def slowvae_prior_terms(
     rate: float | None = None,
     logdet: torch.Tensor | None = None,
     transition: TransitionCrossEntropy | None = None,
+    entropies: int = 1,
 ) -> dict[str, torch.Tensor]:
     """The two prior terms of the reference SlowVAE loss for posteriors ``mu``, ``logvar`` (2, B, D).
 
@@ -87,7 +92,8 @@ def slowvae_prior_terms(
     ``kl_laplace`` = CE_L - H (the Laplace prior of each frame centred on the other frame's
     posterior mean, both directions, summed per pair, minus one mean entropy; docs/model.md §4).
     The Laplace prior has rate ``rate``; ``transition`` replaces it by another prior's
-    cross-entropy (the generalized Laplace of :mod:`slowvae.models.gl_prior`).
+    cross-entropy (the generalized Laplace of :mod:`slowvae.models.gl_prior`). ``entropies`` = 2
+    subtracts one mean entropy per direction instead (a KL each way; the reference has 1).
     """
     if (rate is None) == (transition is None):
         raise ValueError("give the Laplace rate or a transition cross-entropy, not both or neither")
@@ -102,7 +108,7 @@ def slowvae_prior_terms(
     # transition prior of each frame centred on the other frame's posterior mean, both directions
     std = torch.exp(0.5 * logvar)
     ce_laplace = (transition(mu[0] - mu[1], std[0]) + transition(mu[1] - mu[0], std[1])).sum(-1).mean()
-    return {"kl_normal": ce_normal - entropy, "kl_laplace": ce_laplace - entropy}
+    return {"kl_normal": ce_normal - entropy, "kl_laplace": ce_laplace - entropies * entropy}
 
 
 def slowvae_objective(
@@ -115,6 +121,7 @@ def slowvae_objective(
     rate: float | None = None,
     logdet: torch.Tensor | None = None,
     transition: TransitionCrossEntropy | None = None,
+    entropies: int = 1,
 ) -> dict[str, torch.Tensor]:
     """The reference assembly 2R + beta (CE_N - H) + gamma (CE_L - H) (Klindt et al. 2021, reference
     ``solver.py`` L152-159; docs/model.md §4), for any decoder: the image loss and the vector loss
@@ -128,12 +135,14 @@ def slowvae_objective(
         logdet: log-determinants (2, B) of full posterior covariances; None for diagonal ones.
         rate, transition: the Laplace rate, or another transition prior's cross-entropy (see
             :func:`slowvae_prior_terms`).
+        entropies: posterior entropies subtracted from the two transition cross-entropies (1 as
+            the reference; 2 for a KL in each direction).
 
     Returns:
         Scalars ``loss``, ``recon`` (2R), ``kl_normal`` and ``kl_laplace`` (see
         :func:`slowvae_prior_terms`; for another transition prior ``kl_laplace`` is its term).
     """
-    terms = slowvae_prior_terms(mu, logvar, rate=rate, logdet=logdet, transition=transition)
+    terms = slowvae_prior_terms(mu, logvar, rate=rate, logdet=logdet, transition=transition, entropies=entropies)
     kl_normal, kl_laplace = terms["kl_normal"], terms["kl_laplace"]
     loss = 2 * recon + beta * kl_normal + gamma * kl_laplace
     return {"loss": loss, "recon": 2 * recon, "kl_normal": kl_normal, "kl_laplace": kl_laplace}
