@@ -27,6 +27,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+from slowvae.cli.train import _key_value  # noqa: E402  (KEY=VALUE as `slowvae identifiability --hyper` reads it)
+
 
 def main() -> None:
     from slowvae.identifiability import IdentifiabilityConfig, config_dict, markdown_table, plot_mcc, run_experiment
@@ -44,15 +46,20 @@ def main() -> None:
     p.add_argument("--step-std", type=float, default=None)
     p.add_argument("--posterior", choices=["full", "diagonal"], default="full")
     p.add_argument("--final-obs-std", type=float, default=0.01)
+    p.add_argument("--hyper", action="append", default=[], type=_key_value, metavar="KEY=VALUE",
+                   help="a model hyperparameter for every model that has it (repeatable), e.g. entropies=2")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--tag", default="", help="suffix of the result files")
     p.add_argument("--reuse", type=Path, action="append", default=[], help="earlier results file to take records from")
     args = p.parse_args()
 
+    from slowvae.models.mlp import VECTOR_MODELS
+
     extra = {"steps": args.steps} if args.steps else {}
+    given = args.hyper
     hyper = {}
     for name in args.models:
-        h = {}
+        h = {key: value for key, value in given if key in VECTOR_MODELS[name].defaults}
         if args.obs_std is not None:
             h["obs_std"] = args.obs_std
         if args.gamma is not None and name in ("slowvae", "slowvae-gl"):

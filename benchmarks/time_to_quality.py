@@ -65,8 +65,36 @@ def main() -> int:
         "recipes": recipes,
     }
     atomic_write_json(args.out, record)
+    plot(record, checkpoints, args.out.with_suffix(".png"))
     print(json.dumps(record, indent=2))
     return 0
+
+
+def plot(record: dict, checkpoints: list[int], path: Path) -> None:
+    """MCC against CPU-seconds: each seed a point, each recipe's mean a line with a ±std band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    seconds = np.array(checkpoints) * record["step_ms"] / 1000 * 2
+    for i, (label, recipe) in enumerate(record["recipes"].items()):
+        color = f"C{i}"
+        stats = [recipe["mcc"][str(s)] for s in checkpoints]
+        mean = np.array([st["mean"] if st["mean"] is not None else np.nan for st in stats])
+        std = np.array([st["std"] or 0.0 for st in stats])
+        ax.plot(seconds, mean, "-o", color=color, label=f"{label} (n={recipe['n']})")
+        ax.fill_between(seconds, mean - std, mean + std, color=color, alpha=0.15)
+        for x, st in zip(seconds, stats):
+            ax.scatter([x] * len(st["seeds"]), st["seeds"], color=color, s=8, alpha=0.6)
+    ax.axhline(record["reference_final_mcc"], color="grey", lw=0.8, ls="--", label="reference at its last step")
+    ax.set_xlabel(f"CPU-seconds (2 cores × {record['step_ms']:g} ms per step)")
+    ax.set_ylabel("MCC (10,000 frames)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
