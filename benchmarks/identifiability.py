@@ -27,10 +27,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-from slowvae.cli.train import _key_value  # noqa: E402  (KEY=VALUE as `slowvae identifiability --hyper` reads it)
-
 
 def main() -> None:
+    from slowvae.cli.train import _key_value  # KEY=VALUE as `slowvae identifiability --hyper` reads it
     from slowvae.identifiability import IdentifiabilityConfig, config_dict, markdown_table, plot_mcc, run_experiment
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

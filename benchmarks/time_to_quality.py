@@ -39,11 +39,12 @@ def main() -> int:
     checkpoints = sorted(run.evaluate["at_steps"]) + [run.config["steps"]]
     metrics = [f"mcc@{s}" for s in checkpoints[:-1]] + ["mcc"]
     table = study_table(args.study, metrics=metrics)
+    per_metric = {metric: seed_values(args.study, table, metric) for metric in metrics}  # per row, its seeds
     recipes = {}
-    for row in table["rows"]:
+    for i, row in enumerate(table["rows"]):
         curve = {}
         for step, metric in zip(checkpoints, metrics):
-            values = seed_values(args.study, table, metric)[table["rows"].index(row)]
+            values = per_metric[metric][i]
             curve[str(step)] = {"mean": float(np.mean(values)) if values else None,
                                 "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
                                 "seeds": [round(v, 4) for v in values]}
