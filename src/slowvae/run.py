@@ -74,8 +74,7 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise SlowVAEError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.dataset_options:
-            accepted = set(dataset_options(self.dataset)) - set(_SOURCE_ARGUMENTS)
-            unknown = sorted(set(self.dataset_options) - accepted)
+            unknown = sorted(set(self.dataset_options) - set(settable_options(self.dataset)))
             if unknown:
                 flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
                 raise SlowVAEError(f"{flags} does not apply to dataset {self.dataset!r}")
@@ -116,6 +115,12 @@ def dataset_options(name: str) -> tuple[str, ...]:
     """The keyword options the entry of dataset ``name`` declares its factories accept
     (``DatasetEntry.extra["options"]``; none for most datasets)."""
     return tuple(dataset_entry(name)[0].extra.get("options", ()))
+
+
+def settable_options(name: str) -> tuple[str, ...]:
+    """The options of dataset ``name`` a run's config may set (``dataset_options``): those of
+    :func:`dataset_options` but the ones a command passes (``truth``, ``progress``)."""
+    return tuple(o for o in dataset_options(name) if o not in _SOURCE_ARGUMENTS)
 
 
 def make_pair_source(

@@ -39,6 +39,9 @@ from slowvae.run import (
 )
 
 CHECKPOINT_FORMAT = 1
+#: under DDP the ranks agree every this many steps whether a signal asked them to stop (a
+#: collective per step would stall a GPU's queue; ten steps stay far inside SLURM's kill grace)
+STOP_SYNC_EVERY = 10
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Distributed:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         self.active = self.world > 1
+        self.device = device
         if self.active and not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
@@ -89,6 +93,14 @@ class Distributed:
         out: list[Any] = [None] * self.world
         dist.all_gather_object(out, obj)
         return out
+
+    def any(self, flag: bool) -> bool:
+        """Whether ``flag`` is true on any rank (a collective: every rank must call it)."""
+        if not self.active:
+            return flag
+        value = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
 
     def barrier(self) -> None:
         if self.active:
@@ -278,6 +290,11 @@ def train(
                             writer.add_scalar(key, value, step)
                     sums, interval_start, interval_steps = {}, time.perf_counter(), 0
                 stopping = stop.signal is not None
+                if ddp.active and (step % STOP_SYNC_EVERY == 0 or step == config.steps):
+                    # every rank stops at the same step, so all write the checkpoint together
+                    stopping = ddp.any(stopping)
+                elif ddp.active:
+                    stopping = False
                 checkpointed = step % config.checkpoint_every == 0 or step == config.steps or stopping
                 if checkpointed:
                     save(step)

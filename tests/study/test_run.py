@@ -16,10 +16,12 @@ import pytest
 import torch
 
 from slowvae.cli import main
+from slowvae.errors import SlowVAEError
 from slowvae.study import parse_study, prepare, study_status, study_table
 from slowvae.study import runner
 from slowvae.study.core import run_dir
 from slowvae.study.local import threads_per_run
+from slowvae.study.slurm import SlurmResources
 
 STUDY = """
 name = "t"
@@ -146,7 +148,7 @@ def test_udr_select_and_the_follow_up_study_reuses_finished_seeds(finished, tmp_
     reused = {r.id for r in follow.runs} & {p.name for p in (out / "runs").iterdir()}
     assert len(reused) == 3  # same settings, same ids
     assert main(["study", "run", str(nxt), "--out", str(tmp_path / "next"), "--dry-run"]) == 0
-    assert "4 runs, 1 to run" not in capsys.readouterr().err  # dry-run before linking counts all four
+    assert "4 runs, 1 to run (3 finished elsewhere, linked through reuse)" in capsys.readouterr().err
     from slowvae.study import load_study
 
     prepare(load_study(nxt), tmp_path / "next")
@@ -269,3 +271,11 @@ def test_a_slurm_task_killed_for_memory_counts_as_failed(tmp_path, monkeypatch):
 
     todo, failed = to_run(study, out)
     assert [s.id for s in todo] == [ids[1]] and [f.spec.id for f in failed] == [ids[0]]
+
+
+def test_resources_that_cannot_make_a_run_are_refused():
+    with pytest.raises(SlowVAEError, match="one process per GPU"):
+        SlurmResources(gpus_per_run=2, processes_per_run=3).check()
+    with pytest.raises(SlowVAEError, match="fewer than the run's 4 processes"):
+        SlurmResources(gpus_per_run=4, cpus_per_run=2).check()
+    assert SlurmResources(gpus_per_run=4, cpus_per_run=8).processes == 4

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from slowvae import rundir
 from slowvae.cli import main
 from slowvae.study import study_status
 from slowvae.study import runner, slurm
@@ -121,3 +122,28 @@ def test_study_cancel_cancels_the_jobs(tmp_path, capsys):
     assert f"cancelled 1 SLURM job(s): {job}" in capsys.readouterr().out
     _wait(lambda: not any(slurm.active_runs(out).values()), 120, "the job to end", out)
     assert study_status(out)["counts"]["running"] == 0
+
+
+def test_a_two_process_ddp_run_is_cancelled_and_completes_through_sbatch(tmp_path, capsys):
+    study = tmp_path / "s.toml"
+    study.write_text(STUDY.format(steps=600, seeds="[1]", models='[[models]]\nname = "slowvae"\n'))
+    out = tmp_path / "out"
+    ddp = ["--executor", "slurm", "--cpus-per-run", "2", "--processes-per-run", "2", "--mem", "2G", "--time", "30"]
+    assert main(["study", "run", str(study), "--out", str(out), *ddp]) == 0
+    (run_id, job), = slurm.read_jobs(out).items()
+    path = run_dir(out, run_id)
+    log = path / "metrics.jsonl"
+    _wait(lambda: log.exists() and len(log.read_text().splitlines()) >= 30, 300, "training to start", out)
+    subprocess.run(["scancel", job], check=True)
+    _wait(lambda: not slurm.active_runs(out).get("RUNNING") and not runner.is_locked(path), 120, "the job to end", out)
+    ckpt = rundir.load_checkpoint(path / "checkpoints" / "last.pt")
+    assert 30 <= ckpt["step"] < 600 and len(ckpt["rng"]) == 2  # both ranks stopped at one step and saved
+    assert main(["study", "run", str(study), "--out", str(out), *ddp]) == 0
+    _wait(lambda: runner.is_finished(path), 600, "the resumed two-process run to finish", out)
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert steps == list(range(1, 601))
+    config = json.loads((path / "config.json").read_text())
+    assert config["trained_on"]["processes"] == 2
+    assert json.loads((path / "results.json").read_text())["step"] == 600
+    assert study_status(out)["counts"]["finished"] == 1
+

@@ -151,3 +151,24 @@ def test_bad_study_files_say_what_is_wrong(change, message):
     with pytest.raises(SlowVAEError) as err:
         parse_study(TINY.replace(old, new, 1))
     assert message in str(err.value)
+
+
+def test_a_dataset_entry_sets_its_options_and_label():
+    text = TINY.replace('datasets = ["dsprites-procedural"]',
+                        'datasets = [{ name = "frames:clips/a.mp4", label = "clip-dt2", options = { max_dt = 2, binary = true } },\n'
+                        '            { name = "frames:clips/a.mp4", label = "clip" }]')
+    runs = parse_study(text).runs
+    by_label = {r.dataset: r for r in runs if r.seed == 1 and r.model == "slowvae"}
+    assert set(by_label) == {"clip-dt2", "clip"}
+    assert by_label["clip-dt2"].config["dataset_options"] == {"max_dt": 2, "binary": True}
+    assert by_label["clip"].config["dataset_options"] == {}
+    assert by_label["clip-dt2"].id.split("-")[-1] != by_label["clip"].id.split("-")[-1]  # options define the network
+    with pytest.raises(SlowVAEError, match="unknown option.*jitter.*accepts max_dt"):
+        parse_study(text.replace("max_dt = 2", "jitter = 2"))
+    with pytest.raises(SlowVAEError, match="'dsprites-procedural': unknown option.*accepts none"):
+        parse_study(TINY.replace('datasets = ["dsprites-procedural"]',
+                                 'datasets = [{ name = "dsprites-procedural", options = { max_dt = 2 } }]'))
+    with pytest.raises(SlowVAEError, match="options must be a table"):
+        parse_study(text.replace("options = { max_dt = 2, binary = true }", "options = 2"))
+    with pytest.raises(SlowVAEError, match="listed twice.*different labels"):
+        parse_study(text.replace('label = "clip" ', 'label = "clip-dt2" '))

@@ -37,7 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     sl.add_argument("--time", default="240", help="time limit per run: minutes or [D-]HH:MM:SS (default 240; a run "
                     "that needs longer is requeued and resumes)")
     sl.add_argument("--cpus-per-run", type=int, default=2, help="CPUs per run (default 2)")
-    sl.add_argument("--gpus-per-run", type=int, default=0, help="GPUs per run (default 0)")
+    sl.add_argument("--gpus-per-run", type=int, default=0,
+                    help="GPUs per run (default 0); above 1 the run trains with DDP, one process per GPU")
+    sl.add_argument("--processes-per-run", type=int, default=None,
+                    help="DDP processes per run, each with its share of --cpus-per-run (default: one per GPU, else 1)")
     sl.add_argument("--mem", default="20G", help="memory per run (default 20G)")
     r.set_defaults(func=run)
 
@@ -91,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
     study = studies.load_study(args.study)
     todo, failed = studies.to_run(study, args.out, retry_failed=args.retry_failed)
     estimate = studies.estimate_seconds(todo, args.out)
-    print(f"study {study.name}: {len(study.runs)} runs, {len(todo)} to run; "
+    linked = len(studies.core.reusable(study, args.out))
+    print(f"study {study.name}: {len(study.runs)} runs, {len(todo)} to run"
+          + (f" ({linked} finished elsewhere, linked through reuse)" if linked else "") + "; "
           f"estimated machine time {_duration(estimate)} (rough)", file=sys.stderr)
     if args.dry_run:
         conflicting = studies.core.conflicts(study, args.out)
@@ -115,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         resources = slurm.SlurmResources(
             partition=args.partition, time_min=slurm.parse_time(args.time), cpus_per_run=args.cpus_per_run,
             gpus_per_run=args.gpus_per_run, mem_gb=slurm.parse_mem(args.mem), max_parallel=args.max_parallel,
+            processes_per_run=args.processes_per_run,
         )
         jobs = slurm.submit(args.out, [spec.id for spec in todo], resources, study.name)
         arrays = sorted({j.split("_")[0] for j in jobs.values()})

@@ -70,19 +70,31 @@ def prepare(study: Study, study_dir: Path | str) -> None:
         )
     (study_dir / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     rundir.atomic_write_bytes(study_dir / STUDY_FILE, study.text.encode())
-    reuse = study.reuse_dirs()
+    linked = reusable(study, study_dir)
     for spec in study.runs:
         target = run_dir(study_dir, spec.id)
-        if not target.exists() and not target.is_symlink():
-            for other in reuse:  # a finished run with the same settings elsewhere: link it, do not redo it
-                found = run_dir(other, spec.id)
-                saved = runner.read_json(found / runner.RECORD_FILE)
-                if saved is not None and compared(saved) == compared(spec.record()) and runner.is_finished(found):
-                    target.symlink_to(found.resolve(), target_is_directory=True)
-                    break
+        if spec.id in linked:  # a finished run with the same settings elsewhere: link it, do not redo it
+            target.symlink_to(linked[spec.id], target_is_directory=True)
         path = target / runner.RECORD_FILE
         if not path.exists():
             rundir.atomic_write_json(path, spec.record())
+
+
+def reusable(study: Study, study_dir: Path | str) -> dict[str, Path]:
+    """Run id -> the finished run with the same settings in one of the study's ``reuse``
+    directories, for each run not yet in ``study_dir``."""
+    found: dict[str, Path] = {}
+    for spec in study.runs:
+        target = run_dir(study_dir, spec.id)
+        if target.exists() or target.is_symlink():
+            continue
+        for other in study.reuse_dirs():
+            path = run_dir(other, spec.id)
+            saved = runner.read_json(path / runner.RECORD_FILE)
+            if saved is not None and compared(saved) == compared(spec.record()) and runner.is_finished(path):
+                found[spec.id] = path.resolve()
+                break
+    return found
 
 
 @dataclass
@@ -151,8 +163,8 @@ def study_status(study_dir: Path | str) -> dict[str, Any]:
 
 
 def to_run(study: Study, study_dir: Path | str, *, retry_failed: bool = False) -> tuple[list[RunSpec], list[RunState]]:
-    """The runs an executor should work on (unfinished, not running; failed ones only with
-    ``retry_failed``) and the failed runs left alone. SLURM tasks that died without recording
+    """The runs an executor should work on (unfinished, not running, not reusable from another
+    study; failed ones only with ``retry_failed``) and the failed runs left alone. SLURM tasks that died without recording
     an error (sacct: out of memory, node failure) count as failed."""
     from slowvae.study import slurm
 
@@ -162,7 +174,10 @@ def to_run(study: Study, study_dir: Path | str, *, retry_failed: bool = False) -
         alive = set().union(*active.values()) if active else set()
         slurm.record_failures(study_dir, [i for i, s in states.items() if s.state == "pending" and i not in alive])
     todo, failed = [], []
+    linked = reusable(study, study_dir)
     for spec in study.runs:
+        if spec.id in linked:
+            continue
         state = run_state(study_dir, spec)
         if state.state == "pending" or (state.state == "failed" and retry_failed):
             todo.append(spec)

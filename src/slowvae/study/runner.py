@@ -86,21 +86,21 @@ def trained_steps(run_dir: Path) -> int:
     return int(rundir.load_checkpoint(ckpt)["step"]) if ckpt.exists() else 0
 
 
-def _train(run_dir: Path, record: dict[str, Any], callback: Callable[[Any], None] | None) -> None:
-    from slowvae import train as training
+def _prepare(run_dir: Path, record: dict[str, Any]) -> bool | None:
+    """Make the run directory ready to train: None when it is already fully trained, else
+    whether training resumes from a checkpoint."""
     from slowvae.run import TrainConfig, init_run_dir, make_pair_source
 
     if not (run_dir / rundir.CONFIG_FILE).exists():
         config = TrainConfig(**record["config"])
         init_run_dir(run_dir, config, make_pair_source(config))
-        training.train(run_dir, callback=callback)
-        return
+        return False
     done = trained_steps(run_dir)
     if done >= record["config"]["steps"]:
-        return
+        return None
     if done == 0:  # stopped before its first checkpoint: start again with a clean log
         (run_dir / rundir.LOG_FILE).unlink(missing_ok=True)
-    training.train(run_dir, resume=done > 0, callback=callback)
+    return done > 0
 
 
 def _evaluate(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None]) -> None:
@@ -135,11 +135,14 @@ def execute_run(
     """Bring one study run to finished: train (resuming from its checkpoint) and evaluate.
 
     ``run_dir`` must hold ``study-run.json``. With ``threads`` torch uses that many threads.
+    Under a distributed launch (``WORLD_SIZE`` > 1: SLURM tasks, torchrun) every rank calls it:
+    rank 0 holds the lock, prepares the directory and evaluates; all ranks train together (DDP).
     Returns ``"finished"``, ``"failed"`` (the error is written to ``study-error.json``),
     ``"interrupted"`` (Ctrl-C or SIGTERM: training checkpointed) or ``"busy"`` (another process
     holds the run).
     """
-    from slowvae.train import TrainingStopped
+    from slowvae.run import resolve_device
+    from slowvae.train import Distributed, TrainingStopped, train
 
     run_dir = Path(run_dir)
     record = read_json(run_dir / RECORD_FILE)
@@ -149,28 +152,63 @@ def execute_run(
         import torch
 
         torch.set_num_threads(threads)
-    with _locked(run_dir) as held:
-        if not held:
-            return BUSY
-        if is_finished(run_dir):
-            return FINISHED
-        try:
-            _train(run_dir, record, callback)
-            _evaluate(run_dir, record["evaluate"], say or (lambda _msg: None))
-        except TrainingStopped as err:
-            if str(err).startswith("interrupted"):
+    ddp = Distributed(resolve_device(record["config"]["device"]))
+    lock = _locked(run_dir) if ddp.is_main else contextlib.nullcontext(True)
+    try:
+        with lock as held:
+            status, resume = None, None
+            if ddp.is_main:  # rank 0 decides and prepares; the gather below tells the other ranks
+                if not held:
+                    status = BUSY
+                elif is_finished(run_dir):
+                    status = FINISHED
+                else:
+                    try:
+                        resume = _prepare(run_dir, record)
+                    except Exception as err:
+                        status = _failed(run_dir, err, rank=ddp.rank if ddp.active else None)
+            status, resume = ddp.gather((status, resume))[0]
+            if status is not None:
+                return status
+            try:
+                if resume is not None:
+                    train(run_dir, resume=resume, callback=callback)
+                if ddp.is_main:
+                    _evaluate(run_dir, record["evaluate"], say or (lambda _msg: None))
+            except TrainingStopped as err:
+                if str(err).startswith("interrupted"):
+                    return INTERRUPTED
+                write_error(run_dir, str(err))
+                return FAILED
+            except KeyboardInterrupt:
                 return INTERRUPTED
-            write_error(run_dir, str(err))
-            return FAILED
-        except KeyboardInterrupt:
-            return INTERRUPTED
-        except Exception as err:  # one failed run must not stop the study; status shows the error
-            detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            text = detail if isinstance(err, SlowVAEError) else f"{type(err).__name__}: {detail}"
-            write_error(run_dir, text, traceback.format_exc())
-            return FAILED
-        (run_dir / ERROR_FILE).unlink(missing_ok=True)
-        return FINISHED
+            except Exception as err:  # one failed run must not stop the study; status shows the error
+                return _failed(run_dir, err, rank=ddp.rank if ddp.active else None)
+            if ddp.is_main:
+                (run_dir / ERROR_FILE).unlink(missing_ok=True)
+            return FINISHED
+    finally:
+        if ddp.active:
+            _leave_process_group()
+
+
+def _failed(run_dir: Path, err: Exception, rank: int | None = None) -> str:
+    """Record ``err`` as the run's failure (naming the rank under DDP); returns ``"failed"``."""
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = detail if isinstance(err, SlowVAEError) else f"{type(err).__name__}: {detail}"
+    write_error(run_dir, text if rank is None else f"rank {rank}: {text}", traceback.format_exc())
+    return FAILED
+
+
+def _leave_process_group() -> None:
+    """Free DDP's garbage while the process group exists, then destroy the group (as `slowvae train`)."""
+    import gc
+
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        gc.collect()
+        dist.destroy_process_group()
 
 
 def write_error(run_dir: Path, message: str, trace: str | None = None) -> None:

@@ -36,6 +36,22 @@ class SlurmResources:
     gpus_per_run: int = 0
     mem_gb: int = 20
     max_parallel: int = 8
+    processes_per_run: int | None = None  # DDP processes (SLURM tasks) per run; default one per GPU, else 1
+
+    @property
+    def processes(self) -> int:
+        """The DDP processes of one run: ``processes_per_run``, else one per GPU (at least one)."""
+        return self.processes_per_run or max(1, self.gpus_per_run)
+
+    def check(self) -> None:
+        """Refuse resources that cannot make a run (a SlowVAEError naming the flag)."""
+        if self.processes < 1:
+            raise SlowVAEError(f"--processes-per-run must be at least 1, got {self.processes}")
+        if self.gpus_per_run and self.processes != self.gpus_per_run:
+            raise SlowVAEError(f"a multi-GPU run has one process per GPU: --processes-per-run {self.processes} "
+                               f"with --gpus-per-run {self.gpus_per_run}; leave --processes-per-run out")
+        if self.cpus_per_run < self.processes:
+            raise SlowVAEError(f"--cpus-per-run {self.cpus_per_run} is fewer than the run's {self.processes} processes")
 
 
 def parse_time(text: str) -> int:
@@ -72,8 +88,12 @@ class SlurmRun:
         self.threads = threads
 
     def __call__(self, run_dir: str) -> str:
+        import submitit
+
         from slowvae.study import runner
 
+        if submitit.JobEnvironment().num_tasks > 1:  # a multi-process (DDP) run: one task per rank
+            submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
         threads = int(os.environ.get("SLURM_CPUS_PER_TASK", self.threads))
         status = runner.execute_run(run_dir, threads=threads)
         if status == runner.FAILED:
@@ -165,9 +185,7 @@ def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources,
     """Submit ``run_ids`` (prepared in ``study_dir``) as one job array; returns run id -> job id.
     Runs whose job is still queued or running are not submitted again."""
     submitit = _require_slurm()
-    if resources.gpus_per_run > 1:
-        raise SlowVAEError("--gpus-per-run above 1 is not supported by studies yet; train multi-GPU runs "
-                           "with `torchrun ... slowvae train`")
+    resources.check()
     study_dir = Path(study_dir).resolve()
     alive = set().union(*active_runs(study_dir).values()) if read_jobs(study_dir) else set()
     run_ids = [r for r in run_ids if r not in alive]
@@ -175,8 +193,9 @@ def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources,
         return {}
     executor = submitit.AutoExecutor(folder=str(study_dir / LOG_DIR / "%j"), cluster="slurm")
     params: dict[str, Any] = {
-        "name": f"slowvae-{name}", "timeout_min": resources.time_min, "cpus_per_task": resources.cpus_per_run,
-        "mem_gb": resources.mem_gb, "slurm_array_parallelism": resources.max_parallel, "tasks_per_node": 1, "nodes": 1,
+        "name": f"slowvae-{name}", "timeout_min": resources.time_min,
+        "cpus_per_task": resources.cpus_per_run // resources.processes, "mem_gb": resources.mem_gb,
+        "slurm_array_parallelism": resources.max_parallel, "tasks_per_node": resources.processes, "nodes": 1,
     }
     if resources.partition:
         params["slurm_partition"] = resources.partition
@@ -186,7 +205,8 @@ def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources,
     from slowvae.study.core import run_dir
 
     try:
-        jobs = executor.map_array(SlurmRun(resources.cpus_per_run), [str(run_dir(study_dir, r)) for r in run_ids])
+        jobs = executor.map_array(SlurmRun(resources.cpus_per_run // resources.processes),
+                                  [str(run_dir(study_dir, r)) for r in run_ids])
     except Exception as err:  # submitit raises its own types for sbatch failures
         raise SlowVAEError(f"sbatch refused the job array: {str(err).strip().splitlines()[-1] if str(err).strip() else err}") from None
     submitted = {r: str(job.job_id) for r, job in zip(run_ids, jobs)}

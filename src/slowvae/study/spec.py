@@ -38,7 +38,7 @@ OPERATIONAL_FIELDS = ("device", "checkpoint_every", "log_every", "tensorboard")
 _COMPARED_NOT_HASHED = ("steps", "precision", "keep_checkpoints")
 _MODEL_KEYS = {"name", "label", "hyper", "grid", "search", "samples", "seeds", "steps", "datasets", "train"}
 _EVALUATE_KEYS = {"metrics", "preset", "fast", "samples", "at_steps", "settings"}
-_DATASET_KEYS = {"name", "transitions", "data_rate", "k"}
+_DATASET_KEYS = {"name", "label", "transitions", "data_rate", "k", "options"}
 _DIST = re.compile(r"^\s*(U|logU|choice)\s*\((.*)\)\s*$")
 #: checkpoint interval of study runs unless the study sets one: an interrupted run loses little
 DEFAULT_CHECKPOINT_EVERY = 1000
@@ -160,16 +160,38 @@ def _datasets(value: Any, origin: str) -> list[tuple[str, dict[str, Any]]]:
                   "data_rate": item.get("data_rate", 1.0 if transitions == "laplace" else None), "k": item.get("k")}
         if fields["data_rate"] is not None:
             fields["data_rate"] = float(fields["data_rate"])
-        label = item["name"]
-        if transitions == "uniform":
+        options = item.get("options", {})
+        if not isinstance(options, dict):
+            raise _fail(origin, f"dataset {item['name']!r}: options must be a table such as {{ max_dt = 2 }}, got {options!r}")
+        if options:  # the dataset's own options (TrainConfig.dataset_options), checked against its entry
+            accepted = _accepted_options(item["name"], origin)
+            unknown = sorted(set(options) - set(accepted))
+            if unknown:
+                raise _fail(origin, f"dataset {item['name']!r}: unknown option(s) {', '.join(unknown)}; it accepts "
+                                    f"{', '.join(accepted) or 'none'}")
+            fields["dataset_options"] = dict(options)
+        label = item.get("label", item["name"])
+        if not isinstance(label, str) or not label.strip():
+            raise _fail(origin, f"dataset {item['name']!r}: label must be a non-empty string, got {label!r}")
+        if "label" not in item and transitions == "uniform":
             label += "-loc" + (f"-k{fields['k']}" if fields["k"] is not None else "")
-        elif fields["data_rate"] != 1.0:
+        elif "label" not in item and fields["data_rate"] != 1.0:
             label += f"-lap{_fmt(fields['data_rate'])}"
         out.append((label, fields))
     labels = [label for label, _ in out]
     if len(set(labels)) != len(labels):
-        raise _fail(origin, f"a dataset is listed twice: {labels}")
+        raise _fail(origin, f"a dataset is listed twice: {labels}; give the entries different labels (label = ...)")
     return out
+
+
+def _accepted_options(name: str, origin: str) -> tuple[str, ...]:
+    """The options a dataset's entry lets a run set (``frames:``: max_dt, binary, ...)."""
+    from slowvae.run import settable_options
+
+    try:
+        return settable_options(name)
+    except SlowVAEError as err:
+        raise _fail(origin, str(err)) from None
 
 
 def _evaluate(value: Any, origin: str) -> dict[str, Any]:
