@@ -47,6 +47,7 @@ def main() -> None:
     p.add_argument("--final-obs-std", type=float, default=0.01)
     p.add_argument("--hyper", action="append", default=[], type=_key_value, metavar="KEY=VALUE",
                    help="a model hyperparameter for every model that has it (repeatable), e.g. entropies=2")
+    p.add_argument("--restarts", type=int, default=1, help="networks per seed; the lowest held-out loss is kept")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--tag", default="", help="suffix of the result files")
     p.add_argument("--reuse", type=Path, action="append", default=[], help="earlier results file to take records from")
@@ -67,7 +68,7 @@ def main() -> None:
     config = IdentifiabilityConfig(
         alphas=tuple(args.alpha), dim=args.dim, mixing=args.mixing, layers=args.layers, seeds=args.seeds,
         models=tuple(args.models), hyper=hyper, step_std=args.step_std, posterior=args.posterior,
-        final_obs_std=args.final_obs_std, **extra,
+        final_obs_std=args.final_obs_std, restarts=args.restarts, **extra,
     )
     config.validate()
     stem = "identifiability" + (f"-{args.tag}" if args.tag else "")

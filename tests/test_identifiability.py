@@ -222,3 +222,22 @@ def test_identifiability_cli_passes_hyper_to_the_models_that_have_it(tmp_path, c
     argv[argv.index("alpha=0.7")] = "nonsense=1"
     assert main(argv[:-4] + ["--out", str(tmp_path / "bad"), "--quiet"]) == 2
     assert "no model among slowvae-gl, slowvae has --hyper nonsense" in capsys.readouterr().err
+
+
+def test_restarts_keep_the_lowest_heldout_loss_and_restart_0_is_the_single_run():
+    from slowvae.identifiability import config_dict
+
+    one = IdentifiabilityConfig(alphas=(0.5,), dim=3, mixing="linear", seeds=1, steps=150, hidden=16, layers=1,
+                                lr=1e-2, eval_samples=500)
+    three = IdentifiabilityConfig(**{**config_dict(one), "restarts": 3})
+    assert "restarts" not in config_dict(one) and config_dict(three)["restarts"] == 3
+    single, = run_experiment(one)
+    kept, = run_experiment(three)
+    assert "restarts" not in single
+    losses = [r["heldout_loss"] for r in kept["restarts"]]
+    assert len(losses) == 3 and len(set(losses)) == 3  # different initialisations, different networks
+    assert kept["kept_restart"] == int(np.argmin(losses))
+    assert kept["mcc_pearson"] == kept["restarts"][kept["kept_restart"]]["mcc_pearson"]
+    assert kept["restarts"][0]["mcc_pearson"] == single["mcc_pearson"]  # restart 0 is the seed's own run
+    with pytest.raises(SlowVAEError, match="restarts"):
+        IdentifiabilityConfig(restarts=0).validate()

@@ -63,6 +63,9 @@ class IdentifiabilityConfig:
     the small late noise stops it from blurring them (:func:`obs_std_at`). MCC on
     ``eval_samples`` fresh frames z ~ N(0, I). Seeds are ``1 .. seeds``: a seed fixes the mixing,
     the training data, the initialisation and the evaluation data (shared by models and alphas).
+    ``restarts`` > 1 trains that many networks per seed on the same data from different
+    initialisations (restart 0 is the single run's) and keeps the one with the lowest loss on
+    held-out pairs (:func:`heldout_loss`): a choice without labels.
     """
 
     alphas: Sequence[float] = (0.5, 1.0, 2.0)
@@ -83,6 +86,7 @@ class IdentifiabilityConfig:
     hidden: int = 64
     posterior: str = "full"
     eval_samples: int = 10_000
+    restarts: int = 1
 
     def validate(self) -> None:
         """Raise :class:`SlowVAEError` on a setting that cannot run."""
@@ -94,8 +98,8 @@ class IdentifiabilityConfig:
             raise SlowVAEError(f"dim must be between 2 and 100, got {self.dim}")
         if self.mixing not in MIXINGS:
             raise SlowVAEError(f"mixing must be one of {', '.join(MIXINGS)}, got {self.mixing!r}")
-        if self.layers < 1 or self.seeds < 1 or self.steps < 1 or self.batch_pairs < 1 or self.hidden < 1:
-            raise SlowVAEError("layers, seeds, steps, batch_pairs and hidden must be at least 1")
+        if min(self.layers, self.seeds, self.steps, self.batch_pairs, self.hidden, self.restarts) < 1:
+            raise SlowVAEError("layers, seeds, steps, batch_pairs, hidden and restarts must be at least 1")
         if self.posterior not in POSTERIORS:
             raise SlowVAEError(f"posterior must be one of {', '.join(POSTERIORS)}, got {self.posterior!r}")
         if self.eval_samples < 3:
@@ -159,6 +163,10 @@ def _seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, 
     return np.random.default_rng(mix), np.random.default_rng(data), np.random.default_rng(evaluation)
 
 
+#: held-out pairs that score the restarts of one seed (batches x pairs, drawn from the seed's own stream)
+HELDOUT_BATCHES, HELDOUT_PAIRS = 8, 1024
+
+
 def run_one(
     config: IdentifiabilityConfig,
     model_name: str,
@@ -171,22 +179,62 @@ def run_one(
     The record also holds the setting (dim, mixing, layers, data_rate, steps, ...), the model's
     hyperparameters, what it learned besides its networks (``learned_alpha`` and
     ``learned_scale`` of ``slowvae-gl``), the final loss terms and the wall time in seconds.
+    With ``config.restarts`` > 1 it holds the kept restart's scores and ``restarts``: per restart
+    its held-out loss and MCC (the MCC is never used to choose).
     """
-    mix_rng, data_rng, eval_rng = _seed_streams(seed)
+    start = time.perf_counter()
+    trained = [_train(config, model_name, alpha, seed, r, progress) for r in range(config.restarts)]
+    source, _, _ = trained[0]
+    eval_rng = _seed_streams(seed)[2]
+    x, z = source.sample_eval(config.eval_samples, eval_rng)
+    scores = [continuous_mcc(_encode(model, x), z) for _, model, _ in trained]
+    keep = 0
+    restarts = None
+    if config.restarts > 1:
+        losses = [heldout_loss(model, source, seed, config) for _, model, _ in trained]
+        keep = int(np.argmin(losses))
+        restarts = [{"restart": r, "heldout_loss": losses[r], **scores[r]} for r in range(config.restarts)]
+    _, model, terms = trained[keep]
+    hyper = dict(model.hyper)
+    record = {"model": model_name, "alpha": float(alpha), "seed": int(seed), **scores[keep]}
+    record.update(
+        dim=config.dim, mixing=config.mixing, layers=config.layers, data_rate=source.rate,
+        transition_std=source.transition_std, steps=config.steps, batch_pairs=config.batch_pairs, lr=config.lr,
+        cosine=config.cosine, posterior=config.posterior if VECTOR_MODELS[model_name].has_posterior else None,
+        final_obs_std=config.final_obs_std if "obs_std" in hyper else None, hidden=config.hidden, hyper=hyper,
+        **model.learned_values(), final=terms, seconds=round(time.perf_counter() - start, 2),
+    )
+    if restarts is not None:
+        record.update(restarts=restarts, kept_restart=keep)
+    if progress:
+        progress(f"{model_name} alpha={alpha:g} seed={seed}: MCC pearson {record['mcc_pearson']:.3f} "
+                 f"spearman {record['mcc_spearman']:.3f} ({record['seconds']:.0f} s)"
+                 + (f"; kept restart {keep} of {config.restarts} by held-out loss" if restarts else ""))
+    return record
+
+
+def _train(
+    config: IdentifiabilityConfig, model_name: str, alpha: float, seed: int, restart: int,
+    progress: Callable[[str], None] | None,
+) -> tuple[SyntheticPairs, torch.nn.Module, dict[str, float]]:
+    """(data source, trained model in eval mode, last logged loss terms) of one restart: the
+    seed's mixing and training data, an initialisation and noise of its own (restart 0: the seed's)."""
+    mix_rng, data_rng, _ = _seed_streams(seed)
     source = SyntheticPairs(config.dim, alpha, config.rate_for(alpha), config.mixing, config.layers, rng=mix_rng)
+    init_seed = seed if restart == 0 else int(np.random.SeedSequence([seed, restart]).generate_state(1)[0])
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(init_seed)
         model = build_vector_model(
             model_name, obs_dim=source.obs_dim, z_dim=config.dim, hidden=config.hidden,
             layers=config.layers + 1, **config.model_hyper(model_name, alpha),
             **({"posterior": config.posterior} if VECTOR_MODELS[model_name].has_posterior else {}),
         )
-    noise = torch.Generator().manual_seed(seed)
+    noise = torch.Generator().manual_seed(init_seed)
     hyper = dict(model.hyper)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps) if config.cosine else None
-    start = time.perf_counter()
     every = max(1, config.steps // 10)
+    name = f"{model_name} alpha={alpha:g} seed={seed}" + (f" restart {restart}" if config.restarts > 1 else "")
     terms: dict[str, float] = {}
     model.train()
     for step in range(1, config.steps + 1):
@@ -199,33 +247,37 @@ def run_one(
         try:
             out = training_step(model, opt, torch.from_numpy(np.stack([x0, x1])), noise, **scheduled)
         except NonFiniteLoss:
-            raise SlowVAEError(
-                f"{model_name} alpha={alpha} seed={seed}: loss is not finite at step {step}; lower the learning rate"
-            ) from None
+            raise SlowVAEError(f"{name}: loss is not finite at step {step}; lower the learning rate") from None
         if schedule is not None:
             schedule.step()
         if step % every == 0 or step == config.steps:
             terms = {k: float(v.detach()) for k, v in out.items()}
             if progress:
-                progress(f"{model_name} alpha={alpha:g} seed={seed}: step {step}/{config.steps} "
-                         + " ".join(f"{k}={v:.4g}" for k, v in terms.items()))
+                progress(f"{name}: step {step}/{config.steps} " + " ".join(f"{k}={v:.4g}" for k, v in terms.items()))
     model.eval()
-    x, z = source.sample_eval(config.eval_samples, eval_rng)
+    return source, model, terms
+
+
+def _encode(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
+    """Posterior means (N, dim) of observations ``x`` (N, obs_dim)."""
     with torch.inference_mode():
-        codes = torch.cat([model.encode(torch.from_numpy(c)) for c in np.array_split(x, max(1, len(x) // 4096))]).numpy()
-    score = continuous_mcc(codes, z)
-    record = {"model": model_name, "alpha": float(alpha), "seed": int(seed), **score}
-    record.update(
-        dim=config.dim, mixing=config.mixing, layers=config.layers, data_rate=source.rate,
-        transition_std=source.transition_std, steps=config.steps, batch_pairs=config.batch_pairs, lr=config.lr,
-        cosine=config.cosine, posterior=config.posterior if VECTOR_MODELS[model_name].has_posterior else None,
-        final_obs_std=config.final_obs_std if "obs_std" in hyper else None, hidden=config.hidden, hyper=hyper,
-        **model.learned_values(), final=terms, seconds=round(time.perf_counter() - start, 2),
-    )
-    if progress:
-        progress(f"{model_name} alpha={alpha:g} seed={seed}: MCC pearson {record['mcc_pearson']:.3f} "
-                 f"spearman {record['mcc_spearman']:.3f} ({record['seconds']:.0f} s)")
-    return record
+        return torch.cat([model.encode(torch.from_numpy(c)) for c in np.array_split(x, max(1, len(x) // 4096))]).numpy()
+
+
+def heldout_loss(model: torch.nn.Module, source: SyntheticPairs, seed: int, config: IdentifiabilityConfig) -> float:
+    """The training loss (at the decoder std of the last step) averaged over
+    ``HELDOUT_BATCHES`` x ``HELDOUT_PAIRS`` pairs that training never saw, with the posterior
+    noise fixed: the same pairs and noise for every restart of ``seed``."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x51_0E, 1]))
+    noise = torch.Generator().manual_seed(int(seed))
+    extra = {"obs_std": obs_std_at(config.steps, config.steps, model.hyper["obs_std"], config.final_obs_std)} \
+        if "obs_std" in model.hyper else {}
+    total = 0.0
+    with torch.inference_mode():
+        for _ in range(HELDOUT_BATCHES):
+            x0, x1, _, _ = source.sample_pairs(HELDOUT_PAIRS, rng)
+            total += float(model(torch.from_numpy(np.stack([x0, x1])), noise, **extra)["loss"])
+    return total / HELDOUT_BATCHES
 
 
 def run_experiment(
@@ -340,8 +392,11 @@ def plot_mcc(records: Sequence[dict[str, Any]], path: str | Path, title: str | N
 
 
 def config_dict(config: IdentifiabilityConfig) -> dict[str, Any]:
-    """The config as plain JSON-ready values."""
+    """The config as plain JSON-ready values; ``restarts`` only when above 1, so records written
+    before restarts existed still match their setting."""
     out = dataclasses.asdict(config)
     out["alphas"] = [float(a) for a in config.alphas]
     out["models"] = list(config.models)
+    if config.restarts == 1:
+        del out["restarts"]
     return out

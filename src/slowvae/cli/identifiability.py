@@ -67,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     o.add_argument("--batch-pairs", type=int, default=None, help="fresh pairs per step (default 256)")
     o.add_argument("--lr", type=float, default=None, help="Adam learning rate, cosine-annealed to 0 (default 3e-3)")
     o.add_argument("--eval-samples", type=int, default=10_000, help="frames for the MCC (default 10000)")
+    o.add_argument("--restarts", type=int, default=1,
+                   help="networks trained per seed from different initialisations; the one with the lowest "
+                        "held-out loss is kept, without labels (default 1)")
     o.add_argument("--workers", type=int, default=1,
                    help="settings trained at once, one process and one torch thread each (default 1)")
     out = p.add_argument_group("output")
@@ -104,7 +107,7 @@ def config_from_args(args: argparse.Namespace):
         alphas=tuple(args.alpha), dim=args.dim, mixing=args.mixing, layers=args.layers, seeds=args.seeds,
         models=tuple(args.models), data_rate=args.data_rate, step_std=args.step_std, hyper=hyper, posterior=args.posterior,
         final_obs_std=args.final_obs_std,
-        eval_samples=args.eval_samples, **values,
+        eval_samples=args.eval_samples, restarts=args.restarts, **values,
     )
 
 
