@@ -79,12 +79,19 @@ def collect(study_dir: Path) -> dict:
     return out
 
 
+def _cell(s: dict) -> str:
+    """``mean ± std`` (std only over two or more seeds; – when nothing finished)."""
+    if s["mean"] is None:
+        return "–"
+    return f"{s['mean']:.3f}" + (f" ± {s['std']:.3f}" if s["std"] is not None else "")
+
+
 def markdown(result: dict) -> str:
     lines = ["| dataset | model | n | MCC | per factor (MCC) |", "|---|---|---:|---:|---|"]
     for dataset, models in result.items():
         for model, e in models.items():
             m = e["mcc"]
-            cell = "–" if m["mean"] is None else f"{m['mean']:.3f} ± {m['std'] or 0:.3f}"
+            cell = _cell(m)
             factors = ", ".join(f"{f} {s['mean']:.2f}" for f, s in e["mcc_per_factor"].items())
             lines.append(f"| {dataset} | {model} | {m['n']} | {cell} | {factors} |")
     lines += ["", "Learned alpha of the latent the MCC matching gives each factor (mean ± std over seeds; data's alpha):", "",
@@ -93,7 +100,7 @@ def markdown(result: dict) -> str:
         e = models.get(LEARNED, {})
         for f, s in e.get("alpha_of_factor", {}).items():
             data = "–" if s["data"] is None else f"{s['data']:.3f}"
-            lines.append(f"| {dataset} | {f} | {s['mean']:.3f} ± {s['std'] or 0:.3f} | {data} | "
+            lines.append(f"| {dataset} | {f} | {_cell(s)} | {data} | "
                          f"{e['mcc_per_factor'][f]['mean']:.2f} |")
     return "\n".join(lines) + "\n"
 
