@@ -6,6 +6,7 @@ bars: :func:`train` takes a :class:`TrainConfig` and reports through a callback.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -113,6 +114,14 @@ class Distributed:
                 if p.grad is not None:
                     dist.all_reduce(p.grad)
                     p.grad.div_(self.world)
+
+
+def leave_process_group() -> None:
+    """Free DDP's garbage (reference cycles holding gloo work) while the process group still
+    exists, then destroy the group (see benchmarks/README.md, multi-process exit); no-op without one."""
+    if dist.is_initialized():
+        gc.collect()
+        dist.destroy_process_group()
 
 
 class _StopFlag:
@@ -290,11 +299,9 @@ def train(
                             writer.add_scalar(key, value, step)
                     sums, interval_start, interval_steps = {}, time.perf_counter(), 0
                 stopping = stop.signal is not None
-                if ddp.active and (step % STOP_SYNC_EVERY == 0 or step == config.steps):
-                    # every rank stops at the same step, so all write the checkpoint together
-                    stopping = ddp.any(stopping)
-                elif ddp.active:
-                    stopping = False
+                if ddp.active:  # every rank stops at the same step, so all write the checkpoint together
+                    synced = step % STOP_SYNC_EVERY == 0 or step == config.steps
+                    stopping = ddp.any(stopping) if synced else False
                 checkpointed = step % config.checkpoint_every == 0 or step == config.steps or stopping
                 if checkpointed:
                     save(step)

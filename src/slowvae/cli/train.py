@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gc
 import sys
 from pathlib import Path
 
@@ -190,7 +189,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train_with_progress(run_dir: Path, *, resume: bool, show: bool) -> None:
-    import torch.distributed as dist
     from tqdm import tqdm
 
     from slowvae import train as training
@@ -211,8 +209,4 @@ def _train_with_progress(run_dir: Path, *, resume: bool, show: bool) -> None:
     finally:
         if bar is not None:
             bar.close()
-        if dist.is_initialized():
-            # free DDP's garbage (reference cycles holding gloo work) while the process group
-            # still exists, then destroy the group (see benchmarks/README.md, multi-process exit)
-            gc.collect()
-            dist.destroy_process_group()
+        training.leave_process_group()

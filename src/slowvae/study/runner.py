@@ -142,7 +142,7 @@ def execute_run(
     holds the run).
     """
     from slowvae.run import resolve_device
-    from slowvae.train import Distributed, TrainingStopped, train
+    from slowvae.train import Distributed, TrainingStopped, leave_process_group, train
 
     run_dir = Path(run_dir)
     record = read_json(run_dir / RECORD_FILE)
@@ -153,6 +153,7 @@ def execute_run(
 
         torch.set_num_threads(threads)
     ddp = Distributed(resolve_device(record["config"]["device"]))
+    rank = ddp.rank if ddp.active else None  # named in failures under DDP
     lock = _locked(run_dir) if ddp.is_main else contextlib.nullcontext(True)
     try:
         with lock as held:
@@ -166,7 +167,7 @@ def execute_run(
                     try:
                         resume = _prepare(run_dir, record)
                     except Exception as err:
-                        status = _failed(run_dir, err, rank=ddp.rank if ddp.active else None)
+                        status = _failed(run_dir, err, rank)
             status, resume = ddp.gather((status, resume))[0]
             if status is not None:
                 return status
@@ -183,13 +184,12 @@ def execute_run(
             except KeyboardInterrupt:
                 return INTERRUPTED
             except Exception as err:  # one failed run must not stop the study; status shows the error
-                return _failed(run_dir, err, rank=ddp.rank if ddp.active else None)
+                return _failed(run_dir, err, rank)
             if ddp.is_main:
                 (run_dir / ERROR_FILE).unlink(missing_ok=True)
             return FINISHED
     finally:
-        if ddp.active:
-            _leave_process_group()
+        leave_process_group()
 
 
 def _failed(run_dir: Path, err: Exception, rank: int | None = None) -> str:
@@ -198,17 +198,6 @@ def _failed(run_dir: Path, err: Exception, rank: int | None = None) -> str:
     text = detail if isinstance(err, SlowVAEError) else f"{type(err).__name__}: {detail}"
     write_error(run_dir, text if rank is None else f"rank {rank}: {text}", traceback.format_exc())
     return FAILED
-
-
-def _leave_process_group() -> None:
-    """Free DDP's garbage while the process group exists, then destroy the group (as `slowvae train`)."""
-    import gc
-
-    import torch.distributed as dist
-
-    if dist.is_initialized():
-        gc.collect()
-        dist.destroy_process_group()
 
 
 def write_error(run_dir: Path, message: str, trace: str | None = None) -> None:

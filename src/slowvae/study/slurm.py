@@ -43,6 +43,11 @@ class SlurmResources:
         """The DDP processes of one run: ``processes_per_run``, else one per GPU (at least one)."""
         return self.processes_per_run or max(1, self.gpus_per_run)
 
+    @property
+    def cpus_per_process(self) -> int:
+        """CPUs (torch threads) of each of the run's processes."""
+        return self.cpus_per_run // self.processes
+
     def check(self) -> None:
         """Refuse resources that cannot make a run (a SlowVAEError naming the flag)."""
         if self.processes < 1:
@@ -194,7 +199,7 @@ def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources,
     executor = submitit.AutoExecutor(folder=str(study_dir / LOG_DIR / "%j"), cluster="slurm")
     params: dict[str, Any] = {
         "name": f"slowvae-{name}", "timeout_min": resources.time_min,
-        "cpus_per_task": resources.cpus_per_run // resources.processes, "mem_gb": resources.mem_gb,
+        "cpus_per_task": resources.cpus_per_process, "mem_gb": resources.mem_gb,
         "slurm_array_parallelism": resources.max_parallel, "tasks_per_node": resources.processes, "nodes": 1,
     }
     if resources.partition:
@@ -205,8 +210,7 @@ def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources,
     from slowvae.study.core import run_dir
 
     try:
-        jobs = executor.map_array(SlurmRun(resources.cpus_per_run // resources.processes),
-                                  [str(run_dir(study_dir, r)) for r in run_ids])
+        jobs = executor.map_array(SlurmRun(resources.cpus_per_process), [str(run_dir(study_dir, r)) for r in run_ids])
     except Exception as err:  # submitit raises its own types for sbatch failures
         raise SlowVAEError(f"sbatch refused the job array: {str(err).strip().splitlines()[-1] if str(err).strip() else err}") from None
     submitted = {r: str(job.job_id) for r, job in zip(run_ids, jobs)}
