@@ -124,6 +124,19 @@ def test_status_and_table(finished, capsys):
     assert "\\begin{tabular}" in capsys.readouterr().out
 
 
+def test_table_columns_reach_nested_keys_and_refuse_unknown_ones(finished, capsys):
+    _, out = finished
+    factors = json.loads(next((out / "runs").glob("pcl-*")).joinpath("results.json").read_text())["mcc_per_factor"]
+    assert set(factors) == {"shape", "scale", "orientation", "posX", "posY"}
+    row = study_table(out, metrics=["mcc_per_factor.shape", "mcc_per_factor.posX"])["rows"][2]
+    assert row["n"] == 1 and row["mcc_per_factor.shape"]["mean"] == pytest.approx(factors["shape"])
+    assert row["mcc_per_factor.posX"]["mean"] == pytest.approx(factors["posX"])
+    with pytest.raises(SlowVAEError, match=r"has mcc_per_factor\.shap\b.*mcc_per_factor\.shape"):
+        study_table(out, metrics=["mcc", "mcc_per_factor.shap"])
+    assert main(["study", "table", str(out), "--metrics", "mgi", "--no-figures"]) == 2
+    assert "no finished run" in capsys.readouterr().err
+
+
 def test_udr_select_and_the_follow_up_study_reuses_finished_seeds(finished, tmp_path, capsys):
     _, out = finished
     assert main(["study", "udr", str(out)]) == 0

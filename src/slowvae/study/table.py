@@ -30,12 +30,25 @@ FORMATS = ("md", "csv", "json", "tex")
 
 
 def metric_value(results: dict[str, Any], metric: str) -> float | None:
-    """``metric`` of a results.json: a suite name (its headline key), any numeric key, or
-    ``<metric>@<step>`` for a checkpoint scored through ``at_steps``."""
+    """``metric`` of a results.json: a suite name (its headline key), any numeric key, a dotted
+    path into a nested one (``mcc_per_factor.shape``), or ``<metric>@<step>`` for a checkpoint
+    scored through ``at_steps``."""
     name, _, step = metric.partition("@")
-    source = results.get("at_steps", {}).get(step, {}) if step else results
-    value = source.get(HEADLINE.get(name, name))
+    value: Any = results.get("at_steps", {}).get(step, {}) if step else results
+    for key in HEADLINE.get(name, name).split("."):
+        value = value.get(key) if isinstance(value, dict) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _numeric_paths(results: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted paths of a results.json's numeric values (what a column can show)."""
+    paths = []
+    for key, value in results.items():
+        if isinstance(value, dict) and key not in ("settings", "timing", "study_evaluate", "at_steps"):
+            paths += _numeric_paths(value, f"{prefix}{key}.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            paths.append(prefix + key)
+    return paths
 
 
 def _mean_std(values: list[float]) -> dict[str, float | None]:
@@ -101,7 +114,25 @@ def study_table(
         for metric in metrics:
             row[metric] = _mean_std([v for r in finished if (v := metric_value(r["results"], metric)) is not None])
         rows.append(row)
+    _check_columns(study_dir, rows, metrics)
     return {"rows": rows, "selection": selection}
+
+
+def _check_columns(study_dir: Path, rows: list[dict[str, Any]], metrics: list[str]) -> None:
+    """Refuse a column that no finished run has (a misspelt name would otherwise be a column of dashes)."""
+    if not any(row["n"] for row in rows):
+        return
+    empty = [m for m in metrics if all(row[m]["mean"] is None for row in rows)]
+    if not empty:
+        return
+    known: set[str] = set()
+    for group in _groups(study_dir):
+        for run in group["runs"]:
+            known.update(_numeric_paths(run["results"]))
+    hint = "; run `slowvae study udr DIR` first" if "udr" in empty else ""
+    raise SlowVAEError(f"no finished run of {study_dir} has {', '.join(empty)}{hint}. Columns can be suite names "
+                       f"({', '.join(HEADLINE)}), METRIC@STEP for at_steps checkpoints, or results.json "
+                       f"keys: {', '.join(sorted(known))}")
 
 
 def _chosen(selection: dict[str, Any], group: dict[str, Any]) -> bool:
