@@ -170,6 +170,18 @@ def test_udr_select_and_the_follow_up_study_reuses_finished_seeds(finished, tmp_
         "finished": 3, "running": 0, "failed": 0, "pending": 1}
 
 
+def test_select_lists_a_groups_unfinished_seeds_before_new_ones(finished, tmp_path, capsys):
+    _, out = finished
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (next((copy / "runs").glob("pcl-*")) / "results.json").unlink()  # pcl seed 1 not finished
+    nxt = tmp_path / "next.toml"
+    assert main(["study", "select", str(copy), "--seeds", "2", "--out", str(nxt)]) == 0
+    assert "2 finished run(s) reused, 2 new" in capsys.readouterr().out
+    follow = parse_study(nxt.read_text())
+    assert sorted((r.model, r.seed) for r in follow.runs) == [("pcl", 1), ("pcl", 2), ("slowvae", 1), ("slowvae", 2)]
+
+
 def test_failed_runs_are_retried_only_when_asked(tmp_path, capsys):
     study_file = _write(tmp_path / "s.toml", STUDY.replace("grid = { gamma = [1, 10] }", "").replace(
         '[[models]]\nname = "pcl"\nseeds = [1]\n', "").replace("seeds = [1, 2]", "seeds = [1]"))

@@ -2,7 +2,8 @@
 
 The new study keeps the first study's defaults, datasets and [evaluate] table, fixes each
 model entry's hyperparameters to its selected setting and lists N seeds: the seeds already
-finished first (they are reused through ``reuse``, not run again), then new ones.
+finished first (they are reused through ``reuse``, not run again), then the group's seeds that
+have not finished, then new ones.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def select_next(study_dir: Path | str, seeds: int, out: Path | str, *, progress:
         group = [s for s in study.runs if s.model == choice["model"] and s.dataset == choice["dataset"]
                  and s.setting == choice["setting"]]
         done = [s.seed for s in group if run_state(study_dir, s).state == "finished"][:seeds]
-        chosen_seeds = list(done)
+        # finished seeds first (reused), then the group's own unfinished seeds, then new ones
+        chosen_seeds = done + [s.seed for s in group if s.seed not in done][:seeds - len(done)]
         candidate = max([s.seed for s in group], default=0) + 1
         while len(chosen_seeds) < seeds:
             chosen_seeds.append(candidate)
