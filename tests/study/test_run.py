@@ -103,6 +103,13 @@ def test_status_and_table(finished, capsys):
     _, out = finished
     assert main(["study", "status", str(out)]) == 0
     assert "5 finished, 0 running, 0 failed, 0 pending" in capsys.readouterr().out
+    runs = sorted((out / "runs").iterdir())
+    logged = [sum(json.loads(line)["seconds"] for line in (p / "metrics.jsonl").read_text().splitlines()) for p in runs]
+    scored = [json.loads((p / "results.json").read_text())["seconds"] for p in runs]
+    machine = study_status(out)["machine"]
+    assert all(v > 0 for v in logged + scored)
+    assert machine["train_seconds"] == pytest.approx(sum(logged), abs=0.3)
+    assert machine["score_seconds"] == pytest.approx(sum(scored), abs=0.3)
     table = study_table(out)
     assert [(r["model"], r["setting"]) for r in table["rows"]] == [
         ("slowvae", {"gamma": 1.0}), ("slowvae", {"gamma": 10.0}), ("pcl", {})]

@@ -170,6 +170,9 @@ def status(args: argparse.Namespace) -> int:
     queued = f" ({len(info['queued'])} queued on SLURM)" if info["queued"] else ""
     print(f"study {info['name']}: {c['finished']} finished, {c['running']} running, {c['failed']} failed, "
           f"{c['pending']} pending{queued}")
+    m = info["machine"]
+    print(f"  machine time so far: {m['train_seconds'] / 3600:.2f} h training + {m['score_seconds'] / 3600:.2f} h "
+          "scoring, summed over runs")
     for r in info["runs"]:
         if r["state"] == "running":
             print(f"  running  {r['id']}  step {r['steps_done']}/{r['steps']}")

@@ -134,12 +134,32 @@ def _steps_done(path: Path) -> int:
     return 0
 
 
+def _machine_seconds(path: Path) -> tuple[float, float]:
+    """(training, scoring) seconds spent on one run: the ``seconds`` of its logged intervals
+    (steps redone after a resume count once) and of its results files."""
+    train = 0.0
+    log = path / rundir.LOG_FILE
+    if log.exists():
+        for line in log.read_text().splitlines():
+            try:
+                train += float(json.loads(line).get("seconds", 0.0))
+            except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
+                continue
+    score = 0.0
+    for results in [path / rundir.RESULTS_FILE, *path.glob("results_step_*.json")]:
+        seconds = (runner.read_json(results) or {}).get("seconds")
+        score += float(seconds) if isinstance(seconds, (int, float)) else 0.0
+    return train, score
+
+
 def study_status(study_dir: Path | str) -> dict[str, Any]:
-    """Counts of finished, running, failed and pending runs, and each failure's error.
+    """Counts of finished, running, failed and pending runs, each failure's error, and the machine
+    time spent so far.
 
     Returns ``{"name", "counts": {state: n}, "runs": [{"id", "state", "steps_done", "steps",
-    "error"}], "not_in_study": [ids of run directories the study file no longer lists]}``.
-    Runs with a live SLURM job count as running (queued ones as pending).
+    "error", "train_seconds", "score_seconds"}], "machine": {"train_seconds", "score_seconds"},
+    "not_in_study": [ids of run directories the study file no longer lists]}``. Runs with a live
+    SLURM job count as running (queued ones as pending). Runs linked through ``reuse`` count too.
     """
     from slowvae.study import slurm
 
@@ -152,12 +172,17 @@ def study_status(study_dir: Path | str) -> dict[str, Any]:
     counts = {s: sum(r.state == s for r in states) for s in ("finished", "running", "failed", "pending")}
     known = {spec.id for spec in study.runs}
     on_disk = sorted(p.name for p in (Path(study_dir) / RUNS_DIR).iterdir() if p.is_dir()) if (Path(study_dir) / RUNS_DIR).is_dir() else []
+    runs = []
+    for r in states:
+        train, score = _machine_seconds(run_dir(study_dir, r.spec.id))
+        runs.append({"id": r.spec.id, "state": r.state, "steps_done": r.steps_done, "steps": r.spec.config["steps"],
+                     "error": r.error, "train_seconds": round(train, 1), "score_seconds": round(score, 1)})
     return {
         "name": study.name,
         "counts": counts,
         "queued": sorted(active.get("PENDING", set()) & known),
-        "runs": [{"id": r.spec.id, "state": r.state, "steps_done": r.steps_done, "steps": r.spec.config["steps"],
-                  "error": r.error} for r in states],
+        "runs": runs,
+        "machine": {key: round(sum(r[key] for r in runs), 1) for key in ("train_seconds", "score_seconds")},
         "not_in_study": [i for i in on_disk if i not in known],
     }
 
