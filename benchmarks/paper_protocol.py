@@ -15,7 +15,6 @@ writes the JSON and a Markdown summary beside it (``.md``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
