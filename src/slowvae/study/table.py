@@ -101,8 +101,8 @@ def study_table(
         from slowvae.study.udr import select_by_udr
 
         selection = select_by_udr(study_dir, progress=progress)
-    rows = []
-    for group in _groups(study_dir):
+    rows, groups = [], _groups(study_dir)
+    for group in groups:
         if selection is not None and not _chosen(selection, group):
             continue
         finished = [r for r in group["runs"] if r["state"] == "finished"]
@@ -114,11 +114,11 @@ def study_table(
         for metric in metrics:
             row[metric] = _mean_std([v for r in finished if (v := metric_value(r["results"], metric)) is not None])
         rows.append(row)
-    _check_columns(study_dir, rows, metrics)
+    _check_columns(study_dir, groups, rows, metrics)
     return {"rows": rows, "selection": selection}
 
 
-def _check_columns(study_dir: Path, rows: list[dict[str, Any]], metrics: list[str]) -> None:
+def _check_columns(study_dir: Path, groups: list[dict[str, Any]], rows: list[dict[str, Any]], metrics: list[str]) -> None:
     """Refuse a column that no finished run has (a misspelt name would otherwise be a column of dashes)."""
     if not any(row["n"] for row in rows):
         return
@@ -126,7 +126,7 @@ def _check_columns(study_dir: Path, rows: list[dict[str, Any]], metrics: list[st
     if not empty:
         return
     known: set[str] = set()
-    for group in _groups(study_dir):
+    for group in groups:
         for run in group["runs"]:
             known.update(_numeric_paths(run["results"]))
     hint = "; run `slowvae study udr DIR` first" if "udr" in empty else ""
