@@ -311,3 +311,18 @@ def test_resources_that_cannot_make_a_run_are_refused():
     with pytest.raises(SlowVAEError, match="fewer than the run's 4 processes"):
         SlurmResources(gpus_per_run=4, cpus_per_run=2).check()
     assert SlurmResources(gpus_per_run=4, cpus_per_run=8).processes == 4
+
+
+def test_runs_go_breadth_first_so_a_partial_study_has_a_row_per_setting(tmp_path):
+    from slowvae.study import to_run
+
+    study = parse_study(STUDY)  # slowvae gamma 1 and 10 with seeds 1, 2; pcl with seed 1
+    out = tmp_path / "out"
+    prepare(study, out)
+    order = [(s.model, s.setting.get("gamma"), s.seed) for s in to_run(study, out)[0]]
+    assert order == [("slowvae", 1.0, 1), ("slowvae", 10.0, 1), ("pcl", None, 1), ("slowvae", 1.0, 2), ("slowvae", 10.0, 2)]
+    # a finished first seed moves the group's second seed into the first round
+    first = study.runs[0]
+    (run_dir(out, first.id) / "results.json").write_text(json.dumps({"study_evaluate": first.evaluate}))
+    order = [(s.model, s.setting.get("gamma"), s.seed) for s in to_run(study, out)[0]]
+    assert order == [("slowvae", 1.0, 2), ("slowvae", 10.0, 1), ("pcl", None, 1), ("slowvae", 10.0, 2)]

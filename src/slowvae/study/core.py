@@ -208,7 +208,18 @@ def to_run(study: Study, study_dir: Path | str, *, retry_failed: bool = False) -
             todo.append(spec)
         elif state.state == "failed":
             failed.append(state)
-    return todo, failed
+    return breadth_first(todo), failed
+
+
+def breadth_first(runs: list[RunSpec]) -> list[RunSpec]:
+    """``runs`` with every group's first seed before any group's second (expansion order within a
+    round), so a study stopped part-way already has a row for as many settings as possible."""
+    rank: dict[tuple[str, str, str], int] = {}
+    keyed = []
+    for index, spec in enumerate(runs):
+        rank[spec.group] = rank.get(spec.group, -1) + 1
+        keyed.append((rank[spec.group], index, spec))
+    return [spec for _, _, spec in sorted(keyed, key=lambda k: k[:2])]
 
 
 def estimate_seconds(runs: list[RunSpec], study_dir: Path | str) -> float:
@@ -235,5 +246,5 @@ def estimate_seconds(runs: list[RunSpec], study_dir: Path | str) -> float:
     return total
 
 
-__all__ = ["RunState", "conflicts", "estimate_seconds", "open_study", "prepare", "run_dir",
+__all__ = ["RunState", "breadth_first", "conflicts", "estimate_seconds", "open_study", "prepare", "run_dir",
            "run_state", "study_status", "to_run"]
