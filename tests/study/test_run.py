@@ -131,6 +131,23 @@ def test_status_and_table(finished, capsys):
     assert "\\begin{tabular}" in capsys.readouterr().out
 
 
+def test_table_counts_training_precisions_and_flags_a_mix(finished, tmp_path):
+    from slowvae.study import render
+
+    _, out = finished
+    assert study_table(out)["precisions"] == {"fp32": 5}
+    assert "Training precision: fp32 (5 runs)\n" in render(study_table(out))
+    mixed = tmp_path / "mixed"
+    shutil.copytree(out, mixed)
+    config_path = next((mixed / "runs").glob("pcl-*")) / "config.json"
+    config = json.loads(config_path.read_text())
+    config["config"]["precision"] = "bf16"  # as `auto` resolves on a machine with native bf16
+    config_path.write_text(json.dumps(config))
+    table = study_table(mixed)
+    assert table["precisions"] == {"bf16": 1, "fp32": 4}
+    assert "Training precision: bf16 (1 run), fp32 (4 runs). Mixed:" in render(table)
+
+
 def test_table_columns_reach_nested_keys_and_refuse_unknown_ones(finished, capsys):
     _, out = finished
     factors = json.loads(next((out / "runs").glob("pcl-*")).joinpath("results.json").read_text())["mcc_per_factor"]

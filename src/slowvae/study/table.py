@@ -8,6 +8,7 @@ counted in every row, never dropped silently.
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import json
@@ -66,7 +67,9 @@ def _groups(study_dir: Path) -> list[dict[str, Any]]:
                                                "setting": dict(spec.setting), "runs": []})
         state = run_state(study_dir, spec).state
         results = runner.read_json(run_dir(study_dir, spec.id) / rundir.RESULTS_FILE) if state == "finished" else None
-        group["runs"].append({"id": spec.id, "seed": spec.seed, "state": state, "results": results or {}})
+        config = (runner.read_json(run_dir(study_dir, spec.id) / rundir.CONFIG_FILE) or {}).get("config", {}) if results else {}
+        group["runs"].append({"id": spec.id, "seed": spec.seed, "state": state, "results": results or {},
+                              "precision": config.get("precision", "unknown")})
     return list(groups.values())
 
 
@@ -83,7 +86,8 @@ def study_table(
 
         {"rows": [{"model", "dataset", "setting": {...}, "n", "n_failed", "n_missing",
                    "<metric>": {"mean", "std"}, ...}],
-         "selection": None | {"method": "udr", "chosen": [...], "notes": [...]}}
+         "selection": None | {"method": "udr", "chosen": [...], "notes": [...]},
+         "precisions": {resolved training precision: finished runs}}
 
     ``n`` counts finished runs (seeds), ``n_failed`` failed ones, ``n_missing`` those not finished
     yet; mean and std (sample std, None below two values) are over the finished runs that have the
@@ -115,7 +119,9 @@ def study_table(
             row[metric] = _mean_std([v for r in finished if (v := metric_value(r["results"], metric)) is not None])
         rows.append(row)
     _check_columns(study_dir, groups, rows, metrics)
-    return {"rows": rows, "selection": selection}
+    # runs in a study file's "auto" precision resolve per machine (bf16 where native, else fp32)
+    precisions = collections.Counter(r["precision"] for g in groups for r in g["runs"] if r["state"] == "finished")
+    return {"rows": rows, "selection": selection, "precisions": dict(sorted(precisions.items()))}
 
 
 def _check_columns(study_dir: Path, groups: list[dict[str, Any]], rows: list[dict[str, Any]], metrics: list[str]) -> None:
@@ -204,6 +210,12 @@ def render(table: dict[str, Any], fmt: str = "md") -> str:
         notes = table["selection"].get("notes", [])
         lines.append(f"Settings selected by median UDR over seeds ({len(chosen)} model/dataset pairs)"
                      + ("; notes: " + "; ".join(notes) if notes else ""))
+    precisions = table.get("precisions") or {}
+    if precisions:
+        counts = ", ".join(f"{p} ({n} run{'s' * (n != 1)})" for p, n in precisions.items())
+        lines += ["", f"Training precision: {counts}" + (
+            ". Mixed: `auto` resolves per machine (bf16 where native, else fp32); pin `precision` in the "
+            "study file to compare like with like." if len(precisions) > 1 else "")]
     return "\n".join(lines) + "\n"
 
 
