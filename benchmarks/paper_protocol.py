@@ -3,7 +3,8 @@ study directory (``benchmarks/runs/paper-protocol-final``, or the search while i
 
 Per metric it ranks the table's rows by their mean over seeds and compares each baseline with
 SlowVAE: the difference of the means, Welch's t-test on the seeds' values (two-sided; with 2-3
-seeds a p-value is a rough guide, nothing more) and whether the two ±std intervals overlap. It
+seeds a p-value is a rough guide, nothing more) and whether the two ±std intervals overlap (unknown,
+and listed on neither side, while either has a single seed). It
 also tabulates MCC per factor, which says *where* a model's MCC comes from, and the machine time
 the study took so far (``slowvae study status``).
 
@@ -52,7 +53,7 @@ def standing(study_dir: Path, select: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": len(table["rows"]), "scored_rows": len(rows),
                            "missing": [{"model": r["model"], "setting": r["setting"], "n_missing": r["n_missing"],
                                         "n_failed": r["n_failed"]} for r in table["rows"] if r["n_missing"] or r["n_failed"]],
-                           "metrics": {}}
+                           "precisions": table["precisions"], "metrics": {}}
     kept = {"rows": rows, "selection": table["selection"]}
     for metric in metrics:
         values = seed_values(study_dir, kept, metric)
@@ -64,18 +65,19 @@ def standing(study_dir: Path, select: str | None) -> dict[str, Any]:
         entry: dict[str, Any] = {"ranking": ranking}
         if reference:
             ref = reference[0]
-            r_mean, r_std = rows[ref][metric]["mean"], rows[ref][metric]["std"] or 0.0
+            r_mean, r_std = rows[ref][metric]["mean"], rows[ref][metric]["std"]
             entry["slowvae_rank"] = order.index(ref) + 1 if ref in order else None
             entry["of"] = len(order)
             entry["vs_slowvae"] = []
             for i in order:
                 if i == ref:
                     continue
-                mean, std = rows[i][metric]["mean"], rows[i][metric]["std"] or 0.0
+                mean, std = rows[i][metric]["mean"], rows[i][metric]["std"]
                 entry["vs_slowvae"].append({
                     "model": rows[i]["model"], "difference": mean - r_mean,
                     "welch_p": _welch(values[i], values[ref]),
-                    "overlap": bool(abs(mean - r_mean) <= std + r_std),
+                    # a single seed has no spread: whether the intervals overlap is unknown (None)
+                    "overlap": None if std is None or r_std is None else bool(abs(mean - r_mean) <= std + r_std),
                 })
         out["metrics"][metric] = entry
     return out
@@ -90,7 +92,8 @@ def markdown(result: dict[str, Any]) -> str:
     beyond their spreads and those that beat it."""
     lines = [f"Study `{result['study']}`: {result['scored_rows']} of {result['rows']} rows scored; machine time "
              f"{result['machine']['train_seconds'] / 3600:.1f} h training + {result['machine']['score_seconds'] / 3600:.1f} h "
-             "scoring, summed over runs.", ""]
+             "scoring, summed over runs; trained in " + ", ".join(f"{p} ({n} runs)" for p, n in result["precisions"].items())
+             + ".", ""]
     if result["missing"]:
         lines += ["Not complete: " + "; ".join(f"{m['model']} {m['n_missing']} missing, {m['n_failed']} failed"
                                                for m in result["missing"]), ""]
@@ -102,8 +105,8 @@ def markdown(result: dict[str, Any]) -> str:
             continue
         mine = next((r for r in entry["ranking"] if r["model"] == REFERENCE), None)
         best = entry["ranking"][0]
-        above = [v["model"] for v in entry.get("vs_slowvae", []) if v["difference"] > 0 and not v["overlap"]]
-        below = [v["model"] for v in entry.get("vs_slowvae", []) if v["difference"] < 0 and not v["overlap"]]
+        above = [v["model"] for v in entry.get("vs_slowvae", []) if v["difference"] > 0 and v["overlap"] is False]
+        below = [v["model"] for v in entry.get("vs_slowvae", []) if v["difference"] < 0 and v["overlap"] is False]
         lines.append(f"| {metric} | {_cell(mine) if mine else '-'} | {entry.get('slowvae_rank', '-')} of {entry.get('of', '-')} "
                      f"| {best['model']} {_cell(best)} | {', '.join(above) or '-'} | {', '.join(below) or '-'} |")
     lines += ["", "MCC per factor (mean over seeds):", "",
