@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from scipy import stats
 
 METRICS = ["mcc", "mig", "sap", "modularity", "dci", "beta_vae", "factor_vae"]
 FACTORS = ["shape", "scale", "orientation", "posX", "posY"]
+# latents with a posterior-mean std of at least 0.05 (the FactorVAE score's pruning, dlib's threshold)
+ACTIVE = "factor_vae_num_active_dims"
 REFERENCE = "slowvae"
 
 
@@ -37,7 +40,9 @@ def _label(row: dict[str, Any]) -> str:
 def _welch(a: list[float], b: list[float]) -> float | None:
     if len(a) < 2 or len(b) < 2:
         return None
-    p = stats.ttest_ind(a, b, equal_var=False).pvalue
+    with warnings.catch_warnings():  # a sample of equal values (10 active latents every seed) warns; p is then NaN or exact
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = stats.ttest_ind(a, b, equal_var=False).pvalue
     return None if np.isnan(p) else float(p)
 
 
@@ -46,7 +51,7 @@ def standing(study_dir: Path, select: str | None) -> dict[str, Any]:
     from slowvae.study import study_table
     from slowvae.study.table import seed_values
 
-    metrics = METRICS + [f"mcc_per_factor.{f}" for f in FACTORS]
+    metrics = METRICS + [f"mcc_per_factor.{f}" for f in FACTORS] + [ACTIVE]
     table = study_table(study_dir, metrics=metrics, select=select)
     rows = [r for r in table["rows"] if r["n"] > 0]
     reference = [i for i, r in enumerate(rows) if r["model"] == REFERENCE]
@@ -109,11 +114,14 @@ def markdown(result: dict[str, Any]) -> str:
         below = [v["model"] for v in entry.get("vs_slowvae", []) if v["difference"] < 0 and v["overlap"] is False]
         lines.append(f"| {metric} | {_cell(mine) if mine else '-'} | {entry.get('slowvae_rank', '-')} of {entry.get('of', '-')} "
                      f"| {best['model']} {_cell(best)} | {', '.join(above) or '-'} | {', '.join(below) or '-'} |")
-    lines += ["", "MCC per factor (mean over seeds):", "",
-              "| model | " + " | ".join(FACTORS) + " |", "|---|" + "---|" * len(FACTORS)]
+    lines += ["", "MCC per factor (mean over seeds) and active latents per seed (posterior-mean std >= 0.05, "
+              "as the FactorVAE score prunes):", "",
+              "| model | " + " | ".join(FACTORS) + " | active latents |", "|---|" + "---|" * (len(FACTORS) + 1)]
     per_factor = {f: {r["label"]: r for r in result["metrics"][f"mcc_per_factor.{f}"]["ranking"]} for f in FACTORS}
+    active = {r["label"]: r for r in result["metrics"][ACTIVE]["ranking"]}
     for r in result["metrics"]["mcc"]["ranking"]:
         cells = [f"{per_factor[f][r['label']]['mean']:.2f}" if r["label"] in per_factor[f] else "-" for f in FACTORS]
+        cells.append(", ".join(f"{v:g}" for v in active[r["label"]]["seeds"]) if r["label"] in active else "-")
         lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
