@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage a study's finished runs for commit, without their checkpoints: study.toml plus each
-# finished run's settings, logs and results. benchmarks/runs/ is gitignored (checkpoints are large);
+# finished run's settings, logs and results (results_step_N.json too, for at_steps). benchmarks/runs/ is gitignored (checkpoints are large);
 # the runs staged here are what lets `slowvae study run` on a fresh clone skip them and
 # `slowvae study table` tabulate them. Usage: benchmarks/check_in_runs.sh benchmarks/runs/NAME
 set -euo pipefail
@@ -11,8 +11,8 @@ count=0
 for run in "$study"/runs/*/; do
     # finished = results.json written with the study's evaluation (slowvae.study.runner.is_finished)
     grep -q '"study_evaluate"' "$run/results.json" 2>/dev/null || continue
-    for name in study-run.json config.json metrics.jsonl timing.json results.json; do
-        [ -f "$run/$name" ] && git add -f "$run/$name"
+    for file in "$run"/{study-run.json,config.json,metrics.jsonl,timing.json,results.json,results_step_*.json}; do
+        [ -f "$file" ] && git add -f "$file"
     done
     count=$((count + 1))
 done
