@@ -5,7 +5,8 @@ Per metric it ranks the table's rows by their mean over seeds and compares each 
 SlowVAE: the difference of the means, Welch's t-test on the seeds' values (two-sided; with 2-3
 seeds a p-value is a rough guide, nothing more) and whether the two ±std intervals overlap (unknown,
 and listed on neither side, while either has a single seed). It
-also tabulates MCC per factor, which says *where* a model's MCC comes from, and the machine time
+also tabulates MCC per factor, which says *where* a model's MCC comes from, the active latents per
+seed (what the FactorVAE score can use), and the machine time
 the study took so far (``slowvae study status``).
 
     python benchmarks/paper_protocol.py --study benchmarks/runs/paper-protocol-final --out benchmarks/results/paper-protocol-standing.json
