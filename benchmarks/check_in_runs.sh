@@ -2,7 +2,8 @@
 # Stage a study's finished runs for commit, without their checkpoints: study.toml plus each
 # finished run's settings, logs and results (results_step_N.json too, for at_steps).
 # benchmarks/runs/ is gitignored (checkpoints are large); the runs staged here are what lets
-# `slowvae study run` on a fresh clone skip them and `slowvae study table` tabulate them. Usage: benchmarks/check_in_runs.sh benchmarks/runs/NAME
+# `slowvae study run` on a fresh clone skip them and `slowvae study table` tabulate them.
+# Usage: benchmarks/check_in_runs.sh benchmarks/runs/NAME
 set -euo pipefail
 study=${1:?usage: $0 STUDY_DIR}
 [ -f "$study/study.toml" ] || { echo "$study is not a study directory (no study.toml)" >&2; exit 2; }
