@@ -9,7 +9,7 @@ learned alpha of the latent matched to each factor, of the unmatched latents, an
 all latents, beside the data's alpha where the dataset has one (natural-like: the
 generalized-Laplace fits of YouTube-VOS). A figure shows every latent's learned alpha per run.
 
-    python benchmarks/gl_images.py --study benchmarks/runs/gl-images --out benchmarks/results/gl-images.json
+    python benchmarks/gl_images.py --study benchmarks/results/gl-images --out benchmarks/results/gl-images.json
 """
 
 from __future__ import annotations

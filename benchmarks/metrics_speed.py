@@ -11,7 +11,7 @@ and encoding the images it uses (same chunking), with the same encoder on CPU, a
 ``--sampling-scale`` times dlib's counts (1.0 = dlib's ~2.9 million encoder passes). With ``--run``,
 ``--eval-precision bf16`` encodes as ``slowvae evaluate --eval-precision bf16`` does.
 
-    python benchmarks/metrics_speed.py --run benchmarks/runs/slowvae-seed1 --exact --sampling-scale 0.05
+    python benchmarks/metrics_speed.py --run benchmarks/results/slowvae-seed1 --exact --sampling-scale 0.05
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ reference recipe's mean MCC at its last step. Every recipe there has the same st
 CPU-seconds are steps × ``--step-ms`` (the default: the fp32 channels_last step measured on the idle
 2-core machine, benchmarks/README.md "Whole-run cost") × the 2 cores.
 
-    python benchmarks/time_to_quality.py --study benchmarks/runs/time-to-quality --reference reference
+    python benchmarks/time_to_quality.py --study benchmarks/results/time-to-quality --reference reference
 """
 
 from __future__ import annotations
