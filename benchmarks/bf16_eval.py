@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 HERE = Path(__file__).resolve().parent
 MCC_TOLERANCE = 0.005
 SCORE_TOLERANCE = 0.01
@@ -54,8 +53,8 @@ def main() -> int:
 
     import torch
 
-    from slowvae.metrics import compute_suite, mcc, samples_needed
     from slowvae import rundir
+    from slowvae.metrics import compute_suite, mcc, samples_needed
     from slowvae.run import TrainConfig, encode_images, init_run_dir, load_model
     from slowvae.train import train
 

@@ -15,7 +15,6 @@ generalized-Laplace fits of YouTube-VOS). A figure shows every latent's learned 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -67,7 +66,7 @@ def collect(study_dir: Path) -> dict:
         entry["runs"].append(run)
     for dataset, models in out.items():
         data_alpha = _data_alpha(dataset)
-        for model, entry in models.items():
+        for entry in models.values():
             done = [r for r in entry["runs"] if r["finished"]]
             entry["mcc"] = _summary([r["mcc"] for r in done])
             entry["mcc_per_factor"] = {f: _summary([r["mcc_per_factor"][f] for r in done])

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from slowvae import rundir
-from slowvae.models import slowvae as slowvae_module
 from slowvae.errors import SlowVAEError
+from slowvae.models import slowvae as slowvae_module
 from slowvae.run import TrainConfig, init_run_dir, learning_rate, load_run_config, update_run_config
 from slowvae.train import TrainingStopped, train
 

@@ -6,8 +6,8 @@ Drawing only: every function takes the arrays to draw (the model runs in :mod:`s
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 

@@ -4,7 +4,6 @@ first-download records, no network, safe extraction, the data root and `slowvae 
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import http.server
 import io
@@ -255,10 +254,10 @@ def test_cli_list_and_download(server, monkeypatch, tmp_path, capsys):
     assert "ready in" in capsys.readouterr().out
     assert cli_main(["data", "list"]) == 0
     out = capsys.readouterr().out
-    line = next(l for l in out.splitlines() if l.startswith("shapes3d"))
+    line = next(row for row in out.splitlines() if row.startswith("shapes3d"))
     assert line.split()[1] == "present" and str(tmp_path / "3dshapes") in line and "1.0 MB" in line
     # a corrupted file is reported as failing its checksum
     (tmp_path / "3dshapes" / "3dshapes.h5").write_bytes(b"corrupt")
     cli_main(["data", "list"])
-    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("shapes3d"))
+    line = next(row for row in capsys.readouterr().out.splitlines() if row.startswith("shapes3d"))
     assert "checksum mismatch" in line

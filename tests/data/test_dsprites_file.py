@@ -4,6 +4,7 @@ Python-2 (latin1) pickled metadata, and the hdf5 copy; bit-packed conversion; me
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import pickletools
 import struct
@@ -127,7 +128,7 @@ def test_packed_file_keeps_memory_low(tmp_path, rss_mb):
     packed[::997] = 0xFF
     del packed
     (folder / "dsprites_factors.json").write_text(
-        '{"factor_sizes": [1, 3, 6, 40, 32, 32], "factor_names": %s, "source": "x"}' % str(list(NAMES)).replace("'", '"')
+        json.dumps({"factor_sizes": [1, 3, 6, 40, 32, 32], "factor_names": list(NAMES), "source": "x"})
     )
     before = rss_mb()
     data = DSpritesFile(tmp_path)

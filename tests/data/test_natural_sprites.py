@@ -29,7 +29,7 @@ def write_csv(path: Path, n_rows: int = 40, seed: int = 0) -> None:
     for r in range(n_rows):
         cells = []
         y, x, a = rng.uniform(16, 48), rng.uniform(16, 48), rng.uniform(100, 600)
-        for j in range(8):
+        for _ in range(8):
             if rng.random() < 0.15:
                 cells.append("")
                 continue
@@ -95,7 +95,7 @@ def test_area_filter_and_sources(tmp_path, monkeypatch):
     assert (l0[:, 3:] == l1[:, 3:]).all() and set(l0[:, 3]) <= set(ANGLES)  # angle, shape shared
     # the latents come from CSV pairs: the unscaled values are pairs of the filtered list
     pairs = {tuple(np.round(p, 6)) for p in tr.p0}
-    assert all(tuple(np.round([l[0] * 64, l[1] * 64, (l[2] * 64) ** 2], 6)) in pairs for l in l0)
+    assert all(tuple(np.round([v[0] * 64, v[1] * 64, (v[2] * 64) ** 2], 6)) in pairs for v in l0)
     with pytest.raises(SlowVAEError, match="no factor grid"):
         get_dataset("natural-sprites")
 

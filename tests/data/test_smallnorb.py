@@ -25,7 +25,7 @@ def norb_matrix(arr: np.ndarray, magic: int) -> bytes:
 def write_norb(folder: Path) -> None:
     folder.mkdir(parents=True)
     for chunk, insts in INSTANCES.items():
-        rows = [(c, i, e, a, l) for c in range(2) for i in insts for e in range(2) for a in (0, 2) for l in range(2)]
+        rows = [(c, i, e, a, lt) for c in range(2) for i in insts for e in range(2) for a in (0, 2) for lt in range(2)]
         rows = np.array(rows[::-1])  # file order is not the grid order
         n = len(rows)
         dat = np.full((n, 2, 96, 96), 250, dtype=np.uint8)  # right camera: 250

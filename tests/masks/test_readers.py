@@ -143,7 +143,7 @@ def test_natural_sprites_csv_errors(tmp_path):
 def test_kitti_pickle_latents_are_reordered(tmp_path):
     rng = np.random.default_rng(0)
     lats = [rng.random((t, 3)).astype(np.float32) * 60 for t in (3, 5, 2)]
-    masks = [np.zeros((len(l), 64, 64), dtype=bool) for l in lats]
+    masks = [np.zeros((len(lat), 64, 64), dtype=bool) for lat in lats]
     path = tmp_path / "kitti_peds_v2.pickle"
     with open(path, "wb") as fh:
         pickle.dump({"pedestrians": masks, "pedestrians_latents": lats}, fh)

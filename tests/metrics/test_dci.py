@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
+from metric_testutils import make_factors, standardise
 
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import dci
 from slowvae.metrics.dci import dci_from_importance, lightgbm_available
-
-from metric_testutils import make_factors, standardise
 
 KEYS = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
 TINY = (3, 4, 5)

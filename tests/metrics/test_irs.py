@@ -1,8 +1,7 @@
 import numpy as np
+from metric_testutils import make_factors, standardise
 
 from slowvae.metrics import irs
-
-from metric_testutils import make_factors, standardise
 
 SIZES = (4, 6, 8)
 

@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
+from metric_testutils import make_factors, standardise
 
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import mcc
-
-from metric_testutils import make_factors, standardise
 
 SIZES = (3, 6, 10, 8, 8)
 

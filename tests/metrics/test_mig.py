@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
+from metric_testutils import make_factors, standardise
 
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import mig
 from slowvae.metrics.utils import discrete_mutual_info, histogram_discretize
-
-from metric_testutils import make_factors, standardise
 
 SMALL = (3, 6, 10, 8, 8)  # every factor fits in 20 bins: a perfect code can reach 1
 

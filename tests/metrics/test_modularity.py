@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
+from metric_testutils import make_factors, standardise
 
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import explicitness, modularity, modularity_explicitness
 from slowvae.metrics.modularity import modularity_from_mi
-
-from metric_testutils import make_factors, standardise
 
 SMALL = (3, 6, 10, 8, 8)
 

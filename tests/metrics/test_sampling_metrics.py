@@ -2,11 +2,10 @@
 
 import numpy as np
 import pytest
+from metric_testutils import FactorImages, representation
 
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import beta_vae_score, factor_vae_score
-
-from metric_testutils import FactorImages, representation
 
 FNS = {"beta_vae_sklearn": beta_vae_score, "factor_vae": factor_vae_score}
 

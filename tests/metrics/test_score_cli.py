@@ -2,10 +2,9 @@ import json
 
 import numpy as np
 import pytest
+from metric_testutils import make_factors, standardise
 
 from slowvae.cli import main
-
-from metric_testutils import make_factors, standardise
 
 SIZES = (3, 6, 8, 5)
 

@@ -2,12 +2,10 @@ import json
 
 import numpy as np
 import pytest
+from metric_testutils import FactorImages, make_factors, representation, standardise
 
 from slowvae.errors import SlowVAEError
-from slowvae.metrics import PRESETS, compute_suite, samples_needed
-from slowvae.metrics import METRICS
-
-from metric_testutils import FactorImages, make_factors, representation, standardise
+from slowvae.metrics import METRICS, PRESETS, compute_suite, samples_needed
 
 SIZES = (3, 6, 8, 5)
 FAST_OVERRIDES = {"dci": {"n_estimators": 10}}

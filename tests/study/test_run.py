@@ -17,8 +17,7 @@ import torch
 
 from slowvae.cli import main
 from slowvae.errors import SlowVAEError
-from slowvae.study import parse_study, prepare, study_status, study_table
-from slowvae.study import runner
+from slowvae.study import parse_study, prepare, runner, study_status, study_table
 from slowvae.study.core import run_dir
 from slowvae.study.local import threads_per_run
 from slowvae.study.slurm import SlurmResources

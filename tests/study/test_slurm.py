@@ -16,8 +16,7 @@ import pytest
 
 from slowvae import rundir
 from slowvae.cli import main
-from slowvae.study import study_status
-from slowvae.study import runner, slurm
+from slowvae.study import runner, slurm, study_status
 from slowvae.study.core import run_dir
 
 pytest.importorskip("submitit", reason="the SLURM executor needs submitit (pip install 'slowvae[slurm]')")

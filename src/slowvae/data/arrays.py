@@ -13,8 +13,8 @@ import contextlib
 import os
 import struct
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 

@@ -30,8 +30,8 @@ import json
 import os
 import pickle
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 

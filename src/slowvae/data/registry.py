@@ -23,10 +23,11 @@ Sources of each dataset: docs/datasets.md.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from slowvae.data.base import GroundTruthData
 from slowvae.data.download import Remote, safe_extract

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from slowvae.data.download import ChecksumRecord, Progress, Warn, check_file, fetch, folder_size, human_size
 from slowvae.data.paths import data_root

@@ -23,8 +23,8 @@ import csv
 import pickle
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -176,7 +176,7 @@ def mots_sequences(root: Path) -> list[tuple[str, Path]]:
         raise SlowVAEError(f"--mots: {root} is neither a folder nor an instances_txt .txt file")
     if not root.is_dir():
         raise SlowVAEError(f"--mots: {root} does not exist")
-    for sub, kind in (("instances", "png"), ("instances_txt", "txt")):
+    for sub in ("instances", "instances_txt"):
         if (root / sub).is_dir():
             return mots_sequences(root / sub)
     seqs: list[tuple[str, Path]] = [

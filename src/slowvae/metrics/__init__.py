@@ -16,8 +16,8 @@ from slowvae.metrics.irs import irs
 from slowvae.metrics.mcc import mcc
 from slowvae.metrics.mig import mig
 from slowvae.metrics.modularity import explicitness, modularity, modularity_explicitness
-from slowvae.metrics.sap import sap
 from slowvae.metrics.registry import METRICS, PRESETS, MetricData, MetricEntry, register_metric
+from slowvae.metrics.sap import sap
 from slowvae.metrics.suite import compute_suite, samples_needed
 from slowvae.metrics.udr import udr
 from slowvae.metrics.unsupervised import unsupervised

@@ -4,7 +4,8 @@ Constrained Variational Framework", §3 and appendix A.4), as disentanglement_li
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning

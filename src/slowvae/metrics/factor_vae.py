@@ -3,7 +3,8 @@ disentanglement_lib computes it, with its latent bookkeeping fixed."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

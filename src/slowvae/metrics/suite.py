@@ -9,7 +9,8 @@ results file can be reproduced. A metric that cannot be computed on the input gi
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -10,7 +10,8 @@ posterior means of the same N inputs under every model and each model's mean per
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats

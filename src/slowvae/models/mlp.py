@@ -25,6 +25,7 @@ from slowvae.models.infonce import check_infonce_hyper, infonce_terms
 from slowvae.models.losses import LOG_2PI
 from slowvae.models.pcl import PCLRegression
 from slowvae.models.slowvae import TransitionCrossEntropy, slowvae_objective
+
 #: posterior families of the vector models: mean-field (the reference) or full covariance
 POSTERIORS = ("diagonal", "full")
 

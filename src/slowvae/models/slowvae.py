@@ -12,6 +12,7 @@ import torch
 from slowvae.models import losses
 from slowvae.models.base import PairModel
 from slowvae.models.losses import LOG_2PI
+
 #: floor on the posterior standard deviation inside the Laplace cross-entropy (avoids 0/0)
 _MIN_STD = 1e-12
 #: a transition prior's cross-entropy E_{z~N(m, std^2)}[-log p(z)] per latent, (m, std) (..., D) -> (..., D)

@@ -7,15 +7,6 @@ shape alpha (Klindt et al., ICLR 2021, Sec. 3 and Fig. 1); ``plot`` draws the pa
 log-density figure.
 """
 
-from slowvae.stats.fit import (
-    excess_kurtosis,
-    fit_all,
-    fit_gaussian,
-    fit_gennorm,
-    fit_laplace,
-    fit_transitions,
-    ks_statistic,
-)
 from slowvae.masks.readers import (
     read_id_png,
     read_kitti_pickle,
@@ -27,6 +18,15 @@ from slowvae.masks.readers import (
 from slowvae.masks.rle import rle_decode, rle_encode
 from slowvae.masks.tracks import mask_latents, tracks_from_id_maps
 from slowvae.stats.differences import UNITS, VARIABLES, transitions
+from slowvae.stats.fit import (
+    excess_kurtosis,
+    fit_all,
+    fit_gaussian,
+    fit_gennorm,
+    fit_laplace,
+    fit_transitions,
+    ks_statistic,
+)
 
 __all__ = [
     "UNITS",

@@ -3,7 +3,7 @@ the object is present in both frames (tracks come from :mod:`slowvae.masks`)."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

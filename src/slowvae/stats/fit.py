@@ -18,7 +18,7 @@ holding the location fixed leaves the alpha interval asymptotically unchanged.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy import special, stats

@@ -20,8 +20,9 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from slowvae import rundir
 from slowvae.errors import SlowVAEError

@@ -10,8 +10,9 @@ they are left out with a note.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -51,10 +52,10 @@ def compute_study_udr(
     Returns ``{"scored": {run id: udr}, "notes": [...]}``; a note says which groups were left
     out (contrastive models, fewer than two finished seeds).
     """
-    from slowvae.run import load_model
     from slowvae.metrics import udr
     from slowvae.models import model_class
     from slowvae.models.base import ContrastivePairModel
+    from slowvae.run import load_model
 
     say = progress or (lambda _msg: None)
     study_dir = Path(study_dir)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from slowvae.models import PairModel
-from slowvae.models import losses
+from slowvae.models import PairModel, losses
 
 
 class TinyVAE(PairModel):
