@@ -46,7 +46,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=300, help="training steps of the scored model (default 300)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--samples", type=int, default=10_000, help="MCC frames (default 10000)")
-    parser.add_argument("--sampling-scale", type=float, default=1.0, help="BetaVAE/FactorVAE counts x the fast preset's")
+    parser.add_argument(
+        "--sampling-scale", type=float, default=1.0, help="BetaVAE/FactorVAE counts x the fast preset's"
+    )
     parser.add_argument("--runs", type=Path, default=HERE / "runs")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "bf16_eval.json")
     args = parser.parse_args()
@@ -80,11 +82,21 @@ def main() -> int:
 
         codes[precision] = encode(images)
         suite = compute_suite(
-            encode(suite_images), suite_factors, test_codes=encode(test_images), test_factors=test_factors,
-            dataset=source.dataset, encode=encode, preset="fast", rng=0, overrides=overrides,
+            encode(suite_images),
+            suite_factors,
+            test_codes=encode(test_images),
+            test_factors=test_factors,
+            dataset=source.dataset,
+            encode=encode,
+            preset="fast",
+            rng=0,
+            overrides=overrides,
         )
         suite.pop("settings")
-        scores[precision] = {"mcc": mcc(codes[precision], latents)["mcc"], **{f"suite_{k}": v for k, v in suite.items()}}
+        scores[precision] = {
+            "mcc": mcc(codes[precision], latents)["mcc"],
+            **{f"suite_{k}": v for k, v in suite.items()},
+        }
         seconds[precision] = round(time.perf_counter() - start, 1)
         print(precision, json.dumps(scores[precision]), file=sys.stderr)
 

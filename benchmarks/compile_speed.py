@@ -71,7 +71,10 @@ def main() -> int:
 
     child = subprocess.run(
         [sys.executable, __file__, "--precision", args.precision, "--first-step-only"],
-        check=True, capture_output=True, text=True, env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache},
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache},
     )
     warm_first = json.loads(child.stdout.strip().splitlines()[-1])["first_step_seconds"]
 
@@ -87,16 +90,25 @@ def main() -> int:
         "batch": "32 pairs = 64 images",
         "steps_timed_per_variant": args.blocks * args.steps_per_block,
         "ms_per_step_median": {k: round(1000 * v, 2) for k, v in medians.items()},
-        "ms_per_step_quartiles": {k: [round(1000 * float(q), 2) for q in np.percentile(t, [25, 75])] for k, t in times.items()},
+        "ms_per_step_quartiles": {
+            k: [round(1000 * float(q), 2) for q in np.percentile(t, [25, 75])] for k, t in times.items()
+        },
         "speedup_compiled_vs_eager": round(medians["eager"] / medians["compiled"], 3),
-        "first_step_seconds": {"eager": round(eager_first, 2), "compiled_cold_cache": round(cold_first, 2),
-                               "compiled_warm_cache": round(warm_first, 2)},
+        "first_step_seconds": {
+            "eager": round(eager_first, 2),
+            "compiled_cold_cache": round(cold_first, 2),
+            "compiled_warm_cache": round(warm_first, 2),
+        },
         "compile_seconds": {"cold_cache": round(compile_cold, 2), "warm_cache": round(compile_warm, 2)},
         "first_loss": {"eager": eager_loss, "compiled": first_loss},
-        "break_even_steps": {k: (round(v / saved) if saved > 0 else None) for k, v in
-                             (("cold_cache", compile_cold), ("warm_cache", compile_warm))},
-        f"pays_off_within_{args.run_steps}_steps": {k: bool(saved > 0 and args.run_steps * saved > v) for k, v in
-                                                    (("cold_cache", compile_cold), ("warm_cache", compile_warm))},
+        "break_even_steps": {
+            k: (round(v / saved) if saved > 0 else None)
+            for k, v in (("cold_cache", compile_cold), ("warm_cache", compile_warm))
+        },
+        f"pays_off_within_{args.run_steps}_steps": {
+            k: bool(saved > 0 and args.run_steps * saved > v)
+            for k, v in (("cold_cache", compile_cold), ("warm_cache", compile_warm))
+        },
     }
     write_record(args.out, record)
     return 0

@@ -42,10 +42,18 @@ def main() -> None:
                 for key in KEYS:
                     ref = expected[case]["dci"][key]["mean"]
                     got = float(out[f"dci_{key}"])
-                    records.append({
-                        "case": case, "backend": backend, "seed": seed, "key": key, "value": got,
-                        "dlib": ref, "abs_diff": abs(got - ref), "rel_diff": abs(got - ref) / abs(ref),
-                    })
+                    records.append(
+                        {
+                            "case": case,
+                            "backend": backend,
+                            "seed": seed,
+                            "key": key,
+                            "value": got,
+                            "dlib": ref,
+                            "abs_diff": abs(got - ref),
+                            "rel_diff": abs(got - ref) / abs(ref),
+                        }
+                    )
                     print(json.dumps(records[-1]), file=sys.stderr, flush=True)
                 write(args.out, records)
 

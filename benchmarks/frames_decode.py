@@ -42,7 +42,9 @@ def make_input(work: Path, form: str, frames: int) -> Path:
     tmp = path.with_name(".tmp-" + path.name)
     if form == "npy":
         sequences = 10
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(sequences, frames // sequences, HEIGHT, WIDTH))
+        out = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=np.uint8, shape=(sequences, frames // sequences, HEIGHT, WIDTH)
+        )
         for s in range(sequences):
             for start in range(0, frames // sequences, CHUNK):
                 n = min(CHUNK, frames // sequences - start)
@@ -52,8 +54,15 @@ def make_input(work: Path, form: str, frames: int) -> Path:
     else:
         import imageio_ffmpeg
 
-        writer = imageio_ffmpeg.write_frames(str(tmp), (WIDTH, HEIGHT), fps=30, codec="libx264", pix_fmt_in="gray",
-                                             output_params=["-crf", "18", "-f", "mp4"], macro_block_size=16)
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp),
+            (WIDTH, HEIGHT),
+            fps=30,
+            codec="libx264",
+            pix_fmt_in="gray",
+            output_params=["-crf", "18", "-f", "mp4"],
+            macro_block_size=16,
+        )
         writer.send(None)
         for start in range(0, frames, CHUNK):
             for frame in sprite_walk(min(CHUNK, frames - start), rng)[0]:
@@ -86,9 +95,17 @@ def decode(path: str, root: str, queue: mp.Queue) -> None:
     frames = open_frames(path, root=Path(root), progress=progress)
     seconds = time.perf_counter() - start
     mem = _status_mb()
-    queue.put({"seconds": round(seconds, 1), "frames": len(frames), "frames_per_s": round(len(frames) / seconds),
-               "cache_shape": list(frames.frames.shape), "binary": frames.binary,
-               "peak_rss_mb": round(mem["VmHWM"]), "peak_anon_rss_mb": round(max(peak_anon[0], mem["RssAnon"]))})
+    queue.put(
+        {
+            "seconds": round(seconds, 1),
+            "frames": len(frames),
+            "frames_per_s": round(len(frames) / seconds),
+            "cache_shape": list(frames.frames.shape),
+            "binary": frames.binary,
+            "peak_rss_mb": round(mem["VmHWM"]),
+            "peak_anon_rss_mb": round(max(peak_anon[0], mem["RssAnon"])),
+        }
+    )
 
 
 def main() -> int:
@@ -110,8 +127,9 @@ def main() -> int:
         result = queue.get()
         proc.join()
         cache = next((root / "frames").glob("*.npy"))
-        result.update(input=f"{path.name}, {path.stat().st_size / 1e6:.0f} MB",
-                      cache_mb=round(cache.stat().st_size / 1e6))
+        result.update(
+            input=f"{path.name}, {path.stat().st_size / 1e6:.0f} MB", cache_mb=round(cache.stat().st_size / 1e6)
+        )
         results[form] = result
         print(form, result, flush=True)
         shutil.rmtree(root, ignore_errors=True)
@@ -120,10 +138,10 @@ def main() -> int:
     record = {
         "command": " ".join(["python", *sys.argv]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, SHARED: measured with other processes running "
-                   "(load average about {:.0f}); the speeds are lower bounds".format(os.getloadavg()[0]),
+        "(load average about {:.0f}); the speeds are lower bounds".format(os.getloadavg()[0]),
         "date": time.strftime("%Y-%m-%d"),
         "input": f"sprite frames {HEIGHT}x{WIDTH} grey -> cache (N, C, 64, 64) uint8 (crop to 96x96, area resize); "
-                 "the mp4 decodes as RGB (C = 3), the .npy stays grey (C = 1)",
+        "the mp4 decodes as RGB (C = 3), the .npy stays grey (C = 1)",
         "note": "the mp4 is decoded by an ffmpeg subprocess, whose memory is not in these numbers",
         "results": results,
     }

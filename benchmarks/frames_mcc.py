@@ -83,22 +83,42 @@ def main() -> int:
 
     truth = make_video(args.work, args.sequences, args.length, args.seed)
     run_dir = args.work / f"slowvae-seed{args.seed}"
-    config = TrainConfig(dataset=f"frames:{args.work / 'videos'}", dataset_options={"max_dt": args.max_dt},
-                         steps=args.steps, seed=args.seed, batch_pairs=args.batch_pairs, checkpoint_every=args.eval_every,
-                         keep_checkpoints=True, log_every=100)
+    config = TrainConfig(
+        dataset=f"frames:{args.work / 'videos'}",
+        dataset_options={"max_dt": args.max_dt},
+        steps=args.steps,
+        seed=args.seed,
+        batch_pairs=args.batch_pairs,
+        checkpoint_every=args.eval_every,
+        keep_checkpoints=True,
+        log_every=100,
+    )
     train_s = train_to(run_dir, config)
     curve = {}
     for step in range(0, args.steps + 1, args.eval_every):
-        result = evaluate_run(run_dir, checkpoint=f"step_{step}.pt", num_samples=args.samples, seed=0,
-                              figures=step == args.steps, truth=truth, out=run_dir / f"results_step_{step}.json")
+        result = evaluate_run(
+            run_dir,
+            checkpoint=f"step_{step}.pt",
+            num_samples=args.samples,
+            seed=0,
+            figures=step == args.steps,
+            truth=truth,
+            out=run_dir / f"results_step_{step}.json",
+        )
         curve[step] = {"mcc": result["mcc"], "mcc_per_factor": result["mcc_per_factor"]}
         print(f"step {step}: MCC {result['mcc']:.3f} (untrained network {result['mcc_untrained']:.3f})", flush=True)
     record = {
         "command": " ".join(["python", *sys.argv]),
         "machine": f"{platform.machine()}, shared with other processes (timings are not speed measurements)",
         "date": time.strftime("%Y-%m-%d"),
-        "data": {"sequences": args.sequences, "frames_per_sequence": args.length, "video": "mp4 (H.264, crf 10), 96x128",
-                 "latents": ["x", "y"], "walk": "Laplace steps, scale 4 px of the 96 px square", "max_dt": args.max_dt},
+        "data": {
+            "sequences": args.sequences,
+            "frames_per_sequence": args.length,
+            "video": "mp4 (H.264, crf 10), 96x128",
+            "latents": ["x", "y"],
+            "walk": "Laplace steps, scale 4 px of the 96 px square",
+            "max_dt": args.max_dt,
+        },
         "config": config.to_dict(),
         "mcc_untrained": result["mcc_untrained"],
         "mcc": curve,

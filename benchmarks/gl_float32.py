@@ -32,8 +32,12 @@ def main() -> None:
     m_ = t_ * s_
     x = t_**2 / 2
     ref_f = sp.hyp1f1(-a_ / 2, 0.5, -x)
-    out = {"command": "python benchmarks/gl_float32.py", "torch": torch.__version__, "machine": platform.machine(),
-           "grid_points": int(len(rows))}
+    out = {
+        "command": "python benchmarks/gl_float32.py",
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "grid_points": int(len(rows)),
+    }
     f32 = hyp1f1_negative(torch.tensor(-a_ / 2, dtype=torch.float32), 0.5, torch.tensor(x, dtype=torch.float32))
     out["hyp1f1_max_rel_error"] = float(np.max(np.abs(f32.double().numpy() / ref_f - 1)))
     values = {}

@@ -36,8 +36,11 @@ def _data_alpha(dataset: str) -> dict[str, float]:
 
 
 def _summary(values: list[float]) -> dict[str, float | int | None]:
-    return {"mean": float(np.mean(values)) if values else None,
-            "std": float(np.std(values, ddof=1)) if len(values) > 1 else None, "n": len(values)}
+    return {
+        "mean": float(np.mean(values)) if values else None,
+        "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+        "n": len(values),
+    }
 
 
 def collect(study_dir: Path) -> dict:
@@ -55,25 +58,37 @@ def collect(study_dir: Path) -> dict:
             entry["runs"].append({"seed": spec.seed, "finished": False})
             continue
         r = read_json(path / "results.json") or {}
-        run = {"seed": spec.seed, "finished": True, "mcc": r["mcc"], "mcc_per_factor": r["mcc_per_factor"],
-               "latent_for_factor": r["latent_for_factor"]}
+        run = {
+            "seed": spec.seed,
+            "finished": True,
+            "mcc": r["mcc"],
+            "mcc_per_factor": r["mcc_per_factor"],
+            "latent_for_factor": r["latent_for_factor"],
+        }
         if "learned_alpha" in r:
             alpha = r["learned_alpha"]
             matched = {f: alpha[j] for f, j in r["latent_for_factor"].items()}
-            run.update(learned_alpha=alpha, learned_scale=r["learned_scale"], alpha_of_factor=matched,
-                       alpha_unmatched=[a for j, a in enumerate(alpha) if j not in r["latent_for_factor"].values()],
-                       alpha_median=float(np.median(alpha)))
+            run.update(
+                learned_alpha=alpha,
+                learned_scale=r["learned_scale"],
+                alpha_of_factor=matched,
+                alpha_unmatched=[a for j, a in enumerate(alpha) if j not in r["latent_for_factor"].values()],
+                alpha_median=float(np.median(alpha)),
+            )
         entry["runs"].append(run)
     for dataset, models in out.items():
         data_alpha = _data_alpha(dataset)
         for entry in models.values():
             done = [r for r in entry["runs"] if r["finished"]]
             entry["mcc"] = _summary([r["mcc"] for r in done])
-            entry["mcc_per_factor"] = {f: _summary([r["mcc_per_factor"][f] for r in done])
-                                       for f in (done[0]["mcc_per_factor"] if done else {})}
+            entry["mcc_per_factor"] = {
+                f: _summary([r["mcc_per_factor"][f] for r in done]) for f in (done[0]["mcc_per_factor"] if done else {})
+            }
             if done and "learned_alpha" in done[0]:
-                entry["alpha_of_factor"] = {f: {**_summary([r["alpha_of_factor"][f] for r in done]),
-                                                "data": data_alpha.get(f)} for f in done[0]["alpha_of_factor"]}
+                entry["alpha_of_factor"] = {
+                    f: {**_summary([r["alpha_of_factor"][f] for r in done]), "data": data_alpha.get(f)}
+                    for f in done[0]["alpha_of_factor"]
+                }
                 entry["alpha_median"] = _summary([r["alpha_median"] for r in done])
     return out
 
@@ -93,14 +108,18 @@ def markdown(result: dict) -> str:
             cell = _cell(m)
             factors = ", ".join(f"{f} {s['mean']:.2f}" for f, s in e["mcc_per_factor"].items())
             lines.append(f"| {dataset} | {model} | {m['n']} | {cell} | {factors} |")
-    lines += ["", "Learned alpha of the latent the MCC matching gives each factor (mean ± std over seeds; data's alpha):", "",
-              "| dataset | factor | learned alpha | data alpha | factor MCC |", "|---|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "Learned alpha of the latent the MCC matching gives each factor (mean ± std over seeds; data's alpha):",
+        "",
+        "| dataset | factor | learned alpha | data alpha | factor MCC |",
+        "|---|---|---:|---:|---:|",
+    ]
     for dataset, models in result.items():
         e = models.get(LEARNED, {})
         for f, s in e.get("alpha_of_factor", {}).items():
             data = "–" if s["data"] is None else f"{s['data']:.3f}"
-            lines.append(f"| {dataset} | {f} | {_cell(s)} | {data} | "
-                         f"{e['mcc_per_factor'][f]['mean']:.2f} |")
+            lines.append(f"| {dataset} | {f} | {_cell(s)} | {data} | {e['mcc_per_factor'][f]['mean']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -120,8 +139,14 @@ def figure(result: dict, path: Path) -> None:
             owner = {j: f for f, j in r["latent_for_factor"].items()}
             for j, a in enumerate(r["learned_alpha"]):
                 f = owner.get(j)
-                ax.scatter(i + (j - 4.5) * 0.05, a, color=colours.get(f, "0.7"), s=28,
-                           label=f if f and i == 0 else None, zorder=3)
+                ax.scatter(
+                    i + (j - 4.5) * 0.05,
+                    a,
+                    color=colours.get(f, "0.7"),
+                    s=28,
+                    label=f if f and i == 0 else None,
+                    zorder=3,
+                )
         for f, a in _data_alpha(dataset).items():
             ax.axhline(a, color=colours.get(f, "0.5"), ls=":", lw=1)
         ax.axhline(1.0, color="k", lw=0.8, label="start (Laplace)")
@@ -145,8 +170,12 @@ def main() -> int:
     if not (args.study / "study.toml").exists():
         raise SystemExit(f"{args.study} is not a study directory (no study.toml); run the study first")
     result = collect(args.study)
-    record = {"command": "python " + " ".join([sys.argv[0].replace(str(HERE.parent) + "/", ""), *sys.argv[1:]]),
-              "date": time.strftime("%Y-%m-%d"), "study": str(args.study), "datasets": result}
+    record = {
+        "command": "python " + " ".join([sys.argv[0].replace(str(HERE.parent) + "/", ""), *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%d"),
+        "study": str(args.study),
+        "datasets": result,
+    }
     atomic_write_json(args.out, record)
     atomic_write_bytes(args.out.with_suffix(".md"), markdown(result).encode())
     figure(result, args.out.with_suffix(".png"))

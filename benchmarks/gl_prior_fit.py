@@ -59,13 +59,27 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = []
     for alpha in args.alpha:
-        cfg = IdentifiabilityConfig(alphas=(alpha,), dim=args.dim, mixing=args.mixing, layers=args.layers,
-                                    steps=args.steps, lr=args.lr, hidden=args.hidden)
+        cfg = IdentifiabilityConfig(
+            alphas=(alpha,),
+            dim=args.dim,
+            mixing=args.mixing,
+            layers=args.layers,
+            steps=args.steps,
+            lr=args.lr,
+            hidden=args.hidden,
+        )
         mix_rng, data_rng, eval_rng = _seed_streams(args.seed)
         source = SyntheticPairs(cfg.dim, alpha, cfg.rate_for(alpha), cfg.mixing, cfg.layers, rng=mix_rng)
         torch.manual_seed(args.seed)
-        model = build_vector_model("slowvae", obs_dim=source.obs_dim, z_dim=cfg.dim, hidden=cfg.hidden,
-                                   layers=cfg.layers + 1, posterior=cfg.posterior, **cfg.model_hyper("slowvae", alpha))
+        model = build_vector_model(
+            "slowvae",
+            obs_dim=source.obs_dim,
+            z_dim=cfg.dim,
+            hidden=cfg.hidden,
+            layers=cfg.layers + 1,
+            posterior=cfg.posterior,
+            **cfg.model_hyper("slowvae", alpha),
+        )
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
         noise, start_std = torch.Generator().manual_seed(args.seed), model.hyper["obs_std"]
@@ -83,15 +97,21 @@ def main() -> None:
         # both directions, as in the loss: each frame's posterior against the other frame's mean
         m = torch.cat([mu0 - mu1, mu1 - mu0]).double()
         std = torch.cat([tril0.pow(2).sum(-1).sqrt(), tril1.pow(2).sum(-1).sqrt()]).double()
-        row = {"data_alpha": alpha, "mcc_pearson": mcc(mu0.double().numpy(), z0)["mcc_pearson"],
-               "median_posterior_std": float(std.median()), "median_abs_mean_step": float(m.abs().median()),
-               "fit_on_posteriors": fit_prior(m, std, model.hyper["rate"]),
-               "fit_on_means": fit_prior(m, torch.full_like(std, 1e-6), model.hyper["rate"])}
+        row = {
+            "data_alpha": alpha,
+            "mcc_pearson": mcc(mu0.double().numpy(), z0)["mcc_pearson"],
+            "median_posterior_std": float(std.median()),
+            "median_abs_mean_step": float(m.abs().median()),
+            "fit_on_posteriors": fit_prior(m, std, model.hyper["rate"]),
+            "fit_on_means": fit_prior(m, torch.full_like(std, 1e-6), model.hyper["rate"]),
+        }
         rows.append(row)
         print(json.dumps(row), flush=True)
     stem = "gl_prior_fit" + (f"-{args.tag}" if args.tag else "")
     command = "nice -n 10 python benchmarks/gl_prior_fit.py " + shlex.join(sys.argv[1:])
-    (HERE / "results" / f"{stem}.json").write_text(json.dumps({"command": command, "seed": args.seed, "rows": rows}, indent=1) + "\n")
+    (HERE / "results" / f"{stem}.json").write_text(
+        json.dumps({"command": command, "seed": args.seed, "rows": rows}, indent=1) + "\n"
+    )
 
 
 if __name__ == "__main__":

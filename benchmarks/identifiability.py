@@ -45,8 +45,14 @@ def main() -> None:
     p.add_argument("--step-std", type=float, default=None)
     p.add_argument("--posterior", choices=["full", "diagonal"], default="full")
     p.add_argument("--final-obs-std", type=float, default=0.01)
-    p.add_argument("--hyper", action="append", default=[], type=_key_value, metavar="KEY=VALUE",
-                   help="a model hyperparameter for every model that has it (repeatable), e.g. entropies=2")
+    p.add_argument(
+        "--hyper",
+        action="append",
+        default=[],
+        type=_key_value,
+        metavar="KEY=VALUE",
+        help="a model hyperparameter for every model that has it (repeatable), e.g. entropies=2",
+    )
     p.add_argument("--restarts", type=int, default=1, help="networks per seed; the lowest held-out loss is kept")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--tag", default="", help="suffix of the result files")
@@ -66,9 +72,18 @@ def main() -> None:
             h["gamma"] = args.gamma
         hyper[name] = h
     config = IdentifiabilityConfig(
-        alphas=tuple(args.alpha), dim=args.dim, mixing=args.mixing, layers=args.layers, seeds=args.seeds,
-        models=tuple(args.models), hyper=hyper, step_std=args.step_std, posterior=args.posterior,
-        final_obs_std=args.final_obs_std, restarts=args.restarts, **extra,
+        alphas=tuple(args.alpha),
+        dim=args.dim,
+        mixing=args.mixing,
+        layers=args.layers,
+        seeds=args.seeds,
+        models=tuple(args.models),
+        hyper=hyper,
+        step_std=args.step_std,
+        posterior=args.posterior,
+        final_obs_std=args.final_obs_std,
+        restarts=args.restarts,
+        **extra,
     )
     config.validate()
     stem = "identifiability" + (f"-{args.tag}" if args.tag else "")
@@ -78,11 +93,15 @@ def main() -> None:
     command = "nice -n 10 python benchmarks/identifiability.py " + shlex.join(sys.argv[1:])
     done = _reusable(path, config_dict(config), only_same=True)
     for earlier in args.reuse:
-        done += [{**r, "reused_from": str(earlier)} for r in _reusable(earlier, config_dict(config))
-                 if (r["model"], r["alpha"], r["seed"]) not in {(d["model"], d["alpha"], d["seed"]) for d in done}]
+        done += [
+            {**r, "reused_from": str(earlier)}
+            for r in _reusable(earlier, config_dict(config))
+            if (r["model"], r["alpha"], r["seed"]) not in {(d["model"], d["alpha"], d["seed"]) for d in done}
+        ]
     start = time.perf_counter()
     meta = {
-        "command": command, "workers": args.workers,
+        "command": command,
+        "workers": args.workers,
         "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}".strip(),
         "note": f"{args.workers} worker(s) sharing the machine, other jobs possibly too: per-run seconds are upper bounds",
     }
@@ -94,21 +113,31 @@ def main() -> None:
         tmp.write_text(json.dumps(payload, indent=1) + "\n")
         tmp.replace(path)
 
-    records = run_experiment(config, lambda m: print(m, file=sys.stderr, flush=True), workers=args.workers,
-                             done=done, on_record=save)
+    records = run_experiment(
+        config, lambda m: print(m, file=sys.stderr, flush=True), workers=args.workers, done=done, on_record=save
+    )
     wall = time.perf_counter() - start
     save(records, complete=True)
-    plot_mcc(records, out / f"{stem}.png", title=f"{config.dim}-d, {config.mixing} mixing"
-             + (f" ({config.layers} layers)" if config.mixing == "mlp" else "") + f", {config.seeds} seeds")
+    plot_mcc(
+        records,
+        out / f"{stem}.png",
+        title=f"{config.dim}-d, {config.mixing} mixing"
+        + (f" ({config.layers} layers)" if config.mixing == "mlp" else "")
+        + f", {config.seeds} seeds",
+    )
     runs = sorted(r["seconds"] for r in records if "reused_from" not in r) or [0.0]
     (out / f"{stem}.md").write_text(
         f"# Identifiability: {config.dim}-d, {config.mixing} mixing"
-        + (f", {config.layers} layers" if config.mixing == "mlp" else "") + "\n\n"
+        + (f", {config.layers} layers" if config.mixing == "mlp" else "")
+        + "\n\n"
         f"```\n{command}\n```\n\n{markdown_table(records)}\n"
         f"Wall time {wall / 60:.1f} min (last call) with {args.workers} worker(s); one run {runs[0]:.0f}-{runs[-1]:.0f} s "
         f"({config.steps} steps of {config.batch_pairs} pairs).\n"
-        + "".join(f"\nReused records: {r['model']} alpha={r['alpha']:g} seed={r['seed']} from {r['reused_from']}."
-                  for r in records if "reused_from" in r)
+        + "".join(
+            f"\nReused records: {r['model']} alpha={r['alpha']:g} seed={r['seed']} from {r['reused_from']}."
+            for r in records
+            if "reused_from" in r
+        )
         + _learned_table(records)
     )
     print(markdown_table(records))
@@ -128,9 +157,14 @@ def _reusable(path: Path, config: dict, only_same: bool = False) -> list[dict]:
     keys = set(config) - {"alphas", "models", "hyper", "seeds"}
     if any(saved["config"].get(k) != config[k] for k in keys):
         raise SystemExit(f"--reuse {path}: its setting differs from this command's")
-    return [r for r in saved["records"] if r["model"] in config["models"] and r["alpha"] in config["alphas"]
-            and r["seed"] <= config["seeds"]
-            and saved["config"]["hyper"].get(r["model"]) == config["hyper"].get(r["model"])]
+    return [
+        r
+        for r in saved["records"]
+        if r["model"] in config["models"]
+        and r["alpha"] in config["alphas"]
+        and r["seed"] <= config["seeds"]
+        and saved["config"]["hyper"].get(r["model"]) == config["hyper"].get(r["model"])
+    ]
 
 
 def _learned_table(records: list[dict]) -> str:
@@ -140,8 +174,10 @@ def _learned_table(records: list[dict]) -> str:
         return ""
     import numpy as np
 
-    lines = ["\n\n| model | data alpha | learned alpha (median over latents), per seed | mean of the medians |",
-             "|---|---:|---|---:|"]
+    lines = [
+        "\n\n| model | data alpha | learned alpha (median over latents), per seed | mean of the medians |",
+        "|---|---:|---|---:|",
+    ]
     for name, alpha in dict.fromkeys((r["model"], r["alpha"]) for r in rows):
         meds = [float(np.median(r["learned_alpha"])) for r in rows if (r["model"], r["alpha"]) == (name, alpha)]
         lines.append(f"| {name} | {alpha:g} | {', '.join(f'{m:.3f}' for m in meds)} | {np.mean(meds):.3f} |")

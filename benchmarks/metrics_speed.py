@@ -59,8 +59,10 @@ def time_suite(codes, factors, tc, tf, fast: bool, seed: int) -> dict:
     for metric in ("mcc", "mig", "sap", "dci", "modularity", "explicitness", "unsupervised", "irs"):
         t = time.perf_counter()
         out = compute_suite(codes, factors, test_codes=tc, test_factors=tf, metrics=[metric], fast=fast, rng=seed)
-        per[metric] = {"seconds": round(time.perf_counter() - t, 2),
-                       "values": {k: v for k, v in out.items() if k != "settings"}}
+        per[metric] = {
+            "seconds": round(time.perf_counter() - t, 2),
+            "values": {k: v for k, v in out.items() if k != "settings"},
+        }
         if metric == "dci":
             per[metric]["settings"] = out["settings"]["metric_settings"]["dci"]
     t = time.perf_counter()
@@ -91,9 +93,15 @@ def time_sampling(scale: float, seed: int, encode) -> dict:
             f = (rng.random((min(8192, n_images - start), len(sizes))) * sizes).astype(np.int64)
             encode(data.images(f))
         pure_s = time.perf_counter() - t
-        res[name] = {"settings": kw, "images": n_images, "metric_seconds": round(metric_s, 2),
-                     "render_and_encode_seconds": round(pure_s, 2), "ratio": round(metric_s / pure_s, 3),
-                     "train_accuracy": out["train_accuracy"], "eval_accuracy": out["eval_accuracy"]}
+        res[name] = {
+            "settings": kw,
+            "images": n_images,
+            "metric_seconds": round(metric_s, 2),
+            "render_and_encode_seconds": round(pure_s, 2),
+            "ratio": round(metric_s / pure_s, 3),
+            "train_accuracy": out["train_accuracy"],
+            "eval_accuracy": out["eval_accuracy"],
+        }
     return res
 
 
@@ -104,10 +112,16 @@ def main() -> None:
     parser.add_argument("--codes"), parser.add_argument("--factors")
     parser.add_argument("--test-codes"), parser.add_argument("--test-factors")
     parser.add_argument("--exact", action="store_true", help="also time the exact (sklearn GBT) DCI path: minutes")
-    parser.add_argument("--sampling-scale", type=float, default=0.05, help="fraction of dlib's BetaVAE/FactorVAE counts (0 skips)")
+    parser.add_argument(
+        "--sampling-scale", type=float, default=0.05, help="fraction of dlib's BetaVAE/FactorVAE counts (0 skips)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="fp32",
-                        help="with --run: precision of the encoder (default fp32)")
+    parser.add_argument(
+        "--eval-precision",
+        choices=["auto", "fp32", "bf16"],
+        default="fp32",
+        help="with --run: precision of the encoder (default fp32)",
+    )
     parser.add_argument("--out", default="benchmarks/results/metrics_speed.json")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -144,11 +158,18 @@ def main() -> None:
     result = {
         "source": source + (f", encoded in {args.eval_precision}" if args.run else ""),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "command": "python benchmarks/metrics_speed.py " + " ".join(
-            a for a in [f"--run {args.run}" if args.run else "", "--exact" if args.exact else "",
-                        f"--eval-precision {args.eval_precision}" if args.run else "",
-                        f"--sampling-scale {args.sampling_scale}",
-                        "" if args.run else f"--representation {args.representation}"] if a),
+        "command": "python benchmarks/metrics_speed.py "
+        + " ".join(
+            a
+            for a in [
+                f"--run {args.run}" if args.run else "",
+                "--exact" if args.exact else "",
+                f"--eval-precision {args.eval_precision}" if args.run else "",
+                f"--sampling-scale {args.sampling_scale}",
+                "" if args.run else f"--representation {args.representation}",
+            ]
+            if a
+        ),
         "array_metrics_fast": time_suite(codes, factors, tc, tf, True, args.seed),
     }
     print(json.dumps({"fast_whole_suite_s": result["array_metrics_fast"]["whole_suite_seconds"]}), flush=True)

@@ -34,14 +34,19 @@ REFERENCE = "slowvae"
 
 
 def _label(row: dict[str, Any]) -> str:
-    return row["model"] if row["model"] != REFERENCE else "SlowVAE (" + ", ".join(
-        f"{k} {v:.3g}" for k, v in sorted(row["setting"].items())) + ")"
+    return (
+        row["model"]
+        if row["model"] != REFERENCE
+        else "SlowVAE (" + ", ".join(f"{k} {v:.3g}" for k, v in sorted(row["setting"].items())) + ")"
+    )
 
 
 def _welch(a: list[float], b: list[float]) -> float | None:
     if len(a) < 2 or len(b) < 2:
         return None
-    with warnings.catch_warnings():  # a sample of equal values (10 active latents every seed) warns; p is then NaN or exact
+    with (
+        warnings.catch_warnings()
+    ):  # a sample of equal values (10 active latents every seed) warns; p is then NaN or exact
         warnings.simplefilter("ignore", RuntimeWarning)
         p = stats.ttest_ind(a, b, equal_var=False).pvalue
     return None if np.isnan(p) else float(p)
@@ -56,18 +61,35 @@ def standing(study_dir: Path, select: str | None) -> dict[str, Any]:
     table = study_table(study_dir, metrics=metrics, select=select)
     rows = [r for r in table["rows"] if r["n"] > 0]
     reference = [i for i, r in enumerate(rows) if r["model"] == REFERENCE]
-    out: dict[str, Any] = {"rows": len(table["rows"]), "scored_rows": len(rows),
-                           "missing": [{"model": r["model"], "setting": r["setting"], "n_missing": r["n_missing"],
-                                        "n_failed": r["n_failed"]} for r in table["rows"] if r["n_missing"] or r["n_failed"]],
-                           "precisions": table["precisions"], "metrics": {}}
+    out: dict[str, Any] = {
+        "rows": len(table["rows"]),
+        "scored_rows": len(rows),
+        "missing": [
+            {"model": r["model"], "setting": r["setting"], "n_missing": r["n_missing"], "n_failed": r["n_failed"]}
+            for r in table["rows"]
+            if r["n_missing"] or r["n_failed"]
+        ],
+        "precisions": table["precisions"],
+        "metrics": {},
+    }
     kept = {"rows": rows, "selection": table["selection"]}
     for metric in metrics:
         values = seed_values(study_dir, kept, metric)
-        order = sorted((i for i in range(len(rows)) if rows[i][metric]["mean"] is not None),
-                       key=lambda i: -rows[i][metric]["mean"])
-        ranking = [{"model": rows[i]["model"], "setting": rows[i]["setting"], "label": _label(rows[i]),
-                    "mean": rows[i][metric]["mean"], "std": rows[i][metric]["std"], "n": rows[i]["n"],
-                    "seeds": values[i]} for i in order]
+        order = sorted(
+            (i for i in range(len(rows)) if rows[i][metric]["mean"] is not None), key=lambda i: -rows[i][metric]["mean"]
+        )
+        ranking = [
+            {
+                "model": rows[i]["model"],
+                "setting": rows[i]["setting"],
+                "label": _label(rows[i]),
+                "mean": rows[i][metric]["mean"],
+                "std": rows[i][metric]["std"],
+                "n": rows[i]["n"],
+                "seeds": values[i],
+            }
+            for i in order
+        ]
         entry: dict[str, Any] = {"ranking": ranking}
         if reference:
             ref = reference[0]
@@ -79,12 +101,15 @@ def standing(study_dir: Path, select: str | None) -> dict[str, Any]:
                 if i == ref:
                     continue
                 mean, std = rows[i][metric]["mean"], rows[i][metric]["std"]
-                entry["vs_slowvae"].append({
-                    "model": rows[i]["model"], "difference": mean - r_mean,
-                    "welch_p": _welch(values[i], values[ref]),
-                    # a single seed has no spread: whether the intervals overlap is unknown (None)
-                    "overlap": None if std is None or r_std is None else bool(abs(mean - r_mean) <= std + r_std),
-                })
+                entry["vs_slowvae"].append(
+                    {
+                        "model": rows[i]["model"],
+                        "difference": mean - r_mean,
+                        "welch_p": _welch(values[i], values[ref]),
+                        # a single seed has no spread: whether the intervals overlap is unknown (None)
+                        "overlap": None if std is None or r_std is None else bool(abs(mean - r_mean) <= std + r_std),
+                    }
+                )
         out["metrics"][metric] = entry
     return out
 
@@ -96,15 +121,24 @@ def _cell(item: dict[str, Any]) -> str:
 def markdown(result: dict[str, Any]) -> str:
     """The summary: per metric SlowVAE's place, the best row, and the baselines SlowVAE beats
     beyond their spreads and those that beat it."""
-    lines = [f"Study `{result['study']}`: {result['scored_rows']} of {result['rows']} rows scored; machine time "
-             f"{result['machine']['train_seconds'] / 3600:.1f} h training + {result['machine']['score_seconds'] / 3600:.1f} h "
-             "scoring, summed over runs; trained in " + ", ".join(f"{p} ({n} runs)" for p, n in result["precisions"].items())
-             + ".", ""]
+    lines = [
+        f"Study `{result['study']}`: {result['scored_rows']} of {result['rows']} rows scored; machine time "
+        f"{result['machine']['train_seconds'] / 3600:.1f} h training + {result['machine']['score_seconds'] / 3600:.1f} h "
+        "scoring, summed over runs; trained in "
+        + ", ".join(f"{p} ({n} runs)" for p, n in result["precisions"].items())
+        + ".",
+        "",
+    ]
     if result["missing"]:
-        lines += ["Not complete: " + "; ".join(f"{m['model']} {m['n_missing']} missing, {m['n_failed']} failed"
-                                               for m in result["missing"]), ""]
-    lines += ["| metric | SlowVAE | rank | best | baselines above SlowVAE (±std apart) | baselines below (±std apart) |",
-              "|---|---|---|---|---|---|"]
+        lines += [
+            "Not complete: "
+            + "; ".join(f"{m['model']} {m['n_missing']} missing, {m['n_failed']} failed" for m in result["missing"]),
+            "",
+        ]
+    lines += [
+        "| metric | SlowVAE | rank | best | baselines above SlowVAE (±std apart) | baselines below (±std apart) |",
+        "|---|---|---|---|---|---|",
+    ]
     for metric in METRICS:
         entry = result["metrics"][metric]
         if not entry["ranking"]:
@@ -113,11 +147,18 @@ def markdown(result: dict[str, Any]) -> str:
         best = entry["ranking"][0]
         above = [v["model"] for v in entry.get("vs_slowvae", []) if v["difference"] > 0 and v["overlap"] is False]
         below = [v["model"] for v in entry.get("vs_slowvae", []) if v["difference"] < 0 and v["overlap"] is False]
-        lines.append(f"| {metric} | {_cell(mine) if mine else '-'} | {entry.get('slowvae_rank', '-')} of {entry.get('of', '-')} "
-                     f"| {best['model']} {_cell(best)} | {', '.join(above) or '-'} | {', '.join(below) or '-'} |")
-    lines += ["", "MCC per factor (mean over seeds) and active latents per seed (posterior-mean std >= 0.05, "
-              "as the FactorVAE score prunes):", "",
-              "| model | " + " | ".join(FACTORS) + " | active latents |", "|---|" + "---|" * (len(FACTORS) + 1)]
+        lines.append(
+            f"| {metric} | {_cell(mine) if mine else '-'} | {entry.get('slowvae_rank', '-')} of {entry.get('of', '-')} "
+            f"| {best['model']} {_cell(best)} | {', '.join(above) or '-'} | {', '.join(below) or '-'} |"
+        )
+    lines += [
+        "",
+        "MCC per factor (mean over seeds) and active latents per seed (posterior-mean std >= 0.05, "
+        "as the FactorVAE score prunes):",
+        "",
+        "| model | " + " | ".join(FACTORS) + " | active latents |",
+        "|---|" + "---|" * (len(FACTORS) + 1),
+    ]
     per_factor = {f: {r["label"]: r for r in result["metrics"][f"mcc_per_factor.{f}"]["ranking"]} for f in FACTORS}
     active = {r["label"]: r for r in result["metrics"][ACTIVE]["ranking"]}
     for r in result["metrics"]["mcc"]["ranking"]:
@@ -138,9 +179,13 @@ def main(argv: list[str] | None = None) -> int:
     from slowvae.study import study_status
 
     try:
-        result = {"command": "python " + " ".join([sys.argv[0], *sys.argv[1:]]), "date": time.strftime("%Y-%m-%d"),
-                  "study": str(args.study), "machine": study_status(args.study)["machine"],
-                  **standing(args.study, args.select)}
+        result = {
+            "command": "python " + " ".join([sys.argv[0], *sys.argv[1:]]),
+            "date": time.strftime("%Y-%m-%d"),
+            "study": str(args.study),
+            "machine": study_status(args.study)["machine"],
+            **standing(args.study, args.select),
+        }
     except SlowVAEError as err:
         print(f"paper_protocol: error: {err}", file=sys.stderr)
         return 2

@@ -51,7 +51,9 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def phases(train_wall: float, eval_wall: float, train_timing: list[dict[str, Any]], results: dict[str, Any]) -> dict[str, Any]:
+def phases(
+    train_wall: float, eval_wall: float, train_timing: list[dict[str, Any]], results: dict[str, Any]
+) -> dict[str, Any]:
     """Seconds, images and images/s per phase from the two walls and the recorded timings."""
     loop = sum(seg["train_seconds"] for seg in train_timing)
     images = sum(seg["images"] for seg in train_timing)
@@ -59,7 +61,11 @@ def phases(train_wall: float, eval_wall: float, train_timing: list[dict[str, Any
     recorded_eval = sum(evaluation[p]["seconds"] for p in ("mcc", "suite", "figures") if p in evaluation)
 
     def row(seconds: float, n: int | None) -> dict[str, Any]:
-        return {"seconds": round(seconds, 3), "images": n, "images_per_s": round(n / seconds, 1) if n and seconds > 0 else None}
+        return {
+            "seconds": round(seconds, 3),
+            "images": n,
+            "images_per_s": round(n / seconds, 1) if n and seconds > 0 else None,
+        }
 
     out = {
         "start-up": {
@@ -84,7 +90,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=5000, help="training steps (default 5000)")
     parser.add_argument("--compile", action="store_true", help="train with --compile")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="training precision")
-    parser.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="auto", help="evaluation precision")
+    parser.add_argument(
+        "--eval-precision", choices=["auto", "fp32", "bf16"], default="auto", help="evaluation precision"
+    )
     parser.add_argument("--metrics", help="only these suite metrics (comma-separated; for a quick check of the script)")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of both processes (default: torch's default)")
     parser.add_argument("--keep", type=Path, help="run directory to keep (must not exist; default: a temporary one)")
@@ -103,8 +111,18 @@ def main() -> int:
         if run_dir.exists():
             parser.error(f"{run_dir} exists; the benchmark times a fresh run")
     cli = [sys.executable, "-m", "slowvae.cli"]
-    train_cmd = ["train", "--steps", str(args.steps), "--no-eval", "--device", "cpu", "--precision", args.precision,
-                 "--out", str(run_dir)] + (["--compile"] if args.compile else [])
+    train_cmd = [
+        "train",
+        "--steps",
+        str(args.steps),
+        "--no-eval",
+        "--device",
+        "cpu",
+        "--precision",
+        args.precision,
+        "--out",
+        str(run_dir),
+    ] + (["--compile"] if args.compile else [])
     eval_cmd = ["evaluate", str(run_dir), "--preset", "fast", "--eval-precision", args.eval_precision]
     if args.metrics:
         eval_cmd += ["--metrics", args.metrics]

@@ -51,8 +51,13 @@ def measure(root: Path, workers: int, threads: int, args: argparse.Namespace) ->
     seconds = time.perf_counter() - start
     if set(status.values()) != {"finished"}:
         raise SystemExit(f"{workers} x {threads}: not every run finished: {status}")
-    return {"workers": workers, "threads": threads, "runs": args.runs, "seconds": round(seconds, 1),
-            "runs_per_hour": round(3600 * args.runs / seconds, 2)}
+    return {
+        "workers": workers,
+        "threads": threads,
+        "runs": args.runs,
+        "seconds": round(seconds, 1),
+        "runs_per_hour": round(3600 * args.runs / seconds, 2),
+    }
 
 
 def main() -> int:
@@ -70,8 +75,13 @@ def main() -> int:
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "load_average_after": os.getloadavg(),
         "date": time.strftime("%Y-%m-%d"),
-        "study": {"model": "slowvae", "steps": args.steps, "runs": args.runs, "precision": args.precision,
-                  "metrics": ["mcc"]},
+        "study": {
+            "model": "slowvae",
+            "steps": args.steps,
+            "runs": args.runs,
+            "precision": args.precision,
+            "metrics": ["mcc"],
+        },
         "layouts": layouts,
         "faster": f"{faster['workers']} workers x {faster['threads']} threads",
     }

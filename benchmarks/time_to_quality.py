@@ -45,10 +45,17 @@ def main() -> int:
         curve = {}
         for step, metric in zip(checkpoints, metrics):
             values = per_metric[metric][i]
-            curve[str(step)] = {"mean": float(np.mean(values)) if values else None,
-                                "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
-                                "seeds": [round(v, 4) for v in values]}
-        recipes[row["model"]] = {"n": row["n"], "n_failed": row["n_failed"], "n_missing": row["n_missing"], "mcc": curve}
+            curve[str(step)] = {
+                "mean": float(np.mean(values)) if values else None,
+                "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                "seeds": [round(v, 4) for v in values],
+            }
+        recipes[row["model"]] = {
+            "n": row["n"],
+            "n_failed": row["n_failed"],
+            "n_missing": row["n_missing"],
+            "mcc": curve,
+        }
     if args.reference not in recipes:
         raise SystemExit(f"no recipe labelled {args.reference!r} in {args.study} (have {', '.join(recipes)})")
     target = recipes[args.reference]["mcc"][str(checkpoints[-1])]["mean"]

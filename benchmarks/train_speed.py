@@ -60,7 +60,9 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--steps-per-block", type=int, default=20)
     parser.add_argument("--train-steps", type=int, default=300, help="steps of each `slowvae train` timing run")
-    parser.add_argument("--encode", type=int, default=100_000, help="images to render and encode for the evaluation timing")
+    parser.add_argument(
+        "--encode", type=int, default=100_000, help="images to render and encode for the evaluation timing"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "results" / "train_speed.json")
     args = parser.parse_args()
 
@@ -130,9 +132,25 @@ def main() -> int:
     for precision in args.precisions:
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(
-                [sys.executable, "-m", "slowvae.cli", "train", "--steps", str(args.train_steps), "--log-every", "50",
-                 "--precision", precision, "--no-eval", "--device", "cpu", "--out", f"{tmp}/run"],
-                check=True, capture_output=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "slowvae.cli",
+                    "train",
+                    "--steps",
+                    str(args.train_steps),
+                    "--log-every",
+                    "50",
+                    "--precision",
+                    precision,
+                    "--no-eval",
+                    "--device",
+                    "cpu",
+                    "--out",
+                    f"{tmp}/run",
+                ],
+                check=True,
+                capture_output=True,
             )
             lines = [json.loads(x) for x in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
             cli[precision] = float(np.mean([x["images_per_s"] for x in lines[1:]]))
@@ -159,8 +177,14 @@ def main() -> int:
         "in_process": rows,
         "slowvae_train_images_per_s": cli,
         "slowvae_train_speedup_vs_plain_fp32": {p: v / plain_ips for p, v in cli.items()},
-        "evaluation_encode": {"images": args.encode, "seconds": encode_total, "render_seconds": render_s,
-                              "images_per_s": args.encode / encode_total, "batch": 1024, "precision": "fp32"},
+        "evaluation_encode": {
+            "images": args.encode,
+            "seconds": encode_total,
+            "render_seconds": render_s,
+            "images_per_s": args.encode / encode_total,
+            "batch": 1024,
+            "precision": "fp32",
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -22,8 +22,10 @@ from slowvae.train import train
 MCC_TOLERANCE = 0.005  # issue 17: MCC within 0.005 of fp32 encoding on the same frames
 SCORE_TOLERANCE = 0.01  # and the suite's other scores within 0.01
 #: the sampling metrics at a tenth of the fast preset's points (eval accuracies in steps of 1/50)
-SAMPLING = {"beta_vae": {"batch_size": 16, "num_train": 100, "num_eval": 50},
-            "factor_vae": {"batch_size": 16, "num_train": 70, "num_eval": 50, "num_variance_estimate": 300}}
+SAMPLING = {
+    "beta_vae": {"batch_size": 16, "num_train": 100, "num_eval": 50},
+    "factor_vae": {"batch_size": 16, "num_train": 70, "num_eval": 50, "num_variance_estimate": 300},
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +54,21 @@ def test_bf16_encoding_keeps_the_suite_within_001(briefly_trained):
     (images, factors), (test_images, test_factors) = source.sample_eval(1500, rng), source.sample_eval(500, rng)
     scores = {}
     for precision in ("fp32", "bf16"):
+
         def encode(x: np.ndarray, precision: str = precision) -> np.ndarray:
             return encode_images(model, x, source.binary, precision=precision)
 
-        suite = compute_suite(encode(images), factors, test_codes=encode(test_images), test_factors=test_factors,
-                              dataset=source.dataset, encode=encode, preset="fast", rng=3, overrides=SAMPLING)
+        suite = compute_suite(
+            encode(images),
+            factors,
+            test_codes=encode(test_images),
+            test_factors=test_factors,
+            dataset=source.dataset,
+            encode=encode,
+            preset="fast",
+            rng=3,
+            overrides=SAMPLING,
+        )
         scores[precision] = {k: v for k, v in suite.items() if isinstance(v, float)}
     assert scores["fp32"].keys() == scores["bf16"].keys()
     assert {"mig", "sap", "dci_disentanglement", "beta_vae_eval", "factor_vae_eval"} <= scores["fp32"].keys()
@@ -69,7 +81,9 @@ def test_bf16_encoding_keeps_the_suite_within_001(briefly_trained):
             tolerance[f"{metric}_{part}"] = 1.01 / n
     tolerance["dci_informativeness_train"] = 0.02
     tolerance["gaussian_total_correlation"] = 0.01 * abs(scores["fp32"]["gaussian_total_correlation"])
-    outside = {k: (v, scores["bf16"][k]) for k, v in scores["fp32"].items() if abs(scores["bf16"][k] - v) > tolerance[k]}
+    outside = {
+        k: (v, scores["bf16"][k]) for k, v in scores["fp32"].items() if abs(scores["bf16"][k] - v) > tolerance[k]
+    }
     assert not outside, outside
 
 

@@ -120,16 +120,40 @@ def test_config_rates_and_validation():
 
 
 def test_cli_json_prints_only_records(capsys, tmp_path):
-    code = main([
-        "identifiability", "--alpha", "1", "2", "--dim", "2", "--mixing", "linear", "--seeds", "1",
-        "--steps", "5", "--hidden", "8", "--eval-samples", "200", "--models", "slowvae", "betavae",
-        "--json", "--out", str(tmp_path),
-    ])
+    code = main(
+        [
+            "identifiability",
+            "--alpha",
+            "1",
+            "2",
+            "--dim",
+            "2",
+            "--mixing",
+            "linear",
+            "--seeds",
+            "1",
+            "--steps",
+            "5",
+            "--hidden",
+            "8",
+            "--eval-samples",
+            "200",
+            "--models",
+            "slowvae",
+            "betavae",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     out, err = capsys.readouterr()
     records = json.loads(out)
     assert [(r["model"], r["alpha"], r["seed"]) for r in records] == [
-        ("slowvae", 1.0, 1), ("slowvae", 2.0, 1), ("betavae", 1.0, 1), ("betavae", 2.0, 1)
+        ("slowvae", 1.0, 1),
+        ("slowvae", 2.0, 1),
+        ("betavae", 1.0, 1),
+        ("betavae", 2.0, 1),
     ]
     assert all(set(RECORD_KEYS) <= set(r) and 0 <= r["mcc_pearson"] <= 1 for r in records)
     assert all(r["posterior"] == "full" for r in records)  # the experiment's default
@@ -141,7 +165,9 @@ def test_cli_json_prints_only_records(capsys, tmp_path):
 
 def test_workers_give_the_same_records_as_one_process(capsys):
     """Every run seeds itself, so training settings in parallel processes changes nothing."""
-    config = IdentifiabilityConfig(alphas=(1.0, 2.0), dim=2, mixing="linear", seeds=1, steps=20, hidden=8, eval_samples=200)
+    config = IdentifiabilityConfig(
+        alphas=(1.0, 2.0), dim=2, mixing="linear", seeds=1, steps=20, hidden=8, eval_samples=200
+    )
     serial = run_experiment(config)
     parallel = run_experiment(config, progress=print, workers=2)
     strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
@@ -151,8 +177,27 @@ def test_workers_give_the_same_records_as_one_process(capsys):
 
 
 def test_cli_saves_after_every_setting_and_resumes(capsys, tmp_path, monkeypatch):
-    args = ["identifiability", "--alpha", "1", "2", "--dim", "2", "--mixing", "linear", "--seeds", "1",
-            "--steps", "5", "--hidden", "8", "--eval-samples", "200", "--json", "--out", str(tmp_path)]
+    args = [
+        "identifiability",
+        "--alpha",
+        "1",
+        "2",
+        "--dim",
+        "2",
+        "--mixing",
+        "linear",
+        "--seeds",
+        "1",
+        "--steps",
+        "5",
+        "--hidden",
+        "8",
+        "--eval-samples",
+        "200",
+        "--json",
+        "--out",
+        str(tmp_path),
+    ]
     import slowvae.identifiability as ident
 
     calls = []
@@ -212,12 +257,37 @@ def test_slowvae_gl_identifies_and_records_its_learned_prior():
 
 def test_identifiability_cli_passes_hyper_to_the_models_that_have_it(tmp_path, capsys):
     out = tmp_path / "gl"
-    argv = ["identifiability", "--models", "slowvae-gl", "slowvae", "--alpha", "1", "--dim", "2", "--seeds", "1",
-            "--steps", "3", "--eval-samples", "50", "--hyper", "alpha=0.7", "--hyper", "share=all", "--out", str(out),
-            "--json", "--quiet"]
+    argv = [
+        "identifiability",
+        "--models",
+        "slowvae-gl",
+        "slowvae",
+        "--alpha",
+        "1",
+        "--dim",
+        "2",
+        "--seeds",
+        "1",
+        "--steps",
+        "3",
+        "--eval-samples",
+        "50",
+        "--hyper",
+        "alpha=0.7",
+        "--hyper",
+        "share=all",
+        "--out",
+        str(out),
+        "--json",
+        "--quiet",
+    ]
     assert main(argv) == 0
     gl, plain = json.loads(capsys.readouterr().out)
-    assert gl["hyper"]["alpha"] == 0.7 and gl["hyper"]["share"] == "all" and gl["learned_alpha"] == pytest.approx([0.7, 0.7])
+    assert (
+        gl["hyper"]["alpha"] == 0.7
+        and gl["hyper"]["share"] == "all"
+        and gl["learned_alpha"] == pytest.approx([0.7, 0.7])
+    )
     assert "alpha" not in plain["hyper"] and "learned_alpha" not in plain
     argv[argv.index("alpha=0.7")] = "nonsense=1"
     assert main(argv[:-4] + ["--out", str(tmp_path / "bad"), "--quiet"]) == 2
@@ -227,12 +297,13 @@ def test_identifiability_cli_passes_hyper_to_the_models_that_have_it(tmp_path, c
 def test_restarts_keep_the_lowest_heldout_loss_and_restart_0_is_the_single_run():
     from slowvae.identifiability import config_dict
 
-    one = IdentifiabilityConfig(alphas=(0.5,), dim=3, mixing="linear", seeds=1, steps=150, hidden=16, layers=1,
-                                lr=1e-2, eval_samples=500)
+    one = IdentifiabilityConfig(
+        alphas=(0.5,), dim=3, mixing="linear", seeds=1, steps=150, hidden=16, layers=1, lr=1e-2, eval_samples=500
+    )
     three = IdentifiabilityConfig(**{**config_dict(one), "restarts": 3})
     assert "restarts" not in config_dict(one) and config_dict(three)["restarts"] == 3
-    single, = run_experiment(one)
-    kept, = run_experiment(three)
+    (single,) = run_experiment(one)
+    (kept,) = run_experiment(three)
     assert "restarts" not in single
     losses = [r["heldout_loss"] for r in kept["restarts"]]
     assert len(losses) == 3 and len(set(losses)) == 3  # different initialisations, different networks

@@ -104,7 +104,9 @@ def test_frames_run_keeps_its_options_truth_and_image_format(tmp_path, monkeypat
     frames, xy = sprite_walk(12, np.random.default_rng(1))
     np.save(tmp_path / "walk.npy", frames)
     write_truth(tmp_path / "truth.csv", {"0": xy})
-    config = TrainConfig(**SMALL, dataset=f"frames:{tmp_path / 'walk.npy'}", dataset_options={"max_dt": 3, "binary": True})
+    config = TrainConfig(
+        **SMALL, dataset=f"frames:{tmp_path / 'walk.npy'}", dataset_options={"max_dt": 3, "binary": True}
+    )
     calls = []
     source = make_pair_source(config, truth=tmp_path / "truth.csv", progress=lambda done, total, _: calls.append(done))
     assert source.max_dt == 3 and source.binary and source.channels == 1 and source.latent_names == ("x", "y")

@@ -43,7 +43,9 @@ def test_resume_with_more_steps_equals_uninterrupted_run(tmp_path):
     update_run_config(split, TrainConfig(steps=12, **SMALL))
     train(split, resume=True)
     assert_same_weights(full, split)
-    steps = [int(line.split('"step": ')[1].split(",")[0]) for line in (split / "metrics.jsonl").read_text().splitlines()]
+    steps = [
+        int(line.split('"step": ')[1].split(",")[0]) for line in (split / "metrics.jsonl").read_text().splitlines()
+    ]
     assert steps == sorted(set(steps)) and steps[-1] == 12  # no duplicated log lines after resume
     # training changed the weights: the comparison above is not between two untouched networks
     init = TrainConfig(steps=1, **SMALL)
@@ -94,7 +96,9 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     common = ["train", "--steps", "30", "--batch-pairs", "4", "--checkpoint-every", "4", "--seed", "5", "--no-eval"]
     ref, killed = tmp_path / "ref", tmp_path / "killed"
     subprocess.run(_cli(*common, "--out", str(ref)), check=True, env=_env(), capture_output=True)
-    proc = subprocess.Popen(_cli(*common, "--out", str(killed)), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli(*common, "--out", str(killed)), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     ckpt = killed / "checkpoints" / "last.pt"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -105,7 +109,9 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     proc.wait()
     step_at_kill = rundir.load_checkpoint(ckpt)["step"]
     assert 8 <= step_at_kill < 30, "the kill must land mid-run for this test to mean anything"
-    done = subprocess.run(_cli("train", "--resume", str(killed), "--no-eval"), env=_env(), capture_output=True, text=True)
+    done = subprocess.run(
+        _cli("train", "--resume", str(killed), "--no-eval"), env=_env(), capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert rundir.load_checkpoint(ckpt)["step"] == 30
     assert_same_weights(ref, killed)
@@ -135,8 +141,22 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
 def test_sigint_checkpoints_at_step_boundary(tmp_path):
     run = tmp_path / "int"
     proc = subprocess.Popen(
-        _cli("train", "--steps", "1000", "--batch-pairs", "4", "--checkpoint-every", "500", "--no-eval", "--out", str(run)),
-        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        _cli(
+            "train",
+            "--steps",
+            "1000",
+            "--batch-pairs",
+            "4",
+            "--checkpoint-every",
+            "500",
+            "--no-eval",
+            "--out",
+            str(run),
+        ),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     log = run / "metrics.jsonl"
     deadline = time.time() + 120
@@ -169,9 +189,31 @@ def test_config_round_trip_and_validation(tmp_path):
 
 def test_ddp_two_processes_on_cpu(tmp_path):
     run = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "slowvae.cli", "train", "--steps", "6", "--batch-pairs", "4", "--checkpoint-every", "3",
-           "--log-every", "3", "--device", "cpu", "--no-eval", "--out", str(run)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "slowvae.cli",
+        "train",
+        "--steps",
+        "6",
+        "--batch-pairs",
+        "4",
+        "--checkpoint-every",
+        "3",
+        "--log-every",
+        "3",
+        "--device",
+        "cpu",
+        "--no-eval",
+        "--out",
+        str(run),
+    ]
     done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     ckpt = rundir.load_checkpoint(run / "checkpoints" / "last.pt")
@@ -186,9 +228,32 @@ def test_ddp_two_processes_on_cpu(tmp_path):
 def test_ddp_with_compile_on_cpu(tmp_path):
     """torchrun with --compile (a few minutes: both processes compile): plain checkpoint keys, per-rank RNG."""
     run = tmp_path / "ddp-compile"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518",
-           "-m", "slowvae.cli", "train", "--steps", "4", "--batch-pairs", "4", "--checkpoint-every", "2",
-           "--log-every", "2", "--device", "cpu", "--no-eval", "--compile", "--out", str(run)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29518",
+        "-m",
+        "slowvae.cli",
+        "train",
+        "--steps",
+        "4",
+        "--batch-pairs",
+        "4",
+        "--checkpoint-every",
+        "2",
+        "--log-every",
+        "2",
+        "--device",
+        "cpu",
+        "--no-eval",
+        "--compile",
+        "--out",
+        str(run),
+    ]
     done = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     ckpt = rundir.load_checkpoint(run / "checkpoints" / "last.pt")
@@ -274,5 +339,8 @@ def test_compiled_training_matches_eager_and_its_checkpoints_load_without_compil
     assert counters["stats"]["unique_graphs"] >= 1  # the compiled run traced graphs
     assert weights(tmp_path / "compiled").keys() == weights(tmp_path / "eager").keys()
     segments = json.loads((tmp_path / "compiled" / "timing.json").read_text())["segments"]
-    assert [(s["from_step"], s["to_step"], s["compile"], s["images"]) for s in segments] == [(0, 3, True, 24), (3, 5, False, 16)]
+    assert [(s["from_step"], s["to_step"], s["compile"], s["images"]) for s in segments] == [
+        (0, 3, True, 24),
+        (3, 5, False, 16),
+    ]
     assert all(s["train_seconds"] >= s["first_step_seconds"] > 0 and s["startup_seconds"] > 0 for s in segments)

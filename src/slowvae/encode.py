@@ -26,7 +26,11 @@ def input_path(text: str) -> Path:
 
 
 def encode_input(
-    run_dir: Path | str, input: str | Path, *, batch_size: int = 256, device: str = "cpu",
+    run_dir: Path | str,
+    input: str | Path,
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, FrameSet]:
     """Codes float32 (N, D) of every frame of ``input`` (posterior means; encoder outputs for
@@ -35,12 +39,15 @@ def encode_input(
     if batch_size < 1:
         raise SlowVAEError(f"--batch-size must be at least 1, got {batch_size}")
     run = load_run(run_dir, device=device)
-    frames = open_frames(input_path(str(input)), binary=bool(run.config.dataset_options.get("binary", False)),
-                         progress=progress)
+    frames = open_frames(
+        input_path(str(input)), binary=bool(run.config.dataset_options.get("binary", False)), progress=progress
+    )
     if frames.channels != run.channels:
-        raise SlowVAEError(f"the model of {run_dir} was not trained on {frames.channels}-channel frames "
-                           f"({'grey' if frames.channels == 1 else 'RGB'}); give it frames like those of "
-                           f"{run.config.dataset}")
+        raise SlowVAEError(
+            f"the model of {run_dir} was not trained on {frames.channels}-channel frames "
+            f"({'grey' if frames.channels == 1 else 'RGB'}); give it frames like those of "
+            f"{run.config.dataset}"
+        )
     codes = np.empty((len(frames), run.model.z_dim), dtype=np.float32)
     for start in range(0, len(frames), batch_size):
         # [0, 1] floats: 0/1 frames of a binary input stay 0/1 whatever the run was trained on

@@ -19,8 +19,16 @@ from slowvae.run import encode_images, images_to_tensor, load_model, new_model, 
 
 
 def _suite(
-    model: PairModel, source: PairSource, *, preset: str, metrics: list[str] | None, fast: bool, seed: int,
-    precision: str, say: Callable[[str], None], overrides: dict[str, dict[str, Any]] | None = None,
+    model: PairModel,
+    source: PairSource,
+    *,
+    preset: str,
+    metrics: list[str] | None,
+    fast: bool,
+    seed: int,
+    precision: str,
+    say: Callable[[str], None],
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """The metric suite on fresh train and test frames (and the dataset for the sampling metrics),
     encoded in ``precision``; returns the suite's results and the number of images it encoded."""
@@ -40,10 +48,17 @@ def _suite(
 
     say("computing the metric suite")
     suite = compute_suite(
-        encode(images), factors,
-        test_codes=None if test_images is None else encode(test_images), test_factors=test_factors,
-        dataset=dataset, encode=encode if dataset is not None else None,
-        metrics=metrics, preset=preset, fast=fast, rng=rng, overrides=overrides,
+        encode(images),
+        factors,
+        test_codes=None if test_images is None else encode(test_images),
+        test_factors=test_factors,
+        dataset=dataset,
+        encode=encode if dataset is not None else None,
+        metrics=metrics,
+        preset=preset,
+        fast=fast,
+        rng=rng,
+        overrides=overrides,
     )
     suite["settings_suite"] = suite.pop("settings")
     for key in ("mcc", "mcc_pearson"):  # the MCC of the main evaluation frames stays the headline
@@ -195,8 +210,11 @@ def evaluate_run(
         }
         results["settings"]["mcc"] = {"correlation": "spearman", "matching": "rectangular Hungarian, no padding"}
     else:
-        results = {"mcc": None, "mcc_note": "MCC needs ground truth: pass --truth FILE.csv (columns sequence, "
-                   "frame, then one per latent)", **results}
+        results = {
+            "mcc": None,
+            "mcc_note": "MCC needs ground truth: pass --truth FILE.csv (columns sequence, frame, then one per latent)",
+            **results,
+        }
     timing["mcc"] = {"seconds": time.perf_counter() - clock, "images": (2 if has_truth else 1) * num_samples}
     if figures:
         clock = time.perf_counter()
@@ -206,13 +224,17 @@ def evaluate_run(
         fig_dir = run_dir / "figures"
         if has_truth:
             viz.save_correlation_matrix(
-                np.asarray(scores["mcc_abs_corr"]), names, fig_dir / "correlation.png", matched=scores["mcc_dim_for_factor"]
+                np.asarray(scores["mcc_abs_corr"]),
+                names,
+                fig_dir / "correlation.png",
+                matched=scores["mcc_dim_for_factor"],
             )
         if model.decoder is not None:  # contrastive models have no decoder to draw with
             originals, recon = reconstructions(model, images[:8], source.binary)
             viz.save_reconstructions(originals, recon, fig_dir / "reconstructions.png")
-            viz.save_traversals(traversals(model, codes, images[:1], source.binary), codes.std(0),
-                                fig_dir / "traversals.png")
+            viz.save_traversals(
+                traversals(model, codes, images[:1], source.binary), codes.std(0), fig_dir / "traversals.png"
+            )
             viz.save_traversal_gifs(*traversal_sweep(model, codes, images[:3], source.binary), fig_dir / "traversals")
         results["figures"] = sorted(
             str(p.relative_to(run_dir)) for p in fig_dir.rglob("*") if p.suffix in (".png", ".gif")
@@ -220,13 +242,23 @@ def evaluate_run(
         timing["figures"] = {"seconds": time.perf_counter() - clock, "files": len(results["figures"])}
     if preset is not None:
         clock = time.perf_counter()
-        suite, encoded = _suite(model, source, preset=preset, metrics=metrics, fast=fast, seed=seed,
-                                precision=precision, say=say, overrides=overrides)
+        suite, encoded = _suite(
+            model,
+            source,
+            preset=preset,
+            metrics=metrics,
+            fast=fast,
+            seed=seed,
+            precision=precision,
+            say=say,
+            overrides=overrides,
+        )
         results.update(suite)
         results["settings"]["suite"] = results.pop("settings_suite")
         timing["suite"] = {"seconds": time.perf_counter() - clock, "images": encoded}
-    results["timing"] = {phase: {k: round(v, 3) if isinstance(v, float) else v for k, v in t.items()}
-                         for phase, t in timing.items()}
+    results["timing"] = {
+        phase: {k: round(v, 3) if isinstance(v, float) else v for k, v in t.items()} for phase, t in timing.items()
+    }
     results["seconds"] = round(time.perf_counter() - start, 2)
     rundir.atomic_write_json(Path(out) if out else run_dir / rundir.RESULTS_FILE, results)
     return results

@@ -112,7 +112,9 @@ class IdentifiabilityConfig:
                 raise SlowVAEError(f"{name} must be positive, got {value}")
         unknown = [m for m in self.models if m not in VECTOR_MODELS]
         if unknown or not self.models:
-            raise SlowVAEError(f"unknown model {', '.join(unknown) or '(none)'}; known: {', '.join(sorted(VECTOR_MODELS))}")
+            raise SlowVAEError(
+                f"unknown model {', '.join(unknown) or '(none)'}; known: {', '.join(sorted(VECTOR_MODELS))}"
+            )
         for name, overrides in self.hyper.items():
             if name not in self.models:
                 continue
@@ -198,23 +200,40 @@ def run_one(
     hyper = dict(model.hyper)
     record = {"model": model_name, "alpha": float(alpha), "seed": int(seed), **scores[keep]}
     record.update(
-        dim=config.dim, mixing=config.mixing, layers=config.layers, data_rate=source.rate,
-        transition_std=source.transition_std, steps=config.steps, batch_pairs=config.batch_pairs, lr=config.lr,
-        cosine=config.cosine, posterior=config.posterior if VECTOR_MODELS[model_name].has_posterior else None,
-        final_obs_std=config.final_obs_std if "obs_std" in hyper else None, hidden=config.hidden, hyper=hyper,
-        **model.learned_values(), final=terms, seconds=round(time.perf_counter() - start, 2),
+        dim=config.dim,
+        mixing=config.mixing,
+        layers=config.layers,
+        data_rate=source.rate,
+        transition_std=source.transition_std,
+        steps=config.steps,
+        batch_pairs=config.batch_pairs,
+        lr=config.lr,
+        cosine=config.cosine,
+        posterior=config.posterior if VECTOR_MODELS[model_name].has_posterior else None,
+        final_obs_std=config.final_obs_std if "obs_std" in hyper else None,
+        hidden=config.hidden,
+        hyper=hyper,
+        **model.learned_values(),
+        final=terms,
+        seconds=round(time.perf_counter() - start, 2),
     )
     if restarts is not None:
         record.update(restarts=restarts, kept_restart=keep)
     if progress:
-        progress(f"{model_name} alpha={alpha:g} seed={seed}: MCC pearson {record['mcc_pearson']:.3f} "
-                 f"spearman {record['mcc_spearman']:.3f} ({record['seconds']:.0f} s)"
-                 + (f"; kept restart {keep} of {config.restarts} by held-out loss" if restarts else ""))
+        progress(
+            f"{model_name} alpha={alpha:g} seed={seed}: MCC pearson {record['mcc_pearson']:.3f} "
+            f"spearman {record['mcc_spearman']:.3f} ({record['seconds']:.0f} s)"
+            + (f"; kept restart {keep} of {config.restarts} by held-out loss" if restarts else "")
+        )
     return record
 
 
 def _train(
-    config: IdentifiabilityConfig, model_name: str, alpha: float, seed: int, restart: int,
+    config: IdentifiabilityConfig,
+    model_name: str,
+    alpha: float,
+    seed: int,
+    restart: int,
     progress: Callable[[str], None] | None,
 ) -> tuple[SyntheticPairs, torch.nn.Module, dict[str, float]]:
     """(data source, trained model in eval mode, last logged loss terms) of one restart: the
@@ -225,8 +244,12 @@ def _train(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
         model = build_vector_model(
-            model_name, obs_dim=source.obs_dim, z_dim=config.dim, hidden=config.hidden,
-            layers=config.layers + 1, **config.model_hyper(model_name, alpha),
+            model_name,
+            obs_dim=source.obs_dim,
+            z_dim=config.dim,
+            hidden=config.hidden,
+            layers=config.layers + 1,
+            **config.model_hyper(model_name, alpha),
             **({"posterior": config.posterior} if VECTOR_MODELS[model_name].has_posterior else {}),
         )
     noise = torch.Generator().manual_seed(init_seed)
@@ -241,7 +264,9 @@ def _train(
         model.step = step - 1  # steps already taken, for models with a schedule (slowvae-gl's learn_from)
         # the decoder std follows its schedule; it is passed to the loss, the model's hyper stays fixed
         scheduled = (
-            {"obs_std": obs_std_at(step, config.steps, hyper["obs_std"], config.final_obs_std)} if "obs_std" in hyper else {}
+            {"obs_std": obs_std_at(step, config.steps, hyper["obs_std"], config.final_obs_std)}
+            if "obs_std" in hyper
+            else {}
         )
         x0, x1, _, _ = source.sample_pairs(config.batch_pairs, data_rng)
         try:
@@ -270,8 +295,11 @@ def heldout_loss(model: torch.nn.Module, source: SyntheticPairs, seed: int, conf
     noise fixed: the same pairs and noise for every restart of ``seed``."""
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x51_0E, 1]))
     noise = torch.Generator().manual_seed(int(seed))
-    extra = {"obs_std": obs_std_at(config.steps, config.steps, model.hyper["obs_std"], config.final_obs_std)} \
-        if "obs_std" in model.hyper else {}
+    extra = (
+        {"obs_std": obs_std_at(config.steps, config.steps, model.hyper["obs_std"], config.final_obs_std)}
+        if "obs_std" in model.hyper
+        else {}
+    )
     total = 0.0
     with torch.inference_mode():
         for _ in range(HELDOUT_BATCHES):
@@ -300,8 +328,12 @@ def run_experiment(
     if workers < 1:
         raise SlowVAEError(f"workers must be at least 1, got {workers}")
     finished = {(r["model"], float(r["alpha"]), int(r["seed"])): r for r in done}
-    tasks = [(name, float(alpha), seed) for name in config.models for alpha in config.alphas
-             for seed in range(1, config.seeds + 1)]
+    tasks = [
+        (name, float(alpha), seed)
+        for name in config.models
+        for alpha in config.alphas
+        for seed in range(1, config.seeds + 1)
+    ]
     todo = [task for task in tasks if task not in finished]
 
     def collect(results: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -376,7 +408,9 @@ def plot_mcc(records: Sequence[dict[str, Any]], path: str | Path, title: str | N
             s = np.array([r[f"{key}_sd"] for r in mine])
             line = ax.errorbar(a, m, yerr=s, marker="o", capsize=3, label=name)[0]
             pts = [(r["alpha"], r[key]) for r in records if r["model"] == name]
-            ax.scatter([p[0] + 0.03 * (i + 1) for p in pts], [p[1] for p in pts], s=10, alpha=0.5, color=line.get_color())
+            ax.scatter(
+                [p[0] + 0.03 * (i + 1) for p in pts], [p[1] for p in pts], s=10, alpha=0.5, color=line.get_color()
+            )
         ax.axvline(2.0, color="0.7", ls=":", lw=1)
         ax.set_xlabel("alpha of the transition (2 = Gaussian)")
         ax.set_title(f"MCC ({label})")

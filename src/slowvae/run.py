@@ -360,8 +360,16 @@ class Run:
     step of the loaded checkpoint, ``channels`` and ``binary`` the image format it was trained on.
     """
 
-    def __init__(self, run_dir: Path, config: TrainConfig, model: PairModel, step: int, channels: int, binary: bool,
-                 batch_size: int = 1024) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        config: TrainConfig,
+        model: PairModel,
+        step: int,
+        channels: int,
+        binary: bool,
+        batch_size: int = 1024,
+    ) -> None:
         self.run_dir, self.config, self.model, self.step = run_dir, config, model, step
         self.channels, self.binary, self.batch_size = channels, binary, batch_size
 

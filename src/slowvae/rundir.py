@@ -78,7 +78,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types for truncated or foreign files
-        raise SlowVAEError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); it is corrupt or not a slowvae checkpoint") from None
+        raise SlowVAEError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); it is corrupt or not a slowvae checkpoint"
+        ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise SlowVAEError(f"{path} is not a slowvae checkpoint (no 'model' entry)")
     return ckpt
@@ -88,7 +90,9 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     """The config.json of a run directory."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
-        raise SlowVAEError(f"{run_dir} is not a run directory (no {CONFIG_FILE}); train one with `slowvae train --out {run_dir}`")
+        raise SlowVAEError(
+            f"{run_dir} is not a run directory (no {CONFIG_FILE}); train one with `slowvae train --out {run_dir}`"
+        )
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:

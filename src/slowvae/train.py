@@ -67,7 +67,9 @@ def compile_network(net: torch.nn.Module) -> torch.nn.Module:
     import torch._dynamo
 
     if not any(shutil.which(c) for c in (os.environ.get("CXX", "g++"), "g++", "clang++", "c++")):
-        raise SlowVAEError("--compile needs a C++ compiler (g++ or clang++) on PATH; install one or train without --compile")
+        raise SlowVAEError(
+            "--compile needs a C++ compiler (g++ or clang++) on PATH; install one or train without --compile"
+        )
     # integer attributes of a module (``model.step``, which AnnealedVAE reads) become graph inputs
     # instead of constants, so a new step does not recompile
     torch._dynamo.config.allow_unspec_int_on_nn_module = True
@@ -192,7 +194,9 @@ def train(
     aux_optimizer = model.auxiliary_optimizer()
     aux_params = [p for group in aux_optimizer.param_groups for p in group["params"]] if aux_optimizer else []
     aux_ids = {id(p) for p in aux_params}
-    optimizer = torch.optim.Adam([p for p in model.parameters() if id(p) not in aux_ids], lr=config.lr, betas=(0.9, 0.999))
+    optimizer = torch.optim.Adam(
+        [p for p in model.parameters() if id(p) not in aux_ids], lr=config.lr, betas=(0.9, 0.999)
+    )
     seeds = np.random.SeedSequence(config.seed).spawn(ddp.world)[ddp.rank]
     rng = np.random.default_rng(seeds)
     generator = torch.Generator(device=device).manual_seed(int(seeds.generate_state(1)[0]))
@@ -220,7 +224,9 @@ def train(
     use_fast_layout(model, device)
     net: torch.nn.Module = model
     if ddp.active:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     if config.compile:
         net = compile_network(net)
 
@@ -318,26 +324,47 @@ def train(
         if writer is not None:
             writer.close()
         if ddp.is_main and step > first_step:
-            _record_timing(run_dir, config, first_step, step, loop_start - entered, time.perf_counter() - loop_start,
-                           first_step_seconds, ddp.world)
+            _record_timing(
+                run_dir,
+                config,
+                first_step,
+                step,
+                loop_start - entered,
+                time.perf_counter() - loop_start,
+                first_step_seconds,
+                ddp.world,
+            )
     return config
 
 
 def _record_timing(
-    run_dir: Path, config: TrainConfig, from_step: int, to_step: int, startup: float, loop: float,
-    first_step: float | None, world: int,
+    run_dir: Path,
+    config: TrainConfig,
+    from_step: int,
+    to_step: int,
+    startup: float,
+    loop: float,
+    first_step: float | None,
+    world: int,
 ) -> None:
     """Append this invocation's seconds to ``timing.json``: run assembly (``startup_seconds``: data,
     model, checkpoint loading) and the loop (``train_seconds``, checkpoints included), of which
     ``first_step_seconds`` (compilation included under ``compile``); ``images`` trained on."""
     path = run_dir / rundir.TIMING_FILE
     segments = json.loads(path.read_text())["segments"] if path.exists() else []
-    segments.append({
-        "from_step": from_step, "to_step": to_step, "startup_seconds": round(startup, 3),
-        "train_seconds": round(loop, 3), "first_step_seconds": round(first_step or 0.0, 3),
-        "images": 2 * config.batch_pairs * world * (to_step - from_step), "processes": world,
-        "precision": config.precision, "compile": config.compile,
-    })
+    segments.append(
+        {
+            "from_step": from_step,
+            "to_step": to_step,
+            "startup_seconds": round(startup, 3),
+            "train_seconds": round(loop, 3),
+            "first_step_seconds": round(first_step or 0.0, 3),
+            "images": 2 * config.batch_pairs * world * (to_step - from_step),
+            "processes": world,
+            "precision": config.precision,
+            "compile": config.compile,
+        }
+    )
     rundir.atomic_write_json(path, {"segments": segments})
 
 
@@ -345,6 +372,7 @@ def _tensorboard_writer(run_dir: Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise SlowVAEError('TensorBoard logging needs the tensorboard package: pip install "slowvae[tensorboard]"') from None
+        raise SlowVAEError(
+            'TensorBoard logging needs the tensorboard package: pip install "slowvae[tensorboard]"'
+        ) from None
     return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
-

@@ -44,8 +44,15 @@ def save_correlation_matrix(
     ax.set_yticks(range(k), list(factor_names))
     for j in range(k):
         for i in range(d):
-            ax.text(i, j, f"{abs_corr[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="black" if abs_corr[i, j] > 0.6 else "white")
+            ax.text(
+                i,
+                j,
+                f"{abs_corr[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="black" if abs_corr[i, j] > 0.6 else "white",
+            )
     if matched is not None:
         for j, i in enumerate(matched):
             ax.add_patch(plt.Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))

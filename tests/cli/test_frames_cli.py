@@ -12,8 +12,20 @@ from sprite_video import sprite_walk, write_mp4, write_png_folder, write_truth
 
 from slowvae.cli import main
 
-STEPS = ["--steps", "100", "--batch-pairs", "2", "--log-every", "50", "--eval-samples", "200", "--z-dim", "4",
-         "--precision", "fp32"]
+STEPS = [
+    "--steps",
+    "100",
+    "--batch-pairs",
+    "2",
+    "--log-every",
+    "50",
+    "--eval-samples",
+    "200",
+    "--z-dim",
+    "4",
+    "--precision",
+    "fp32",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +55,18 @@ def test_train_100_steps_from_each_form(video, form, tmp_path, capsys):
     if not (video / form).exists():
         pytest.skip("writing mp4 needs imageio-ffmpeg")
     run = tmp_path / "run"
-    argv = ["train", "--dataset", f"frames:{video / form}", "--max-dt", "2", "--truth", str(video / "truth.csv"),
-            "--out", str(run), *STEPS]
+    argv = [
+        "train",
+        "--dataset",
+        f"frames:{video / form}",
+        "--max-dt",
+        "2",
+        "--truth",
+        str(video / "truth.csv"),
+        "--out",
+        str(run),
+        *STEPS,
+    ]
     assert main(argv) == 0
     config = json.loads((run / "config.json").read_text())["config"]
     assert config["dataset_options"] == {"max_dt": 2} and config["steps"] == 100
@@ -62,8 +84,28 @@ def untruthful_run(video, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("SLOWVAE_DATA", str(root))
     run = root / "run"
-    assert main(["train", "--dataset", f"frames:{video / 'walk.npy'}", "--out", str(run), "--steps", "5",
-                 "--batch-pairs", "2", "--eval-samples", "100", "--z-dim", "4", "--precision", "fp32"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"frames:{video / 'walk.npy'}",
+                "--out",
+                str(run),
+                "--steps",
+                "5",
+                "--batch-pairs",
+                "2",
+                "--eval-samples",
+                "100",
+                "--z-dim",
+                "4",
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
+    )
     mp.undo()
     return run
 
@@ -80,8 +122,16 @@ def test_evaluate_without_truth_draws_figures_and_says_mcc_needs_it(untruthful_r
 
 
 def test_evaluate_with_truth_gives_mcc(untruthful_run, video, capsys):
-    argv = ["evaluate", str(untruthful_run), "--samples", "80", "--truth", str(video / "truth.csv"), "--json",
-            "--no-figures"]
+    argv = [
+        "evaluate",
+        str(untruthful_run),
+        "--samples",
+        "80",
+        "--truth",
+        str(video / "truth.csv"),
+        "--json",
+        "--no-figures",
+    ]
     assert main(argv) == 0
     results = json.loads(capsys.readouterr().out)
     assert 0 < results["mcc"] <= 1 and set(results["latent_for_factor"]) == {"x", "y"}
@@ -114,8 +164,25 @@ def test_encode_refuses_frames_the_model_cannot_take(untruthful_run, tmp_path, c
 
 
 def test_data_clean_frames(video, data_root, capsys):
-    assert main(["train", "--dataset", f"frames:{video / 'walk.npy'}", "--steps", "1", "--batch-pairs", "2",
-                 "--no-eval", "--out", "r", "--precision", "fp32"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                f"frames:{video / 'walk.npy'}",
+                "--steps",
+                "1",
+                "--batch-pairs",
+                "2",
+                "--no-eval",
+                "--out",
+                "r",
+                "--precision",
+                "fp32",
+            ]
+        )
+        == 0
+    )
     assert list((data_root / "frames").glob("*.npy"))
     capsys.readouterr()
     assert main(["data", "clean", "frames"]) == 0

@@ -9,8 +9,20 @@ import pytest
 
 from slowvae.cli import main
 
-NAMES = ["slowvae", "slowvae-gl", "beta-vae", "annealed-vae", "factor-vae", "dip-vae-i", "dip-vae-ii", "beta-tcvae", "ada-gvae",
-         "ada-mlvae", "pcl", "infonce"]
+NAMES = [
+    "slowvae",
+    "slowvae-gl",
+    "beta-vae",
+    "annealed-vae",
+    "factor-vae",
+    "dip-vae-i",
+    "dip-vae-ii",
+    "beta-tcvae",
+    "ada-gvae",
+    "ada-mlvae",
+    "pcl",
+    "infonce",
+]
 
 
 def test_models_lists_every_model_with_defaults_and_sweeps(capsys):
@@ -34,8 +46,24 @@ def test_models_lists_every_model_with_defaults_and_sweeps(capsys):
 
 def test_train_hyper_flag_merges_with_beta_and_is_fixed_on_resume(tmp_path, capsys):
     run = tmp_path / "run"
-    argv = ["train", "--model", "annealed-vae", "--hyper", "c_max=50", "--hyper", "iteration_threshold=10",
-            "--gamma", "100", "--steps", "1", "--batch-pairs", "2", "--no-eval", "--out", str(run)]
+    argv = [
+        "train",
+        "--model",
+        "annealed-vae",
+        "--hyper",
+        "c_max=50",
+        "--hyper",
+        "iteration_threshold=10",
+        "--gamma",
+        "100",
+        "--steps",
+        "1",
+        "--batch-pairs",
+        "2",
+        "--no-eval",
+        "--out",
+        str(run),
+    ]
     assert main(argv) == 0
     hyper = json.loads((run / "config.json").read_text())["config"]["hyper"]
     assert hyper == {"c_max": 50.0, "gamma": 100.0, "iteration_threshold": 10.0}
@@ -67,13 +95,31 @@ def test_bad_hyperparameters_are_one_line_errors(extra, message, tmp_path, capsy
     assert not (tmp_path / "runs").exists()  # nothing created
 
 
-
 def test_slowvae_gl_takes_words_and_reports_what_it_learned(tmp_path, capsys):
     """Words reach the config as words; the learned alpha and scale per latent reach the training
     log (every log line), results.json and the printed summary; `slowvae models` shows the words."""
     run = tmp_path / "gl"
-    argv = ["train", "--model", "slowvae-gl", "--hyper", "alpha=learn", "--hyper", "share=all", "--z-dim", "5",
-            "--steps", "4", "--log-every", "2", "--batch-pairs", "2", "--eval-samples", "200", "--out", str(run)]
+    argv = [
+        "train",
+        "--model",
+        "slowvae-gl",
+        "--hyper",
+        "alpha=learn",
+        "--hyper",
+        "share=all",
+        "--z-dim",
+        "5",
+        "--steps",
+        "4",
+        "--log-every",
+        "2",
+        "--batch-pairs",
+        "2",
+        "--eval-samples",
+        "200",
+        "--out",
+        str(run),
+    ]
     assert main(argv) == 0
     assert "learned transition prior" in capsys.readouterr().out
     hyper = json.loads((run / "config.json").read_text())["config"]["hyper"]

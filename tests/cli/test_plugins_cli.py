@@ -12,8 +12,21 @@ import torch
 import slowvae
 from slowvae.cli import main
 
-TRAIN = ["train", "--batch-pairs", "4", "--checkpoint-every", "2", "--seed", "2", "--eval-samples", "200",
-         "--device", "cpu", "--precision", "fp32"]
+TRAIN = [
+    "train",
+    "--batch-pairs",
+    "4",
+    "--checkpoint-every",
+    "2",
+    "--seed",
+    "2",
+    "--eval-samples",
+    "200",
+    "--device",
+    "cpu",
+    "--precision",
+    "fp32",
+]
 
 
 def _weights(run) -> dict[str, torch.Tensor]:
@@ -32,10 +45,43 @@ def test_entry_point_model_is_listed(plugin_package, capsys):
 def test_plugin_model_and_dataset_train_evaluate_and_resume_exactly(plugin_package, tmp_path, capsys):
     full, split = tmp_path / "full", tmp_path / "split"
     model = f"{plugin_package}:TinyVAE"
-    assert main([*TRAIN, "--model", model, "--dataset", "moving-square", "--beta", "0.5", "--steps", "6",
-                 "--out", str(full)]) == 0
-    assert main([*TRAIN, "--model", model, "--dataset", "moving-square", "--beta", "0.5", "--steps", "3",
-                 "--no-eval", "--out", str(split)]) == 0
+    assert (
+        main(
+            [
+                *TRAIN,
+                "--model",
+                model,
+                "--dataset",
+                "moving-square",
+                "--beta",
+                "0.5",
+                "--steps",
+                "6",
+                "--out",
+                str(full),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                *TRAIN,
+                "--model",
+                model,
+                "--dataset",
+                "moving-square",
+                "--beta",
+                "0.5",
+                "--steps",
+                "3",
+                "--no-eval",
+                "--out",
+                str(split),
+            ]
+        )
+        == 0
+    )
     assert main(["train", "--resume", str(split), "--steps", "6", "--no-eval"]) == 0
     a, b = _weights(full), _weights(split)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -52,8 +98,23 @@ def test_plugin_model_and_dataset_train_evaluate_and_resume_exactly(plugin_packa
 
 
 def test_entry_point_model_by_name(plugin_package, tmp_path):
-    assert main([*TRAIN, "--model", "tiny-vae", "--dataset", "moving-square", "--steps", "2", "--no-eval",
-                 "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                *TRAIN,
+                "--model",
+                "tiny-vae",
+                "--dataset",
+                "moving-square",
+                "--steps",
+                "2",
+                "--no-eval",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "r" / "config.json").read_text())["config"]["model"] == "tiny-vae"
 
 

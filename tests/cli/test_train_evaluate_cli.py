@@ -12,8 +12,24 @@ from slowvae.cli import main
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("cli") / "run"
-    code = main(["train", "--steps", "6", "--batch-pairs", "4", "--checkpoint-every", "3", "--eval-samples", "300",
-                 "--seed", "4", "--keep-checkpoints", "--out", str(run)])
+    code = main(
+        [
+            "train",
+            "--steps",
+            "6",
+            "--batch-pairs",
+            "4",
+            "--checkpoint-every",
+            "3",
+            "--eval-samples",
+            "300",
+            "--seed",
+            "4",
+            "--keep-checkpoints",
+            "--out",
+            str(run),
+        ]
+    )
     assert code == 0
     return run
 
@@ -82,8 +98,9 @@ def test_untrained_mcc_is_the_runs_initial_network(trained_run, tmp_path):
     from slowvae.evaluate import evaluate_run
 
     results = evaluate_run(trained_run, num_samples=300, seed=0, figures=False, out=tmp_path / "r.json")
-    start = evaluate_run(trained_run, checkpoint="step_0.pt", num_samples=300, seed=0, figures=False,
-                         out=tmp_path / "s.json")
+    start = evaluate_run(
+        trained_run, checkpoint="step_0.pt", num_samples=300, seed=0, figures=False, out=tmp_path / "s.json"
+    )
     assert start["step"] == 0 and results["step"] == 6
     assert start["mcc"] == results["mcc_untrained"] == start["mcc_untrained"]
     assert results["mcc"] != results["mcc_untrained"]
@@ -92,7 +109,9 @@ def test_untrained_mcc_is_the_runs_initial_network(trained_run, tmp_path):
 
 def test_stats_on_a_trained_runs_latents(trained_run, capsys):
     """`slowvae stats --run` end to end: held-out pairs encoded by the real model, one fit per latent."""
-    assert main(["stats", "--run", str(trained_run), "--n-pairs", "300", "--bootstrap", "5", "--json", "--no-plots"]) == 0
+    assert (
+        main(["stats", "--run", str(trained_run), "--n-pairs", "300", "--bootstrap", "5", "--json", "--no-plots"]) == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {f"z{i}" for i in range(10)}
     fitted = [v for v in out.values() if isinstance(v, dict) and "gennorm" in v]
@@ -100,8 +119,24 @@ def test_stats_on_a_trained_runs_latents(trained_run, capsys):
 
 
 def test_evaluate_with_a_preset_runs_the_metric_suite(trained_run, tmp_path, capsys):
-    assert main(["evaluate", str(trained_run), "--samples", "300", "--preset", "fast", "--metrics", "mig,sap,dci",
-                 "--fast", "--json", "--no-figures"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(trained_run),
+                "--samples",
+                "300",
+                "--preset",
+                "fast",
+                "--metrics",
+                "mig,sap,dci",
+                "--fast",
+                "--json",
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     for key in ("mcc", "mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness_test"):
         assert out[key] is not None and 0 <= out[key] <= 1, (key, out.get(key.split("_")[0] + "_error"))

@@ -33,8 +33,15 @@ def write_mp4(path: Path, frames: np.ndarray, fps: int = 25) -> None:
     """Grey frames (T, H, W) as an H.264 mp4 (near-lossless) with imageio-ffmpeg's own ffmpeg."""
     import imageio.v3 as iio
 
-    iio.imwrite(path, np.repeat(frames[..., None], 3, axis=-1), fps=fps, codec="libx264",
-                plugin="FFMPEG", output_params=["-crf", "10"], macro_block_size=16)
+    iio.imwrite(
+        path,
+        np.repeat(frames[..., None], 3, axis=-1),
+        fps=fps,
+        codec="libx264",
+        plugin="FFMPEG",
+        output_params=["-crf", "10"],
+        macro_block_size=16,
+    )
 
 
 def write_png_folder(folder: Path, frames: np.ndarray) -> None:

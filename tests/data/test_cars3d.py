@@ -65,9 +65,13 @@ def test_pairs_and_short_training_run(tmp_path, monkeypatch):
     write_archive(folder)
     DATASETS["cars3d"].prepare(folder)
     monkeypatch.setenv("SLOWVAE_DATA", str(tmp_path))
-    _, _, f0, f1 = get_pair_source("cars3d", make_transitions("laplace", rate=1.0)).sample_pairs(50, np.random.default_rng(1))
+    _, _, f0, f1 = get_pair_source("cars3d", make_transitions("laplace", rate=1.0)).sample_pairs(
+        50, np.random.default_rng(1)
+    )
     assert (f0[:, 2] == f1[:, 2]).all() and ((f0 != f1).any(axis=1)).all()  # the car never changes under LAP
-    _, _, f0, f1 = get_pair_source("cars3d", make_transitions("uniform", k=1)).sample_pairs(50, np.random.default_rng(1))
+    _, _, f0, f1 = get_pair_source("cars3d", make_transitions("uniform", k=1)).sample_pairs(
+        50, np.random.default_rng(1)
+    )
     assert ((f0 != f1).sum(axis=1) == 1).all()
     init_run_dir(tmp_path / "run", TrainConfig(dataset="cars3d", steps=1, batch_pairs=4, checkpoint_every=1))
     train(tmp_path / "run")

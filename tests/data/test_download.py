@@ -148,7 +148,9 @@ def test_unpublished_checksum_is_recorded_then_warns_on_change(server, tmp_path)
     warnings: list[str] = []
     fetch(remote, tmp_path / "d", ChecksumRecord(tmp_path), warn=warnings.append)
     entry = ChecksumRecord(tmp_path).get(tmp_path / "d" / "z.csv")
-    assert entry["origin"] == "first-download" and entry["first_sha256"] == hashlib.sha256(b"first version\n").hexdigest()
+    assert (
+        entry["origin"] == "first-download" and entry["first_sha256"] == hashlib.sha256(b"first version\n").hexdigest()
+    )
     assert "recorded" in warnings[-1]
     # upstream replaced the file: re-download gives a warning, not an error
     (tmp_path / "d" / "z.csv").unlink()
@@ -201,7 +203,9 @@ def test_unsafe_tar_is_refused_whole(tmp_path, members):
 
 
 def test_safe_tar_and_zip_extract(tmp_path):
-    archive = _tar(tmp_path / "a.tar.gz", [("data/cars/list.txt", b"car_001_mesh\n", None), ("data/l", None, "cars/list.txt")])
+    archive = _tar(
+        tmp_path / "a.tar.gz", [("data/cars/list.txt", b"car_001_mesh\n", None), ("data/l", None, "cars/list.txt")]
+    )
     files = safe_extract(archive, tmp_path / "t")
     assert (tmp_path / "t" / "data" / "cars" / "list.txt").read_bytes() == b"car_001_mesh\n"
     assert len(files) == 1
@@ -249,7 +253,11 @@ def test_cli_list_and_download(server, monkeypatch, tmp_path, capsys):
     _fake_info(monkeypatch, "shapes3d", f"{base}/3dshapes.h5", md5(PAYLOAD))
     assert cli_main(["data", "list"]) == 0
     rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["shapes3d"] == "missing" and rows["dsprites-procedural"] == "built-in" and rows["natural-like"] == "built-in"
+    assert (
+        rows["shapes3d"] == "missing"
+        and rows["dsprites-procedural"] == "built-in"
+        and rows["natural-like"] == "built-in"
+    )
     assert cli_main(["data", "download", "shapes3d"]) == 0
     assert "ready in" in capsys.readouterr().out
     assert cli_main(["data", "list"]) == 0

@@ -54,8 +54,13 @@ def grid_images(sizes=SIZES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def write_dsprites_npz(path: Path, sizes=SIZES) -> np.ndarray:
     imgs, classes, values = grid_images(sizes)
     metadata = np.array(
-        {"latents_sizes": np.array(sizes), "latents_names": NAMES, "date": "April 2017",
-         "description": "Disentanglement test Sprites dataset. caf\xe9", "version": 1},
+        {
+            "latents_sizes": np.array(sizes),
+            "latents_names": NAMES,
+            "date": "April 2017",
+            "description": "Disentanglement test Sprites dataset. caf\xe9",
+            "version": 1,
+        },
         dtype=object,
     )
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -149,7 +154,9 @@ def test_pairs_and_short_training_run(monkeypatch, tmp_path):
     write_dsprites_npz(folder / NPZ)
     monkeypatch.setenv("SLOWVAE_DATA", str(tmp_path))
     for kind in ("laplace", "uniform"):
-        src = get_pair_source("dsprites", make_transitions(kind) if kind == "uniform" else make_transitions("laplace", rate=1.0))
+        src = get_pair_source(
+            "dsprites", make_transitions(kind) if kind == "uniform" else make_transitions("laplace", rate=1.0)
+        )
         x0, x1, f0, f1 = src.sample_pairs(64, np.random.default_rng(2))
         assert (f0[:, 0] == f1[:, 0]).all() or kind == "uniform"  # shape categorical under LAP
         assert ((f0 != f1).any(axis=1)).all()

@@ -54,8 +54,13 @@ def test_folder_of_subfolders_is_one_sequence_each(tmp_path):
 
 @pytest.mark.parametrize(
     "shape, sequences, channels",
-    [((5, 64, 64), 1, 1), ((3, 5, 64, 64), 3, 1), ((5, 64, 64, 3), 1, 3), ((2, 5, 64, 64, 1), 2, 1),
-     ((5, 64, 64, 4), 1, 3)],
+    [
+        ((5, 64, 64), 1, 1),
+        ((3, 5, 64, 64), 3, 1),
+        ((5, 64, 64, 3), 1, 3),
+        ((2, 5, 64, 64, 1), 2, 1),
+        ((5, 64, 64, 4), 1, 3),
+    ],
 )
 def test_npy_shapes(tmp_path, shape, sequences, channels):
     array = np.random.default_rng(0).integers(0, 256, size=shape, dtype=np.uint8)
@@ -84,8 +89,10 @@ def test_bad_npy_shape_is_named(tmp_path):
 
 def test_npz_keys_are_sequence_names(tmp_path):
     rng = np.random.default_rng(1)
-    arrays = {"cam10": rng.integers(0, 256, (3, 64, 64), dtype=np.uint8),
-              "cam2": rng.integers(0, 256, (4, 64, 64), dtype=np.uint8)}
+    arrays = {
+        "cam10": rng.integers(0, 256, (3, 64, 64), dtype=np.uint8),
+        "cam2": rng.integers(0, 256, (4, 64, 64), dtype=np.uint8),
+    }
     np.savez_compressed(tmp_path / "x.npz", **arrays)
     frames = open_frames(tmp_path / "x.npz")
     assert frames.names == ("cam2", "cam10") and frames.lengths.tolist() == [4, 3]
@@ -256,8 +263,9 @@ def test_mp4_matches_the_png_folder(tmp_path):
 
 def test_video_without_usable_codec(tmp_path, data_root):
     iff = pytest.importorskip("imageio_ffmpeg")
-    writer = iff.write_frames(str(tmp_path / "m.avi"), (64, 64), codec="mjpeg", fps=10, quality=None,
-                              macro_block_size=1)
+    writer = iff.write_frames(
+        str(tmp_path / "m.avi"), (64, 64), codec="mjpeg", fps=10, quality=None, macro_block_size=1
+    )
     writer.send(None)
     for _ in range(3):
         writer.send(np.zeros((64, 64, 3), dtype=np.uint8))

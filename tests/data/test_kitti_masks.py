@@ -48,9 +48,11 @@ def test_loader_pairs_and_delta_t(tmp_path, monkeypatch):
     flat = np.concatenate(masks)
     seq_of = np.repeat(np.arange(4), [3, 6, 1, 4])
     frame_of = np.concatenate([np.arange(t) for t in (3, 6, 1, 4)])
+
     def locate(x):
         hit = (flat[None] == x[:, 0, None].astype(bool)).all((2, 3))
         return hit.argmax(1)
+
     i0, i1 = locate(x0[:300]), locate(x1[:300])
     assert (seq_of[i0] == seq_of[i1]).all() and (seq_of[i0] != 2).all()  # never the 1-frame sequence
     d = frame_of[i1] - frame_of[i0]
@@ -140,9 +142,13 @@ def test_cli_build_and_bad_input(tmp_path, capsys):
 
     write_mots_txt(tmp_path / "mots", _id_maps(5))
     out = tmp_path / "root" / "kitti" / "kitti_peds_v2.pickle"
-    assert main(["data", "--root", str(tmp_path / "root"), "build", "kitti-masks", "--mots", str(tmp_path / "mots")]) == 0
+    assert (
+        main(["data", "--root", str(tmp_path / "root"), "build", "kitti-masks", "--mots", str(tmp_path / "mots")]) == 0
+    )
     assert out.is_file() and "transitions" in capsys.readouterr().out
-    assert main(["data", "--root", str(tmp_path / "root"), "build", "kitti-masks", "--mots", str(tmp_path / "mots")]) == 2
+    assert (
+        main(["data", "--root", str(tmp_path / "root"), "build", "kitti-masks", "--mots", str(tmp_path / "mots")]) == 2
+    )
     assert "--force" in capsys.readouterr().err
     (tmp_path / "bad.pickle").write_bytes(pickle.dumps({"other": 1}))
     with pytest.raises(SlowVAEError, match="pedestrians"):
@@ -163,4 +169,4 @@ def test_short_training_run(tmp_path, monkeypatch):
 
     results = evaluate_run(tmp_path / "run", num_samples=200, figures=False)  # MCC on continuous latents
     assert 0 <= results["mcc"] <= 1 and 0 <= results["mcc_untrained"] <= 1
-    assert tuple(results["mcc_per_factor"]) == ('y', 'x', 'area')
+    assert tuple(results["mcc_per_factor"]) == ("y", "x", "area")

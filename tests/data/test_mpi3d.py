@@ -40,7 +40,15 @@ def test_variants_factor_order_and_round_trip(tmp_path, variant, compressed):
     images = write_mpi3d(tmp_path, variant, compressed=compressed)
     data = MPI3D(variant, root=tmp_path, factor_sizes=SMALL)
     assert data.name == f"mpi3d-{variant}" and data.channels == 3
-    assert data.factor_names[1] == "object_shape" and data.categorical == (False, True, False, False, False, False, False)
+    assert data.factor_names[1] == "object_shape" and data.categorical == (
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    )
     assert isinstance(data._images, RowFile)
     f = data.sample_factors(30, np.random.default_rng(0))
     idx = data.factors_to_index(f)
@@ -75,8 +83,26 @@ def write_sparse_stored_npz(path: Path, key: str, shape: tuple[int, ...]) -> Non
         fh.truncate(len(local) + size)
         fh.seek(len(local) + size)
         cd_offset = fh.tell()
-        central = struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 45, 45, 0, 0, 0, 0x21, 0, 0xFFFFFFFF,
-                              0xFFFFFFFF, len(name), 28, 0, 0, 0, 0, 0xFFFFFFFF)
+        central = struct.pack(
+            "<4sHHHHHHIIIHHHHHII",
+            b"PK\x01\x02",
+            45,
+            45,
+            0,
+            0,
+            0,
+            0x21,
+            0,
+            0xFFFFFFFF,
+            0xFFFFFFFF,
+            len(name),
+            28,
+            0,
+            0,
+            0,
+            0,
+            0xFFFFFFFF,
+        )
         central += name + struct.pack("<HHQQQ", 1, 24, size, size, 0)
         fh.write(central)
         eocd64_offset = fh.tell()

@@ -89,7 +89,12 @@ def test_area_filter_and_sources(tmp_path, monkeypatch):
     assert (tr.p0[:, 2] >= lo).all() and (tr.p1[:, 2] <= hi).all()
     assert list(folder.glob("*.pairs-*.npy"))  # parsed once, cached
     src = get_pair_source("natural-sprites", make_transitions("laplace", rate=1.0))
-    assert (src.channels, src.binary, src.latent_names, src.evaluation) == (3, False, ("x", "y", "scale", "angle", "shape"), ("mcc",))
+    assert (src.channels, src.binary, src.latent_names, src.evaluation) == (
+        3,
+        False,
+        ("x", "y", "scale", "angle", "shape"),
+        ("mcc",),
+    )
     x0, x1, l0, l1 = src.sample_pairs(16, np.random.default_rng(0))
     assert x0.shape == (16, 3, 64, 64) and x0.dtype == np.uint8
     assert (l0[:, 3:] == l1[:, 3:]).all() and set(l0[:, 3]) <= set(ANGLES)  # angle, shape shared

@@ -18,8 +18,14 @@ SIZES = (2, 2, 3, 2, 4, 3)  # real: 10, 10, 10, 8, 4, 15
 def write_shapes3d(root: Path, chunked: bool = False) -> np.ndarray:
     """Labels with the real value sets (hues 0.0.., scale linspace(0.75, 1.25), shape 0..3,
     orientation linspace(-30, 30)), images whose pixels encode the row index."""
-    values = [np.arange(SIZES[0]) / 10, np.arange(SIZES[1]) / 10, np.arange(SIZES[2]) / 10,
-              np.linspace(0.75, 1.25, SIZES[3]), np.arange(4.0), np.linspace(-30, 30, SIZES[5])]
+    values = [
+        np.arange(SIZES[0]) / 10,
+        np.arange(SIZES[1]) / 10,
+        np.arange(SIZES[2]) / 10,
+        np.linspace(0.75, 1.25, SIZES[3]),
+        np.arange(4.0),
+        np.linspace(-30, 30, SIZES[5]),
+    ]
     grid = np.stack(np.meshgrid(*values, indexing="ij"), axis=-1).reshape(-1, 6)
     n = len(grid)
     images = np.zeros((n, 64, 64, 3), dtype=np.uint8)

@@ -31,8 +31,11 @@ def write_norb(folder: Path) -> None:
         dat = np.full((n, 2, 96, 96), 250, dtype=np.uint8)  # right camera: 250
         code = rows[:, 0] * 100 + rows[:, 1] * 10 + rows[:, 2] * 4 + rows[:, 3] + rows[:, 4]
         dat[:, 0] = code[:, None, None].astype(np.uint8)
-        for kind, arr, magic in (("dat", dat, 0x1E3D4C55), ("cat", rows[:, 0].astype(np.int32), 0x1E3D4C54),
-                                 ("info", rows[:, 1:].astype(np.int32), 0x1E3D4C54)):
+        for kind, arr, magic in (
+            ("dat", dat, 0x1E3D4C55),
+            ("cat", rows[:, 0].astype(np.int32), 0x1E3D4C54),
+            ("info", rows[:, 1:].astype(np.int32), 0x1E3D4C54),
+        ):
             with gzip.open(folder / f"smallnorb-{chunk}-{kind}.mat.gz", "wb") as fh:
                 fh.write(norb_matrix(arr, magic))
 
@@ -83,7 +86,9 @@ def test_short_training_run(tmp_path, monkeypatch):
 
     write_norb(tmp_path / "small_norb")
     monkeypatch.setenv("SLOWVAE_DATA", str(tmp_path))
-    _, _, f0, f1 = get_pair_source("smallnorb", make_transitions("uniform", k=2)).sample_pairs(20, np.random.default_rng(0))
+    _, _, f0, f1 = get_pair_source("smallnorb", make_transitions("uniform", k=2)).sample_pairs(
+        20, np.random.default_rng(0)
+    )
     assert ((f0 != f1).sum(1) <= 2).all()
     init_run_dir(tmp_path / "run", TrainConfig(dataset="smallnorb", steps=1, batch_pairs=4, checkpoint_every=1))
     train(tmp_path / "run")

@@ -193,7 +193,12 @@ def test_rate_none_is_a_per_pair_mixture() -> None:
         product = np.multiply.outer(exact.sum(1), exact.sum(0))
         counts = np.bincount(samples, minlength=exact.size)
         keep = product.ravel() * N_DRAWS >= 5
-        assert stats.chisquare(counts[keep], product.ravel()[keep] * counts[keep].sum() / product.ravel()[keep].sum()).pvalue < 1e-6
+        assert (
+            stats.chisquare(
+                counts[keep], product.ravel()[keep] * counts[keep].sum() / product.ravel()[keep].sum()
+            ).pvalue
+            < 1e-6
+        )
 
 
 def test_laplace_boundaries_and_range() -> None:
@@ -287,8 +292,10 @@ def test_uniform_dlib_number_changed_including_equal_resamples() -> None:
     f = rng.integers(0, 4, size=(N_DRAWS, 4))
     out = UniformKTransitions(None, "dlib").sample(space, f, rng)
     assert_distribution((out != f).sum(axis=1), expected)
-    assert_distribution(sample_from(UniformKTransitions(None, "dlib"), space, (0, 1, 2, 3)),
-                        UniformKTransitions(None, "dlib").probabilities(space, (0, 1, 2, 3)))
+    assert_distribution(
+        sample_from(UniformKTransitions(None, "dlib"), space, (0, 1, 2, 3)),
+        UniformKTransitions(None, "dlib").probabilities(space, (0, 1, 2, 3)),
+    )
 
 
 def test_uniform_dlib_matches_exact_law_and_dsprites_identical_pairs() -> None:

@@ -109,15 +109,21 @@ def write_natural_csv(path, rows):
 def test_natural_sprites_csv_pairs(tmp_path):
     path = tmp_path / "downscale_keepaspect.csv"
     rows = [
-        (1, 5, [[(30.0, 10.0, 100), None, None],
+        (
+            1,
+            5,
+            [
+                [(30.0, 10.0, 100), None, None],
                 [(31.0, 12.5, 110), (31.0, 3.0, 20), None],
                 None,
                 [(33.0, 14.0, 90), (33.0, 2.0, 25), None],
-                [(34.0, 15.0, 95), (34.0, 1.0, 30), None]]),
+                [(34.0, 15.0, 95), (34.0, 1.0, 30), None],
+            ],
+        ),
         (2, 7, [[None, None, (40.5, 50.0, 300)], [None, None, (41.5, 49.0, 310)]]),
     ]
     write_natural_csv(path, rows)
-    assert "\"[(30.0, 10.0, 100), None, None]\"" in path.read_text()
+    assert '"[(30.0, 10.0, 100), None, None]"' in path.read_text()
     tracks = read_natural_sprites_csv(path)
     assert len(tracks) == 3  # (row 1, window 0), (row 1, window 1), (row 2, window 2)
     d = transitions(tracks)
@@ -161,7 +167,7 @@ def test_mask_dir_grey_palette_and_errors(tmp_path):
     for t in range(3):
         m = np.zeros((30, 40), dtype=np.uint8)
         m[5:10, 5 + t : 10 + t] = 1
-        m[15:25, 20:30 + t] = 255
+        m[15:25, 20 : 30 + t] = 255
         if t == 1:  # a palette image, as DAVIS / YouTube-VOS annotations: ids are the indices
             img = Image.new("P", (40, 30))
             img.putpalette([0, 0, 0, 200, 0, 0] + [0, 255, 0] * 254)

@@ -53,9 +53,14 @@ def _tiny(seed=0, n=900):
 def test_small_factor_dci_orders_identity_rotated_random(backend):
     f, z, rng = _tiny()
     q, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    codes = {"identity": z + 0.05 * rng.standard_normal(z.shape), "rotated": z @ q,
-             "random": rng.standard_normal(z.shape)}
-    out = {k: dci(c[:600], f[:600], c[600:], f[600:], rng=0, backend=backend, n_estimators=30) for k, c in codes.items()}
+    codes = {
+        "identity": z + 0.05 * rng.standard_normal(z.shape),
+        "rotated": z @ q,
+        "random": rng.standard_normal(z.shape),
+    }
+    out = {
+        k: dci(c[:600], f[:600], c[600:], f[600:], rng=0, backend=backend, n_estimators=30) for k, c in codes.items()
+    }
     assert out["identity"]["dci_disentanglement"] > 0.9
     assert out["identity"]["dci_informativeness_test"] > 0.95
     assert out["random"]["dci_disentanglement"] < 0.2

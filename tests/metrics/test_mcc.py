@@ -47,8 +47,9 @@ def test_random_near_zero_rotated_between():
 def test_padded_form_matches_unpadded_on_clear_case_and_is_seeded():
     f = make_factors(3000, SIZES, seed=5)
     rng = np.random.default_rng(6)
-    z = np.concatenate([standardise(f, SIZES) + 0.1 * rng.standard_normal((3000, 5)),
-                        rng.standard_normal((3000, 5))], axis=1)
+    z = np.concatenate(
+        [standardise(f, SIZES) + 0.1 * rng.standard_normal((3000, 5)), rng.standard_normal((3000, 5))], axis=1
+    )
     a = mcc(z, f)
     b = mcc(z, f, pad=True, rng=np.random.default_rng(0))
     c = mcc(z, f, pad=True, rng=np.random.default_rng(0))
@@ -91,7 +92,7 @@ def test_bad_input(codes, factors, message):
 def test_continuous_latents_are_accepted():
     rng = np.random.default_rng(0)
     latents = rng.normal(size=(500, 3))  # KITTI Masks-style continuous ground truth
-    codes = np.concatenate([-latents[:, [2, 0, 1]] ** 3, rng.normal(size=(500, 2))], axis=1)
+    codes = np.concatenate([-(latents[:, [2, 0, 1]] ** 3), rng.normal(size=(500, 2))], axis=1)
     out = mcc(codes, latents)
     assert out["mcc"] == pytest.approx(1.0)  # Spearman: invariant to the monotone cube and the sign
     assert list(out["mcc_dim_for_factor"]) == [1, 2, 0]

@@ -17,10 +17,16 @@ def extra_metric():
         calls.append((data.codes.shape, data.test_codes.shape, scale, data.codes, data.test_codes))
         return {"value": float(np.abs(data.codes).mean() * scale), "noise": float(rng.random())}
 
-    entry = register_metric(MetricEntry(
-        "mean_abs", mean_abs, {"mean_abs": "value"}, {"num_train": 50, "num_test": 7, "scale": 2.0},
-        needs="test", presets={"fast": {"scale": 3.0}},
-    ))
+    entry = register_metric(
+        MetricEntry(
+            "mean_abs",
+            mean_abs,
+            {"mean_abs": "value"},
+            {"num_train": 50, "num_test": 7, "scale": 2.0},
+            needs="test",
+            presets={"fast": {"scale": 3.0}},
+        )
+    )
     yield entry, calls
     del METRICS["mean_abs"]
     for preset in PRESETS.values():
@@ -32,7 +38,7 @@ def test_registered_metric_runs_in_the_suite_without_changing_the_others(extra_m
     rng = np.random.default_rng(0)
     codes, factors = rng.normal(size=(90, 4)), rng.integers(0, 3, size=(90, 2))
     with_extra = compute_suite(codes, factors, rng=3)
-    (train_shape, test_shape, scale, used, held_out), = calls
+    ((train_shape, test_shape, scale, used, held_out),) = calls
     assert (train_shape, test_shape, scale) == ((50, 4), (7, 4), 2.0)
     assert with_extra["mean_abs"] == pytest.approx(2.0 * np.abs(used).mean())
     # the rows come from the suite's seeded split: train and test rows are distinct rows of codes

@@ -39,16 +39,27 @@ def test_random_code_near_chance_small_counts(fn):
 
 
 def test_seeded():
-    a = beta_vae_score(FactorImages(), representation("identity_noise", 0), np.random.default_rng(3), num_train=200, num_eval=100)
-    b = beta_vae_score(FactorImages(), representation("identity_noise", 0), np.random.default_rng(3), num_train=200, num_eval=100)
+    a = beta_vae_score(
+        FactorImages(), representation("identity_noise", 0), np.random.default_rng(3), num_train=200, num_eval=100
+    )
+    b = beta_vae_score(
+        FactorImages(), representation("identity_noise", 0), np.random.default_rng(3), num_train=200, num_eval=100
+    )
     assert a == b
 
 
 def test_factor_vae_constant_latent_with_zero_threshold():
     """disent hard-codes prune threshold 0: a constant latent gives 0/0 = NaN and argmin picks it for
     every vote (perfect code -> 0.28). Zero-variance latents are always inactive here."""
-    out = factor_vae_score(FactorImages(), representation("constant_dim", 0), np.random.default_rng(0),
-                           num_train=1000, num_eval=500, num_variance_estimate=2000, prune_threshold=0.0)
+    out = factor_vae_score(
+        FactorImages(),
+        representation("constant_dim", 0),
+        np.random.default_rng(0),
+        num_train=1000,
+        num_eval=500,
+        num_variance_estimate=2000,
+        prune_threshold=0.0,
+    )
     assert out["train_accuracy"] == pytest.approx(1.0)
     assert out["eval_accuracy"] == pytest.approx(1.0)
     assert out["num_active_dims"] == 9
@@ -57,8 +68,14 @@ def test_factor_vae_constant_latent_with_zero_threshold():
 def test_factor_vae_votes_name_real_latents():
     """dlib indexes the vote matrix by position among the active latents (and reports
     num_active_dims = D); here each column is the real latent index."""
-    out = factor_vae_score(FactorImages(), representation("constant_dim", 1), np.random.default_rng(1),
-                           num_train=1000, num_eval=500, num_variance_estimate=2000)
+    out = factor_vae_score(
+        FactorImages(),
+        representation("constant_dim", 1),
+        np.random.default_rng(1),
+        num_train=1000,
+        num_eval=500,
+        num_variance_estimate=2000,
+    )
     votes = out["votes_train"]
     assert votes[:, 1].sum() == 0  # the constant latent never wins
     # factor k lives in latent k for k = 0 and in latent k + 1 for k >= 1 (latent 1 is the constant)
@@ -68,8 +85,14 @@ def test_factor_vae_votes_name_real_latents():
 
 
 def test_factor_vae_no_active_latent_scores_zero():
-    out = factor_vae_score(FactorImages(), lambda x: np.zeros((len(x), 3)), np.random.default_rng(0),
-                           num_train=50, num_eval=20, num_variance_estimate=100)
+    out = factor_vae_score(
+        FactorImages(),
+        lambda x: np.zeros((len(x), 3)),
+        np.random.default_rng(0),
+        num_train=50,
+        num_eval=20,
+        num_variance_estimate=100,
+    )
     assert out["train_accuracy"] == 0.0 and out["num_active_dims"] == 0
 
 
@@ -77,6 +100,8 @@ def test_bad_dataset_and_encoder():
     with pytest.raises(SlowVAEError, match="dataset"):
         beta_vae_score(object(), lambda x: x, np.random.default_rng(0))
     with pytest.raises(SlowVAEError, match="NaN"):
-        beta_vae_score(FactorImages(), lambda x: np.full((len(x), 2), np.nan), np.random.default_rng(0), num_train=5, num_eval=5)
+        beta_vae_score(
+            FactorImages(), lambda x: np.full((len(x), 2), np.nan), np.random.default_rng(0), num_train=5, num_eval=5
+        )
     with pytest.raises(SlowVAEError, match="shape"):
         factor_vae_score(FactorImages(), lambda x: np.zeros(len(x)), np.random.default_rng(0), num_train=5, num_eval=5)

@@ -15,14 +15,29 @@ def files(tmp_path):
     z = standardise(f, SIZES) + 0.1 * np.random.default_rng(0).standard_normal((900, 4))
     np.save(tmp_path / "codes.npy", z)
     np.save(tmp_path / "factors.npy", f)
-    np.savez(tmp_path / "both.npz", codes_train=z[:600], factors_train=f[:600], codes_test=z[600:],
-             factors_test=f[600:])
+    np.savez(
+        tmp_path / "both.npz", codes_train=z[:600], factors_train=f[:600], codes_test=z[600:], factors_test=f[600:]
+    )
     return tmp_path
 
 
 def test_score_json(files, capsys):
-    rc = main(["score", "--codes", str(files / "codes.npy"), "--factors", str(files / "factors.npy"),
-               "--metrics", "mcc,mig,sap", "--json", "--seed", "4", "--output", str(files / "r.json")])
+    rc = main(
+        [
+            "score",
+            "--codes",
+            str(files / "codes.npy"),
+            "--factors",
+            str(files / "factors.npy"),
+            "--metrics",
+            "mcc,mig,sap",
+            "--json",
+            "--seed",
+            "4",
+            "--output",
+            str(files / "r.json"),
+        ]
+    )
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
     assert out["mcc"] > 0.95 and out["mig"] > 0.5 and "sap" in out
@@ -31,9 +46,23 @@ def test_score_json(files, capsys):
 
 
 def test_score_npz_with_test_arrays_table(files, capsys):
-    rc = main(["score", "--codes", f"{files / 'both.npz'}", "--factors", f"{files / 'both.npz'}",
-               "--test-codes", f"{files / 'both.npz'}:codes_test", "--test-factors", f"{files / 'both.npz'}:factors_test",
-               "--metrics", "sap,explicitness", "--preset", "fast"])
+    rc = main(
+        [
+            "score",
+            "--codes",
+            f"{files / 'both.npz'}",
+            "--factors",
+            f"{files / 'both.npz'}",
+            "--test-codes",
+            f"{files / 'both.npz'}:codes_test",
+            "--test-factors",
+            f"{files / 'both.npz'}:factors_test",
+            "--metrics",
+            "sap,explicitness",
+            "--preset",
+            "fast",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "explicitness_test" in text and "preset fast" in text

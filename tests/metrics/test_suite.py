@@ -38,8 +38,9 @@ def test_same_seed_same_numbers_and_metric_streams_independent():
     z, f = _arrays()
     a = compute_suite(z, f, preset="fast", fast=True, rng=np.random.default_rng(7), overrides=FAST_OVERRIDES)
     b = compute_suite(z, f, preset="fast", fast=True, rng=np.random.default_rng(7), overrides=FAST_OVERRIDES)
-    only = compute_suite(z, f, metrics=["dci"], preset="fast", fast=True, rng=np.random.default_rng(7),
-                         overrides=FAST_OVERRIDES)
+    only = compute_suite(
+        z, f, metrics=["dci"], preset="fast", fast=True, rng=np.random.default_rng(7), overrides=FAST_OVERRIDES
+    )
     assert {k: v for k, v in a.items() if k != "settings"} == {k: v for k, v in b.items() if k != "settings"}
     assert only["dci_disentanglement"] == a["dci_disentanglement"]
     assert a["settings"]["seed"] == 7
@@ -58,15 +59,17 @@ def test_dlib_explicitness_on_constant_latent_is_null_with_error():
 
 def test_given_test_arrays_are_used_and_truncated_to_preset():
     z, f = _arrays(3000)
-    out = compute_suite(z[:2000], f[:2000], test_codes=z[2000:], test_factors=f[2000:], metrics=["sap"],
-                        preset="fast", rng=0)
+    out = compute_suite(
+        z[:2000], f[:2000], test_codes=z[2000:], test_factors=f[2000:], metrics=["sap"], preset="fast", rng=0
+    )
     assert out["settings"]["rows_used"]["sap"] == {"num_train": 2000, "num_test": 1000}
     assert out["settings"]["test_split"]["source"] == "given test arrays"
 
 
 def test_sampling_metrics_through_suite():
-    out = compute_suite(None, None, dataset=FactorImages(), encode=representation("identity_noise", 0),
-                        preset="fast", rng=0)
+    out = compute_suite(
+        None, None, dataset=FactorImages(), encode=representation("identity_noise", 0), preset="fast", rng=0
+    )
     assert out["settings"]["metrics"] == ["beta_vae", "factor_vae"]
     assert out["beta_vae_eval"] >= 0.99 and out["factor_vae_eval"] >= 0.99
     assert out["factor_vae_num_active_dims"] == 10

@@ -62,8 +62,10 @@ def test_average_rules():
     assert np.allclose(m, poe_mean) and np.allclose(np.exp(lv), poe_var)
 
 
-@pytest.mark.parametrize("name, hyper, rule", [("ada-gvae", {}, "gvae"), ("ada-mlvae", {}, "mlvae"),
-                                               ("ada-mlvae", {"poe_variance": 1.0}, "poe")])
+@pytest.mark.parametrize(
+    "name, hyper, rule",
+    [("ada-gvae", {}, "gvae"), ("ada-mlvae", {}, "mlvae"), ("ada-mlvae", {"poe_variance": 1.0}, "poe")],
+)
 def test_loss_matches_numpy(stub, fixed, helpers, name, hyper, rule):
     x, logits, mu, logvar = fixed
     b = x.shape[1]

@@ -23,13 +23,17 @@ def test_capacity_grows_linearly_then_stays():
 @pytest.mark.parametrize("step", [0, 3, 10])
 def test_loss_pulls_kl_towards_the_capacity(stub, fixed, helpers, step):
     x, logits, mu, logvar = fixed
-    model = stub(build_model("annealed-vae", channels=1, c_max=4.0, gamma=7.0, iteration_threshold=6), mu, logvar, logits)
+    model = stub(
+        build_model("annealed-vae", channels=1, c_max=4.0, gamma=7.0, iteration_threshold=6), mu, logvar, logits
+    )
     model.step = step
     out = model(torch.tensor(x), torch.Generator().manual_seed(0))
     c = min(4.0, 4.0 * step / 6)
     kl = helpers.kl(mu, logvar)
     assert out["capacity"].item() == pytest.approx(c)
-    assert out["loss"].item() == pytest.approx(helpers.bce(x.reshape(-1, 1, 6, 6), logits) + 7.0 * abs(kl - c), rel=1e-12)
+    assert out["loss"].item() == pytest.approx(
+        helpers.bce(x.reshape(-1, 1, 6, 6), logits) + 7.0 * abs(kl - c), rel=1e-12
+    )
 
 
 def test_training_loop_sets_the_step_before_each_forward(tmp_path):

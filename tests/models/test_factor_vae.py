@@ -59,7 +59,9 @@ def test_discriminator_step_leaves_vae_gradients_and_weights_untouched(same_batc
     weights = {n: p.detach().clone() for n, p in vae.items()}
     disc_before = [p.detach().clone() for p in model.discriminator.parameters()]
     opt = model.auxiliary_optimizer()
-    assert {id(p) for group in opt.param_groups for p in group["params"]} == {id(p) for p in model.discriminator.parameters()}
+    assert {id(p) for group in opt.param_groups for p in group["params"]} == {
+        id(p) for p in model.discriminator.parameters()
+    }
     opt.zero_grad()
     model.auxiliary_loss(x2, g, out["auxiliary_input"])["loss"].backward()
     opt.step()

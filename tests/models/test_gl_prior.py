@@ -20,9 +20,12 @@ def _hyper(**kw):
     return {**GL_DEFAULTS, "rate": 6.0, **kw}
 
 
-@pytest.mark.parametrize("m, s, alpha, scale", [(0.0, 0.5, 0.4, 0.3), (0.8, 0.2, 1.0, 0.5), (-1.5, 0.7, 1.6, 2.0), (3.0, 0.1, 0.25, 0.05)])
+@pytest.mark.parametrize(
+    "m, s, alpha, scale", [(0.0, 0.5, 0.4, 0.3), (0.8, 0.2, 1.0, 0.5), (-1.5, 0.7, 1.6, 2.0), (3.0, 0.1, 0.25, 0.05)]
+)
 def test_cross_entropy_matches_quadrature_against_scipy_gennorm(m, s, alpha, scale):
     """Independent of the closed form: integrate -log gennorm.pdf under N(m, s^2) numerically."""
+
     def f(z):
         return -stats.gennorm.logpdf(z, alpha, scale=scale) * stats.norm.pdf(z, m, s)
 

@@ -52,7 +52,13 @@ def test_gaussian_loss_is_nll_plus_the_reference_prior_terms():
     assert float(got["kl_laplace"]) == pytest.approx(kl_laplace, rel=1e-10)
     assert float(got["loss"]) == pytest.approx(2 * nll + 1.5 * kl_normal + 10.0 * kl_laplace, rel=1e-10)
     # the same prior terms as the image loss (one assembly for both decoders)
-    img = slowvae_loss(torch.zeros(2, 6, 1, 2, 2, dtype=torch.float64), torch.zeros(2, 6, 1, 2, 2, dtype=torch.float64), mu, logvar, **hyper)
+    img = slowvae_loss(
+        torch.zeros(2, 6, 1, 2, 2, dtype=torch.float64),
+        torch.zeros(2, 6, 1, 2, 2, dtype=torch.float64),
+        mu,
+        logvar,
+        **hyper,
+    )
     assert float(img["kl_laplace"]) == float(got["kl_laplace"])
     assert float(img["kl_normal"]) == float(got["kl_normal"])
 
@@ -82,7 +88,9 @@ def test_full_covariance_prior_terms_are_the_exact_gaussian_kl():
     tril = torch.randn(2, 5, 3, 3, generator=g, dtype=torch.float64).tril(-1) * 0.3
     tril = tril + torch.diag_embed(torch.rand(2, 5, 3, generator=g, dtype=torch.float64) + 0.2)
     q = torch.distributions.MultivariateNormal(mu, scale_tril=tril)
-    std_normal = torch.distributions.MultivariateNormal(torch.zeros(3, dtype=torch.float64), torch.eye(3, dtype=torch.float64))
+    std_normal = torch.distributions.MultivariateNormal(
+        torch.zeros(3, dtype=torch.float64), torch.eye(3, dtype=torch.float64)
+    )
     logvar = torch.log(torch.diagonal(q.covariance_matrix, dim1=-2, dim2=-1))
     logdet = torch.logdet(q.covariance_matrix)
     full = slowvae_prior_terms(mu, logvar, rate=2.0, logdet=logdet)
@@ -103,7 +111,11 @@ def test_full_posterior_model_samples_and_scores_with_its_covariance():
         model.encoder[-1].bias[6:].copy_(torch.tensor([0.05, -0.02, 0.03]))  # off-diagonals
     x = torch.randn(2, 8, 4)
     mu, scale = model.posterior(x.reshape(16, 4))
-    assert scale.shape == (16, 3, 3) and torch.all(scale.triu(1) == 0) and torch.all(torch.diagonal(scale, dim1=1, dim2=2) > 0)
+    assert (
+        scale.shape == (16, 3, 3)
+        and torch.all(scale.triu(1) == 0)
+        and torch.all(torch.diagonal(scale, dim1=1, dim2=2) > 0)
+    )
     assert torch.allclose(scale[:, 1, 0], torch.full((16,), 0.05))
     out = model(x, torch.Generator().manual_seed(4))
     # the same loss computed by hand from the posterior
@@ -111,8 +123,12 @@ def test_full_posterior_model_samples_and_scores_with_its_covariance():
     x_mean = model.decoder(mu + torch.einsum("nij,nj->ni", scale, eps)).reshape(x.shape)
     cov = scale @ scale.transpose(1, 2)
     want = gaussian_slowvae_loss(
-        x, x_mean, mu.reshape(2, 8, 3), torch.log(torch.diagonal(cov, dim1=1, dim2=2)).reshape(2, 8, 3),
-        logdet=torch.logdet(cov).reshape(2, 8), **model.hyper,
+        x,
+        x_mean,
+        mu.reshape(2, 8, 3),
+        torch.log(torch.diagonal(cov, dim1=1, dim2=2)).reshape(2, 8, 3),
+        logdet=torch.logdet(cov).reshape(2, 8),
+        **model.hyper,
     )
     for key in want:
         assert out[key].item() == pytest.approx(want[key].item(), rel=1e-5)
@@ -153,7 +169,9 @@ def test_slowvae_gl_at_its_start_is_the_slowvae(posterior):
         models = []
         for name in ("slowvae", "slowvae-gl"):
             torch.manual_seed(3)
-            models.append(build_vector_model(name, obs_dim=6, z_dim=3, hidden=16, layers=2, posterior=posterior, rate=2.5))
+            models.append(
+                build_vector_model(name, obs_dim=6, z_dim=3, hidden=16, layers=2, posterior=posterior, rate=2.5)
+            )
     finally:
         torch.set_default_dtype(previous)
     x = torch.randn(2, 10, 6, dtype=torch.float64)

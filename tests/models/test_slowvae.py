@@ -24,8 +24,10 @@ def numpy_loss(x, logits, mu, logvar, beta, gamma, rate):
     ce_n = np.sum(0.5 * (mu**2 + var) + np.log(np.sqrt(2 * np.pi))) / (2 * b)
 
     def ce_lap(m, s):  # -log(rate/2) + rate E|z|, folded normal mean via the normal cdf
-        return -np.log(rate / 2) + rate * s * np.sqrt(2 / np.pi) * np.exp(-(m**2) / (2 * s**2)) - rate * m * (
-            1 - 2 * stats.norm.cdf(m / s)
+        return (
+            -np.log(rate / 2)
+            + rate * s * np.sqrt(2 / np.pi) * np.exp(-(m**2) / (2 * s**2))
+            - rate * m * (1 - 2 * stats.norm.cdf(m / s))
         )
 
     sd = np.sqrt(var)
@@ -89,7 +91,9 @@ def test_laplace_cross_entropy_matches_monte_carlo():
     for m, s in [(0.0, 0.3), (0.7, 0.1), (-1.2, 0.5), (0.05, 1e-3)]:
         z = rng.normal(m, s, size=2_000_000)
         mc = -stats.laplace(scale=1 / rate).logpdf(z).mean()
-        closed = float(laplace_cross_entropy(torch.tensor(m, dtype=torch.float64), torch.tensor(s, dtype=torch.float64), rate))
+        closed = float(
+            laplace_cross_entropy(torch.tensor(m, dtype=torch.float64), torch.tensor(s, dtype=torch.float64), rate)
+        )
         se = stats.laplace(scale=1 / rate).logpdf(z).std() / math.sqrt(z.size)
         assert closed == pytest.approx(mc, abs=5 * se + 1e-9)
 
@@ -119,7 +123,9 @@ def test_laplace_cross_entropy_small_std_values_and_gradients(s):
     want = -math.log(rate / 2) + rate * np.array([s * math.sqrt(2 / math.pi), folded, folded])
     np.testing.assert_allclose(out.detach().numpy(), want, rtol=1e-12)
     # dE|z|/dm = erf(m / (s sqrt 2)) = 2 Phi(m / s) - 1; dE|z|/ds = sqrt(2/pi) exp(-m^2 / (2 s^2))
-    np.testing.assert_allclose(m.grad.numpy(), rate * np.array([0.0, 1, -1]) * (2 * stats.norm.cdf(4.0) - 1), rtol=1e-12)
+    np.testing.assert_allclose(
+        m.grad.numpy(), rate * np.array([0.0, 1, -1]) * (2 * stats.norm.cdf(4.0) - 1), rtol=1e-12
+    )
     slope = math.sqrt(2 / math.pi) * np.array([1.0, math.exp(-8.0), math.exp(-8.0)])
     np.testing.assert_allclose(std.grad.numpy(), rate * slope, rtol=1e-9)
 
@@ -146,7 +152,9 @@ def test_float32_loss_finite_for_large_mean_differences():
     out = slowvae_loss(x, torch.zeros_like(x), mu, logvar, beta=1, gamma=10, rate=6)
     assert all(torch.isfinite(v) for v in out.values())
     # each latent moved by 160, in both directions: CE_L ~ 2 * 2 * (-log 3 + 6 * 160)
-    assert out["kl_laplace"].item() == pytest.approx(4 * (-math.log(3) + 960) + 2 * 0.5 * (60 - math.log(2 * math.pi * math.e)), rel=1e-4)
+    assert out["kl_laplace"].item() == pytest.approx(
+        4 * (-math.log(3) + 960) + 2 * 0.5 * (60 - math.log(2 * math.pi * math.e)), rel=1e-4
+    )
 
 
 def test_model_matches_reference_architecture():

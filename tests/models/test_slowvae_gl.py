@@ -88,8 +88,12 @@ def test_learned_values_and_registration():
 
 @pytest.mark.parametrize(
     "hyper, message",
-    [({"alpha": "learned"}, "alpha must be"), ({"share": "latents"}, "share must be"), ({"alpha": 3}, "alpha must be"),
-     ({"entropies": 3}, "entropies must be 1 or 2")],
+    [
+        ({"alpha": "learned"}, "alpha must be"),
+        ({"share": "latents"}, "share must be"),
+        ({"alpha": 3}, "alpha must be"),
+        ({"entropies": 3}, "entropies must be 1 or 2"),
+    ],
 )
 def test_bad_hyperparameters_are_clear_errors(hyper, message):
     with pytest.raises(SlowVAEError, match=message):

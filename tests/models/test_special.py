@@ -24,7 +24,9 @@ def _grid() -> tuple[np.ndarray, np.ndarray]:
 
 def _reference_moment(m: np.ndarray, s: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Winkelbauer (2012) eq. (17) with scipy's hyp1f1."""
-    return s**p * 2 ** (p / 2) * sp.gamma((1 + p) / 2) / math.sqrt(math.pi) * sp.hyp1f1(-p / 2, 0.5, -(m**2) / (2 * s**2))
+    return (
+        s**p * 2 ** (p / 2) * sp.gamma((1 + p) / 2) / math.sqrt(math.pi) * sp.hyp1f1(-p / 2, 0.5, -(m**2) / (2 * s**2))
+    )
 
 
 def test_hyp1f1_agrees_with_scipy_in_float64():
@@ -44,9 +46,12 @@ def test_abs_moment_agrees_with_scipy_reference(scale):
     assert np.max(np.abs(got / _reference_moment(m, s, alpha) - 1)) < 1e-12
 
 
-@pytest.mark.parametrize("m, s, p", [(0.0, 1.0, 0.3), (0.7, 0.4, 0.5), (-2.0, 0.5, 1.3), (3.0, 0.3, 1.7), (9.0, 1.0, 0.8)])
+@pytest.mark.parametrize(
+    "m, s, p", [(0.0, 1.0, 0.3), (0.7, 0.4, 0.5), (-2.0, 0.5, 1.3), (3.0, 0.3, 1.7), (9.0, 1.0, 0.8)]
+)
 def test_abs_moment_matches_quadrature(m, s, p):
     """Independent of the 1F1 closed form: integrate |z|^p N(z; m, s^2) numerically."""
+
     def f(z):
         return abs(z) ** p * math.exp(-0.5 * ((z - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
 
@@ -65,7 +70,9 @@ def test_alpha_one_and_two_have_elementary_forms():
 
 def test_gradients_match_finite_differences():
     """Both branches, the switch at x = 40, m = 0 and the points alpha = 1, 2 where the asymptotic sum terminates."""
-    t = torch.tensor([0.0, 1e-3, 0.4, 2.0, 6.0, 8.9, math.sqrt(2 * SWITCH) - 1e-3, math.sqrt(2 * SWITCH) + 1e-3, 12.0, 50.0])
+    t = torch.tensor(
+        [0.0, 1e-3, 0.4, 2.0, 6.0, 8.9, math.sqrt(2 * SWITCH) - 1e-3, math.sqrt(2 * SWITCH) + 1e-3, 12.0, 50.0]
+    )
     for alpha in (0.2, 0.5, 1.0, 1.37, 2.0):
         s = torch.linspace(0.3, 2.0, t.numel(), dtype=torch.float64).requires_grad_()
         m = (t.double() * s.detach() * torch.tensor([1.0, -1.0] * 5, dtype=torch.float64)).requires_grad_()

@@ -15,8 +15,10 @@ from slowvae.run import TrainConfig, init_run_dir
 from slowvae.train import train
 
 #: the study fixture: 2 models x 5 settings x 5 seeds; these runs failed / never started
-FAILED = {("beta-vae", 4.0, 3): "the loss became nan at step 7; the last good checkpoint is kept",
-          ("slowvae", 8.0, 5): "CUDA out of memory (fabricated for the test)"}
+FAILED = {
+    ("beta-vae", 4.0, 3): "the loss became nan at step 7; the last good checkpoint is kept",
+    ("slowvae", 8.0, 5): "CUDA out of memory (fabricated for the test)",
+}
 MISSING = {("slowvae", 2.0, 4), ("beta-vae", 1.0, 2), ("beta-vae", 16.0, 5)}
 
 
@@ -62,24 +64,40 @@ def study(tmp_path_factory, trained_run) -> dict:
                     n_failed += 1
                     continue
                 shutil.copytree(trained_run / "figures", path / "figures")
-                scores = {"mcc": round(0.3 + 0.04 * i + 0.01 * seed + (0.1 if model == "slowvae" else 0), 4),
-                          "mig": round(0.05 * i + 0.002 * seed, 4)}
+                scores = {
+                    "mcc": round(0.3 + 0.04 * i + 0.01 * seed + (0.1 if model == "slowvae" else 0), 4),
+                    "mig": round(0.05 * i + 0.002 * seed, 4),
+                }
                 (path / "results.json").write_text(json.dumps({**base_results, **scores}))
                 if seed != 1:  # the seed-1 runs get their run pages from the study page
                     shutil.copy(trained_run / "report.html", path / "report.html")
                 runs.append(StudyRun(run_id, path, "finished", scores=scores))
                 for m in row_values:
                     row_values[m].append(scores[m])
-            row = {"model": model, "dataset": "dsprites-procedural", "setting": {key: value},
-                   "n": len(row_values["mcc"]), "n_failed": n_failed, "n_missing": n_missing}
+            row = {
+                "model": model,
+                "dataset": "dsprites-procedural",
+                "setting": {key: value},
+                "n": len(row_values["mcc"]),
+                "n_failed": n_failed,
+                "n_missing": n_missing,
+            }
             for m, values in row_values.items():
                 mean = sum(values) / len(values)
                 std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
                 row[m] = {"mean": mean, "std": std}
                 points[m].append(values)
             rows.append(row)
-    table = {"rows": rows, "selection": {"method": "udr", "chosen": [
-        {"model": "slowvae", "dataset": "dsprites-procedural", "setting": {"gamma": 8.0}},
-        {"model": "beta-vae", "dataset": "dsprites-procedural", "setting": {"beta": 1.0}}], "notes": []}}
+    table = {
+        "rows": rows,
+        "selection": {
+            "method": "udr",
+            "chosen": [
+                {"model": "slowvae", "dataset": "dsprites-procedural", "setting": {"gamma": 8.0}},
+                {"model": "beta-vae", "dataset": "dsprites-procedural", "setting": {"beta": 1.0}},
+            ],
+            "notes": [],
+        },
+    }
     no_page = [r.path for r in runs if r.path is not None and not (r.path / "report.html").exists()]
     return {"dir": root, "name": "gamma sweep", "table": table, "runs": runs, "points": points, "no_page": no_page}

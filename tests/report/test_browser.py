@@ -16,8 +16,15 @@ from slowvae.report import write_run_report, write_study_report
 
 CHROMIUM = Path(os.environ.get("SLOWVAE_CHROMIUM", "/usr/bin/chromium"))
 INSTALL = "apt-get update && apt-get install -y chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 #: frames of a GIF as the browser decodes them (WebCodecs ImageDecoder)
 _GIF_FRAMES = """async (img) => {
@@ -55,7 +62,8 @@ class OpenPage:
 
     def column(self, table: str, index: int) -> list[str]:
         return self.page.eval_on_selector_all(
-            f"#{table} tbody tr", f"rows => rows.map(r => r.cells[{index}].getAttribute('data-value') ?? r.cells[{index}].textContent.trim())"
+            f"#{table} tbody tr",
+            f"rows => rows.map(r => r.cells[{index}].getAttribute('data-value') ?? r.cells[{index}].textContent.trim())",
         )
 
 
@@ -109,7 +117,9 @@ def test_run_page_in_chromium(browser, trained_run, tmp_path):
 
 
 def test_study_page_in_chromium(browser, study, tmp_path):
-    opened = open_file(browser, write_study_report(study["dir"], study["name"], study["table"], study["runs"], study["points"]))
+    opened = open_file(
+        browser, write_study_report(study["dir"], study["name"], study["table"], study["runs"], study["points"])
+    )
     page = opened.page
     check_images(opened, 2)
     assert page.eval_on_selector_all("#run-table tbody tr", "rows => rows.length") == 50

@@ -42,7 +42,7 @@ def test_page_is_self_contained_and_small(page):
     path, html = page
     assert path.name == "report.html" and path.stat().st_size < 2_000_000
     assert external_urls(html) == []
-    assert "<script src" not in html and "<link rel=\"stylesheet\"" not in html and "@import" not in html
+    assert "<script src" not in html and '<link rel="stylesheet"' not in html and "@import" not in html
     # 1 curves + correlation + reconstructions + one traversal per latent
     assert len(images(html)) == 3 + 10
 
@@ -50,9 +50,18 @@ def test_page_is_self_contained_and_small(page):
 def test_page_shows_what_was_trained(page, trained_run):
     _, html = page
     meta = json.loads((trained_run / "config.json").read_text())
-    for text in (meta["slowvae_version"], meta["torch_version"], meta["git_commit"] or "not recorded",
-                 "slowvae", "dsprites-procedural", "LAP (Laplace), data rate 1.0", "beta=1, gamma=10, rate=6",
-                 "8 of 8", "cpu × 1 process(es)", meta["config"]["precision"]):
+    for text in (
+        meta["slowvae_version"],
+        meta["torch_version"],
+        meta["git_commit"] or "not recorded",
+        "slowvae",
+        "dsprites-procedural",
+        "LAP (Laplace), data rate 1.0",
+        "beta=1, gamma=10, rate=6",
+        "8 of 8",
+        "cpu × 1 process(es)",
+        meta["config"]["precision"],
+    ):
         assert text in html, text
     seconds = sum(json.loads(line)["seconds"] for line in (trained_run / "metrics.jsonl").read_text().splitlines())
     assert "training not recorded" not in html and seconds > 0
@@ -69,10 +78,10 @@ def test_scores_and_suite(page, trained_run):
     _, html = page
     results = json.loads((trained_run / "results.json").read_text())
     assert f"{results['mcc']:.3f}" in html and f"{results['mcc_untrained']:.3f}" in html
-    table = html[html.index('id="factor-table"'):html.index("</table>", html.index('id="factor-table"'))]
+    table = html[html.index('id="factor-table"') : html.index("</table>", html.index('id="factor-table"'))]
     rows = re.findall(r"<td>(\w+)</td><td><span class=\"tag\">z(\d+)</span>", table)
     assert rows == [(name, str(k)) for name, k in results["latent_for_factor"].items()]
-    suite = html[html.index('id="suite-table"'):]
+    suite = html[html.index('id="suite-table"') :]
     for key in ("mig", "modularity"):
         assert f"<code>{key}</code>" in suite and f"{results[key]:.4f}" in suite
     assert "num_bins=20" in suite  # the metric's settings are shown beside its value
@@ -129,5 +138,8 @@ def test_train_and_evaluate_write_the_page(tmp_path, capsys):
     captured = capsys.readouterr()
     json.loads(captured.out)  # standard output stays pure JSON; the page's path goes to stderr
     assert f"report: {run / 'report.html'}" in captured.err and (run / "report.html").is_file()
-    assert main(["train", "--steps", "1", "--batch-pairs", "2", "--no-eval", "--no-report", "--out", str(tmp_path / "b")]) == 0
+    assert (
+        main(["train", "--steps", "1", "--batch-pairs", "2", "--no-eval", "--no-report", "--out", str(tmp_path / "b")])
+        == 0
+    )
     assert not (tmp_path / "b" / "report.html").exists()

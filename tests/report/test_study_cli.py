@@ -52,10 +52,10 @@ def test_report_of_a_study_with_a_failed_and_a_missing_run(study_dir, capsys):
     assert capsys.readouterr().out.strip() == f"report: {study_dir / 'report.html'}"
     html = (study_dir / "report.html").read_text()
     assert "<h1>report check</h1>" in html and html.count("<tr title=") == 4
-    table = html[html.index('id="study-table"'):html.index("</table>", html.index('id="study-table"'))]
+    table = html[html.index('id="study-table"') : html.index("</table>", html.index('id="study-table"'))]
     assert table.count("<tr") == 1 + 2 and "gamma=1" in table and "gamma=10" in table
     assert '<th class="num">mcc</th>' in table and '<th class="num">mig</th>' in table
-    problems = html[html.index('id="problems"'):]
+    problems = html[html.index('id="problems"') :]
     assert "the loss became nan at step 2 (made for the test)" in problems and missing.name in problems
     for run in runs[2:]:
         results = json.loads((run / "results.json").read_text())

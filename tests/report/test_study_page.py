@@ -30,7 +30,7 @@ def test_fifty_run_page_is_self_contained_and_under_5_mb(study_page, study):
 
 def test_run_table_lists_and_links_every_run(study_page, study):
     path, html, fresh = study_page
-    table = html[html.index('id="run-table"'):html.index("</table>", html.index('id="run-table"'))]
+    table = html[html.index('id="run-table"') : html.index("</table>", html.index('id="run-table"'))]
     rows = re.findall(r"<tr title=", table)
     assert len(rows) == 50
     links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', table)
@@ -45,7 +45,7 @@ def test_run_table_lists_and_links_every_run(study_page, study):
 
 def test_failed_and_missing_runs_with_errors(study_page):
     _, html, _ = study_page
-    section = html[html.index('id="problems"'):]
+    section = html[html.index('id="problems"') :]
     for error in FAILED.values():
         assert error in section
     for model, value, seed in MISSING:
@@ -56,7 +56,7 @@ def test_failed_and_missing_runs_with_errors(study_page):
 
 def test_study_table_with_selection(study_page, study):
     _, html, _ = study_page
-    table = html[html.index('id="study-table"'):html.index("</table>", html.index('id="study-table"'))]
+    table = html[html.index('id="study-table"') : html.index("</table>", html.index('id="study-table"'))]
     assert table.count("<tr") == 1 + 10
     assert table.count('class="selected"') == 2 and "Selection: UDR" in html
     row = study["table"]["rows"][3]  # slowvae gamma 8: one failed run
@@ -73,8 +73,14 @@ def test_page_without_finished_runs_and_bad_dirs(tmp_path):
 
 
 def test_page_elsewhere_links_back_to_the_run_pages(study, tmp_path):
-    out = write_study_report(study["dir"], study["name"], study["table"], study["runs"], study["points"],
-                             out=tmp_path / "pages" / "study.html")
+    out = write_study_report(
+        study["dir"],
+        study["name"],
+        study["table"],
+        study["runs"],
+        study["points"],
+        out=tmp_path / "pages" / "study.html",
+    )
     links = re.findall(r'<a href="([^"]+)">', out.read_text())
     assert len(links) > 40 and all(not link.startswith("runs/") for link in links)
     assert all((out.parent / link).resolve().is_file() for link in links)

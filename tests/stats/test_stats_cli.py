@@ -31,8 +31,22 @@ def sparse_masks(tmp_path):
 
 def test_json_csv_and_figures(sparse_masks, tmp_path, capsys):
     out = tmp_path / "figs"
-    rc = main(["stats", "--masks", str(sparse_masks), "--json", "--bootstrap", "20", "--jitter", "1",
-               "--out", str(out), "--csv-out", str(tmp_path / "s.csv")])
+    rc = main(
+        [
+            "stats",
+            "--masks",
+            str(sparse_masks),
+            "--json",
+            "--bootstrap",
+            "20",
+            "--jitter",
+            "1",
+            "--out",
+            str(out),
+            "--csv-out",
+            str(tmp_path / "s.csv"),
+        ]
+    )
     assert rc == 0
     res = json.loads(capsys.readouterr().out)  # stdout is only JSON
     assert list(res) == ["x", "y", "area"]
@@ -74,8 +88,12 @@ def test_table_and_dt(sparse_masks, tmp_path, capsys):
 def test_errors_are_one_line(argv, message, tmp_path, capsys, sparse_masks):
     np.save(tmp_path / "EMPTY.npy", np.zeros((3, 8, 8), bool))
     np.save(tmp_path / "ONE.npy", np.ones((1, 8, 8), bool))
-    names = {"MISSING.npy": str(tmp_path / "missing.npy"), "EMPTY": str(tmp_path / "EMPTY.npy"),
-             "ONE": str(tmp_path / "ONE.npy"), "OK": str(sparse_masks)}
+    names = {
+        "MISSING.npy": str(tmp_path / "missing.npy"),
+        "EMPTY": str(tmp_path / "EMPTY.npy"),
+        "ONE": str(tmp_path / "ONE.npy"),
+        "OK": str(sparse_masks),
+    }
     rc = main(["stats", "--no-plots", "--quiet"] + [names.get(a, a) for a in argv])
     err = capsys.readouterr().err
     assert rc == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
@@ -88,17 +106,31 @@ def test_run_mode_uses_encode_pairs(monkeypatch, tmp_path, capsys):
         calls.append((str(run_dir), n, seed))
         rng = np.random.default_rng(seed)
         z0 = rng.normal(size=(n, 3))
-        step = np.stack([stats.gennorm.rvs(0.5, size=n, random_state=rng),
-                         rng.normal(size=n), np.zeros(n)], axis=1)
+        step = np.stack([stats.gennorm.rvs(0.5, size=n, random_state=rng), rng.normal(size=n), np.zeros(n)], axis=1)
         return z0, z0 + step
 
     def learned_values(run_dir):
         return {"learned_alpha": [0.55, 1.9, 1.0], "learned_scale": [0.2, 0.9, 0.5]}
 
-    monkeypatch.setitem(sys.modules, "slowvae.evaluate",
-                        types.SimpleNamespace(encode_pairs=encode_pairs, learned_values=learned_values))
-    rc = main(["stats", "--run", str(tmp_path / "run"), "--n-pairs", "20000", "--seed", "3", "--json",
-               "--bootstrap", "10", "--no-plots", "--quiet"])
+    monkeypatch.setitem(
+        sys.modules, "slowvae.evaluate", types.SimpleNamespace(encode_pairs=encode_pairs, learned_values=learned_values)
+    )
+    rc = main(
+        [
+            "stats",
+            "--run",
+            str(tmp_path / "run"),
+            "--n-pairs",
+            "20000",
+            "--seed",
+            "3",
+            "--json",
+            "--bootstrap",
+            "10",
+            "--no-plots",
+            "--quiet",
+        ]
+    )
     res = json.loads(capsys.readouterr().out)
     assert rc == 0 and calls == [(str(tmp_path / "run"), 20000, 3)]
     assert list(res) == ["z0", "z1", "z2"]
@@ -107,6 +139,8 @@ def test_run_mode_uses_encode_pairs(monkeypatch, tmp_path, capsys):
     assert res["z2"]["skipped"]  # a latent that never moves has nothing to fit
     # the model's own learned prior beside the fit (slowvae-gl)
     assert res["z0"]["learned_alpha"] == 0.55 and res["z1"]["learned_scale"] == 0.9
-    rc = main(["stats", "--run", str(tmp_path / "run"), "--n-pairs", "2000", "--bootstrap", "0", "--no-plots", "--quiet"])
+    rc = main(
+        ["stats", "--run", str(tmp_path / "run"), "--n-pairs", "2000", "--bootstrap", "0", "--no-plots", "--quiet"]
+    )
     table = capsys.readouterr().out
     assert rc == 0 and "learned" in table and "0.550" in table and "1.900" in table

@@ -111,19 +111,28 @@ def test_status_and_table(finished, capsys):
     assert machine["score_seconds"] == pytest.approx(sum(scored), abs=0.3)
     table = study_table(out)
     assert [(r["model"], r["setting"]) for r in table["rows"]] == [
-        ("slowvae", {"gamma": 1.0}), ("slowvae", {"gamma": 10.0}), ("pcl", {})]
+        ("slowvae", {"gamma": 1.0}),
+        ("slowvae", {"gamma": 10.0}),
+        ("pcl", {}),
+    ]
     row = table["rows"][0]
     assert set(row) == {"model", "dataset", "setting", "n", "n_failed", "n_missing", "mcc"}
     assert (row["n"], row["n_failed"], row["n_missing"]) == (2, 0, 0)
-    values = [json.loads((p / "results.json").read_text())["mcc"] for p in sorted((out / "runs").glob("slowvae-*gamma1-*"))]
-    assert row["mcc"]["mean"] == pytest.approx(np.mean(values)) and row["mcc"]["std"] == pytest.approx(np.std(values, ddof=1))
+    values = [
+        json.loads((p / "results.json").read_text())["mcc"] for p in sorted((out / "runs").glob("slowvae-*gamma1-*"))
+    ]
+    assert row["mcc"]["mean"] == pytest.approx(np.mean(values)) and row["mcc"]["std"] == pytest.approx(
+        np.std(values, ddof=1)
+    )
     assert table["rows"][2]["mcc"]["std"] is None  # one seed: no spread
     assert table["selection"] is None
     assert main(["study", "table", str(out), "--format", "json", "--no-figures"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(table))
     assert main(["study", "table", str(out), "--format", "csv", "--metrics", "mcc,mcc_untrained"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "model,dataset,setting,n,n_failed,n_missing,mcc_mean,mcc_std,mcc_untrained_mean,mcc_untrained_std"
+    assert (
+        lines[0] == "model,dataset,setting,n,n_failed,n_missing,mcc_mean,mcc_std,mcc_untrained_mean,mcc_untrained_std"
+    )
     assert len(lines) == 4
     assert (out / "figures" / "table-mcc.png").stat().st_size > 5000
     assert main(["study", "table", str(out), "--format", "tex", "--no-figures"]) == 0
@@ -172,7 +181,9 @@ def test_udr_select_and_the_follow_up_study_reuses_finished_seeds(finished, tmp_
     chosen = table["selection"]["chosen"]
     medians = {}
     for gamma in (1, 10):
-        medians[gamma] = float(np.median([v for k, v in scored.items() if k.startswith(f"slowvae-dsprites-procedural-gamma{gamma}-")]))
+        medians[gamma] = float(
+            np.median([v for k, v in scored.items() if k.startswith(f"slowvae-dsprites-procedural-gamma{gamma}-")])
+        )
     best = max(medians, key=medians.get)
     assert [c["setting"] for c in chosen if c["model"] == "slowvae"] == [{"gamma": float(best)}]
     assert [r["setting"] for r in table["rows"]] == [{"gamma": float(best)}, {}]
@@ -190,7 +201,11 @@ def test_udr_select_and_the_follow_up_study_reuses_finished_seeds(finished, tmp_
     prepare(load_study(nxt), tmp_path / "next")
     linked = [p for p in (tmp_path / "next" / "runs").iterdir() if p.is_symlink()]
     assert len(linked) == 3 and study_status(tmp_path / "next")["counts"] == {
-        "finished": 3, "running": 0, "failed": 0, "pending": 1}
+        "finished": 3,
+        "running": 0,
+        "failed": 0,
+        "pending": 1,
+    }
 
 
 def test_select_lists_a_groups_unfinished_seeds_before_new_ones(finished, tmp_path, capsys):
@@ -206,8 +221,12 @@ def test_select_lists_a_groups_unfinished_seeds_before_new_ones(finished, tmp_pa
 
 
 def test_failed_runs_are_retried_only_when_asked(tmp_path, capsys):
-    study_file = _write(tmp_path / "s.toml", STUDY.replace("grid = { gamma = [1, 10] }", "").replace(
-        '[[models]]\nname = "pcl"\nseeds = [1]\n', "").replace("seeds = [1, 2]", "seeds = [1]"))
+    study_file = _write(
+        tmp_path / "s.toml",
+        STUDY.replace("grid = { gamma = [1, 10] }", "")
+        .replace('[[models]]\nname = "pcl"\nseeds = [1]\n', "")
+        .replace("seeds = [1, 2]", "seeds = [1]"),
+    )
     out = tmp_path / "out"
     study = parse_study(study_file.read_text())
     prepare(study, out)
@@ -264,7 +283,9 @@ def test_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path
 
 
 def test_ctrl_c_stops_the_study_with_checkpoints_and_rerun_finishes(tmp_path):
-    text = STUDY.replace("steps = 4", "steps = 400\nlog_every = 1").replace('[[models]]\nname = "pcl"\nseeds = [1]\n', "")
+    text = STUDY.replace("steps = 4", "steps = 400\nlog_every = 1").replace(
+        '[[models]]\nname = "pcl"\nseeds = [1]\n', ""
+    )
     study_file = _write(tmp_path / "s.toml", text.replace("grid = { gamma = [1, 10] }", ""))
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "slowvae.cli", "study", "run", str(study_file), "--out", str(out), "--workers", "2"]
@@ -306,7 +327,9 @@ def test_a_slurm_task_killed_for_memory_counts_as_failed(tmp_path, monkeypatch):
         (bin_dir / name).write_text(f"#!/bin/sh\n{text}\n")
         (bin_dir / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    study = parse_study(STUDY.replace('[[models]]\nname = "pcl"\nseeds = [1]\n', "").replace("grid = { gamma = [1, 10] }", ""))
+    study = parse_study(
+        STUDY.replace('[[models]]\nname = "pcl"\nseeds = [1]\n', "").replace("grid = { gamma = [1, 10] }", "")
+    )
     out = tmp_path / "out"
     prepare(study, out)
     ids = [r.id for r in study.runs]
@@ -336,7 +359,13 @@ def test_runs_go_breadth_first_so_a_partial_study_has_a_row_per_setting(tmp_path
     out = tmp_path / "out"
     prepare(study, out)
     order = [(s.model, s.setting.get("gamma"), s.seed) for s in to_run(study, out)[0]]
-    assert order == [("slowvae", 1.0, 1), ("slowvae", 10.0, 1), ("pcl", None, 1), ("slowvae", 1.0, 2), ("slowvae", 10.0, 2)]
+    assert order == [
+        ("slowvae", 1.0, 1),
+        ("slowvae", 10.0, 1),
+        ("pcl", None, 1),
+        ("slowvae", 1.0, 2),
+        ("slowvae", 10.0, 2),
+    ]
     # a finished first seed moves the group's second seed into the first round
     first = study.runs[0]
     (run_dir(out, first.id) / "results.json").write_text(json.dumps({"study_evaluate": first.evaluate}))

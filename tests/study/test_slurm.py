@@ -67,7 +67,9 @@ def _wait(predicate, timeout: float, what: str, out: Path) -> None:
 
 def test_a_study_of_four_runs_finishes_through_sbatch(tmp_path, capsys):
     study = tmp_path / "s.toml"
-    study.write_text(STUDY.format(steps=4, seeds="[1, 2]", models='[[models]]\nname = "slowvae"\n\n[[models]]\nname = "beta-vae"\n'))
+    study.write_text(
+        STUDY.format(steps=4, seeds="[1, 2]", models='[[models]]\nname = "slowvae"\n\n[[models]]\nname = "beta-vae"\n')
+    )
     out = tmp_path / "out"
     start = time.time()
     assert main(["study", "run", str(study), "--out", str(out), *SUBMIT]) == 0
@@ -91,7 +93,7 @@ def test_a_run_cancelled_with_scancel_completes_when_the_study_is_run_again(tmp_
     study.write_text(STUDY.format(steps=1500, seeds="[1]", models='[[models]]\nname = "slowvae"\n'))
     out = tmp_path / "out"
     assert main(["study", "run", str(study), "--out", str(out), *SUBMIT]) == 0
-    (run_id, job), = slurm.read_jobs(out).items()
+    ((run_id, job),) = slurm.read_jobs(out).items()
     path = run_dir(out, run_id)
     log = path / "metrics.jsonl"
     _wait(lambda: log.exists() and len(log.read_text().splitlines()) >= 30, 300, "training to start", out)
@@ -115,7 +117,7 @@ def test_study_cancel_cancels_the_jobs(tmp_path, capsys):
     study.write_text(STUDY.format(steps=100000, seeds="[1]", models='[[models]]\nname = "slowvae"\n'))
     out = tmp_path / "out"
     assert main(["study", "run", str(study), "--out", str(out), *SUBMIT]) == 0
-    (run_id, job), = slurm.read_jobs(out).items()
+    ((run_id, job),) = slurm.read_jobs(out).items()
     _wait(lambda: bool(slurm.active_runs(out).get("RUNNING")), 300, "the job to run", out)
     assert main(["study", "cancel", str(out)]) == 0
     assert f"cancelled 1 SLURM job(s): {job}" in capsys.readouterr().out
@@ -129,7 +131,7 @@ def test_a_two_process_ddp_run_is_cancelled_and_completes_through_sbatch(tmp_pat
     out = tmp_path / "out"
     ddp = ["--executor", "slurm", "--cpus-per-run", "2", "--processes-per-run", "2", "--mem", "2G", "--time", "30"]
     assert main(["study", "run", str(study), "--out", str(out), *ddp]) == 0
-    (run_id, job), = slurm.read_jobs(out).items()
+    ((run_id, job),) = slurm.read_jobs(out).items()
     path = run_dir(out, run_id)
     log = path / "metrics.jsonl"
     _wait(lambda: log.exists() and len(log.read_text().splitlines()) >= 30, 300, "training to start", out)
@@ -145,4 +147,3 @@ def test_a_two_process_ddp_run_is_cancelled_and_completes_through_sbatch(tmp_pat
     assert config["trained_on"]["processes"] == 2
     assert json.loads((path / "results.json").read_text())["step"] == 600
     assert study_status(out)["counts"]["finished"] == 1
-

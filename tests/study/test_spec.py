@@ -57,8 +57,14 @@ def test_the_smallest_study_expands_to_its_runs():
     assert run.config["transitions"] == "laplace" and run.config["data_rate"] == 1.0
     assert run.config["hyper"] == {"beta": 1.0, "gamma": 10.0, "rate": 6.0}  # the model's defaults, resolved
     assert run.config["precision"] == "auto"  # resolved on the machine that trains
-    assert run.evaluate == {"metrics": ["mcc", "mig"], "preset": "fast", "fast": False, "samples": 10_000,
-                            "at_steps": [], "settings": {}}
+    assert run.evaluate == {
+        "metrics": ["mcc", "mig"],
+        "preset": "fast",
+        "fast": False,
+        "samples": 10_000,
+        "at_steps": [],
+        "settings": {},
+    }
     assert re.fullmatch(r"slowvae-dsprites-procedural-seed1-[0-9a-f]{6}", run.id)
 
 
@@ -69,7 +75,7 @@ def test_run_ids_are_stable_and_ignore_comments_and_other_models():
     assert [r.id for r in parse_study("# a comment\n" + TINY).runs] == ids
     extra = TINY + '\n[[models]]\nname = "factor-vae"\n'
     assert [r.id for r in parse_study(extra).runs][:4] == ids
-    assert parse_study(TINY.replace('seeds = [1, 2]', 'seeds = [1, 2]\nlr = 2e-4')).runs[0].id != ids[0]
+    assert parse_study(TINY.replace("seeds = [1, 2]", "seeds = [1, 2]\nlr = 2e-4")).runs[0].id != ids[0]
 
 
 def test_search_grid_seeds_and_datasets_expand_as_a_product():
@@ -97,7 +103,11 @@ def test_draws_are_keyed_by_search_seed_model_and_index():
     assert draw_setting(search, 1, "slowvae", 0) != first
     assert draw_setting(search, 0, "other", 0) != first
     # adding a model before slowvae leaves slowvae's draws alone
-    text = SEARCH.replace("[[models]]\nname = \"slowvae\"", "[[models]]\nname = \"dip-vae-i\"\nsearch = { lambda_od = \"U(1, 10)\" }\nsamples = 2\n\n[[models]]\nname = \"slowvae\"", 1)
+    text = SEARCH.replace(
+        '[[models]]\nname = "slowvae"',
+        '[[models]]\nname = "dip-vae-i"\nsearch = { lambda_od = "U(1, 10)" }\nsamples = 2\n\n[[models]]\nname = "slowvae"',
+        1,
+    )
     before = [r.setting for r in parse_study(SEARCH).runs if r.model == "slowvae"]
     after = [r.setting for r in parse_study(text).runs if r.model == "slowvae"]
     assert before == after
@@ -118,7 +128,7 @@ def test_a_model_entry_sets_training_fields_for_its_runs_only():
 
 
 def test_evaluate_settings_resolve():
-    text = TINY.replace('preset = "fast"', 'at_steps = [0, 10, 20]\n\n[evaluate.settings.dci]\nexact = true')
+    text = TINY.replace('preset = "fast"', "at_steps = [0, 10, 20]\n\n[evaluate.settings.dci]\nexact = true")
     text = text.replace('metrics = ["mcc", "mig"]', 'metrics = ["dci", "mcc"]')
     run = parse_study(text).runs[0]
     assert run.evaluate["preset"] == "fast"  # metrics beyond MCC: fast unless a preset is given
@@ -129,22 +139,37 @@ def test_evaluate_settings_resolve():
     assert only_mcc.evaluate["metrics"] == ["mcc"] and only_mcc.evaluate["preset"] is None
 
 
-@pytest.mark.parametrize("change, message", [
-    (("name = \"tiny\"", "name = \"tiny\"\nbogus = 1"), "unknown key(s) bogus"),
-    (("name = \"beta-vae\"", "name = \"nope\""), "unknown model"),
-    (("[[models]]\nname = \"slowvae\"", "[[models]]\nname = \"slowvae\"\nsearch = { gamma = \"N(0, 1)\" }\nsamples = 2"), "U(a, b)"),
-    (("[[models]]\nname = \"slowvae\"", "[[models]]\nname = \"slowvae\"\nsearch = { gamma = \"U(3, 1)\" }\nsamples = 2"), "a < b"),
-    (("[[models]]\nname = \"slowvae\"", "[[models]]\nname = \"slowvae\"\nhyper = { gama = 3 }"), "gama"),
-    (('metrics = ["mcc", "mig"]', 'metrics = ["mcc", "migg"]'), "unknown metric(s) migg"),
-    (("seeds = [1, 2]", "seeds = [1, 1]"), "twice"),
-    (("seeds = [1, 2]", "seeds = [1, 2]\nseed = 3"), "cannot be study-wide"),
-    (("steps = 30", "steps = 0"), "steps must be a positive integer"),
-    (('preset = "fast"', 'preset = "fast"\nat_steps = [40]'), "beyond the run's 30 steps"),
-    (("[[models]]\nname = \"beta-vae\"", "[[models]]\nname = \"slowvae\""), "labelled 'slowvae'"),
-    (("name = \"tiny\"", "name = \"tiny\"\n[x"), "not valid TOML"),
-    (("name = \"beta-vae\"", "name = \"beta-vae\"\ntrain = { seed = 3 }"), "TrainConfig fields other than"),
-    (("name = \"beta-vae\"", "name = \"beta-vae\"\ntrain = { lrr = 3 }"), "lrr"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('name = "tiny"', 'name = "tiny"\nbogus = 1'), "unknown key(s) bogus"),
+        (('name = "beta-vae"', 'name = "nope"'), "unknown model"),
+        (
+            (
+                '[[models]]\nname = "slowvae"',
+                '[[models]]\nname = "slowvae"\nsearch = { gamma = "N(0, 1)" }\nsamples = 2',
+            ),
+            "U(a, b)",
+        ),
+        (
+            (
+                '[[models]]\nname = "slowvae"',
+                '[[models]]\nname = "slowvae"\nsearch = { gamma = "U(3, 1)" }\nsamples = 2',
+            ),
+            "a < b",
+        ),
+        (('[[models]]\nname = "slowvae"', '[[models]]\nname = "slowvae"\nhyper = { gama = 3 }'), "gama"),
+        (('metrics = ["mcc", "mig"]', 'metrics = ["mcc", "migg"]'), "unknown metric(s) migg"),
+        (("seeds = [1, 2]", "seeds = [1, 1]"), "twice"),
+        (("seeds = [1, 2]", "seeds = [1, 2]\nseed = 3"), "cannot be study-wide"),
+        (("steps = 30", "steps = 0"), "steps must be a positive integer"),
+        (('preset = "fast"', 'preset = "fast"\nat_steps = [40]'), "beyond the run's 30 steps"),
+        (('[[models]]\nname = "beta-vae"', '[[models]]\nname = "slowvae"'), "labelled 'slowvae'"),
+        (('name = "tiny"', 'name = "tiny"\n[x'), "not valid TOML"),
+        (('name = "beta-vae"', 'name = "beta-vae"\ntrain = { seed = 3 }'), "TrainConfig fields other than"),
+        (('name = "beta-vae"', 'name = "beta-vae"\ntrain = { lrr = 3 }'), "lrr"),
+    ],
+)
 def test_bad_study_files_say_what_is_wrong(change, message):
     old, new = change
     assert old in TINY
@@ -154,9 +179,11 @@ def test_bad_study_files_say_what_is_wrong(change, message):
 
 
 def test_a_dataset_entry_sets_its_options_and_label():
-    text = TINY.replace('datasets = ["dsprites-procedural"]',
-                        'datasets = [{ name = "frames:clips/a.mp4", label = "clip-dt2", options = { max_dt = 2, binary = true } },\n'
-                        '            { name = "frames:clips/a.mp4", label = "clip" }]')
+    text = TINY.replace(
+        'datasets = ["dsprites-procedural"]',
+        'datasets = [{ name = "frames:clips/a.mp4", label = "clip-dt2", options = { max_dt = 2, binary = true } },\n'
+        '            { name = "frames:clips/a.mp4", label = "clip" }]',
+    )
     runs = parse_study(text).runs
     by_label = {r.dataset: r for r in runs if r.seed == 1 and r.model == "slowvae"}
     assert set(by_label) == {"clip-dt2", "clip"}
@@ -166,8 +193,12 @@ def test_a_dataset_entry_sets_its_options_and_label():
     with pytest.raises(SlowVAEError, match="unknown option.*jitter.*accepts max_dt"):
         parse_study(text.replace("max_dt = 2", "jitter = 2"))
     with pytest.raises(SlowVAEError, match="'dsprites-procedural': unknown option.*accepts none"):
-        parse_study(TINY.replace('datasets = ["dsprites-procedural"]',
-                                 'datasets = [{ name = "dsprites-procedural", options = { max_dt = 2 } }]'))
+        parse_study(
+            TINY.replace(
+                'datasets = ["dsprites-procedural"]',
+                'datasets = [{ name = "dsprites-procedural", options = { max_dt = 2 } }]',
+            )
+        )
     with pytest.raises(SlowVAEError, match="options must be a table"):
         parse_study(text.replace("options = { max_dt = 2, binary = true }", "options = 2"))
     with pytest.raises(SlowVAEError, match="listed twice.*different labels"):

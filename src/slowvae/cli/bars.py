@@ -21,8 +21,9 @@ class Bars:
 
         bar = self._bars.get(name)
         if bar is None:
-            bar = self._bars[name] = tqdm(total=total, desc=name, unit=self.unit, dynamic_ncols=True,
-                                          file=sys.stderr, **self.options)
+            bar = self._bars[name] = tqdm(
+                total=total, desc=name, unit=self.unit, dynamic_ncols=True, file=sys.stderr, **self.options
+            )
         if total is not None and done > total:  # an estimated total (video length) was short
             bar.total = done
         bar.update(done - bar.n)

@@ -29,13 +29,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dl.set_defaults(func=run_download)
     build = sub.add_parser("build", help="build a dataset from its raw annotations (kitti-masks)")
     build.add_argument("name", choices=["kitti-masks"], help="dataset to build")
-    build.add_argument("--mots", type=Path, action="append", required=True, metavar="DIR",
-                       help="KITTI MOTS / MOTSChallenge annotations (instances/ PNGs or instances_txt/); repeatable")
+    build.add_argument(
+        "--mots",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="KITTI MOTS / MOTSChallenge annotations (instances/ PNGs or instances_txt/); repeatable",
+    )
     build.add_argument("--out", type=Path, help="output pickle (default <root>/kitti/kitti_peds_v2.pickle)")
-    build.add_argument("--reference-quirk", action="store_true",
-                       help="reproduce the reference's [1:-1] id selection (drops the highest pedestrian id "
-                            "of windows without an ignore region); default: select pedestrians by id")
-    build.add_argument("--min-area", type=int, default=30, help="pixels below which a frame splits a track (default 30)")
+    build.add_argument(
+        "--reference-quirk",
+        action="store_true",
+        help="reproduce the reference's [1:-1] id selection (drops the highest pedestrian id "
+        "of windows without an ignore region); default: select pedestrians by id",
+    )
+    build.add_argument(
+        "--min-area", type=int, default=30, help="pixels below which a frame splits a track (default 30)"
+    )
     build.add_argument("--force", action="store_true", help="overwrite an existing output file")
     build.set_defaults(func=run_build)
     clean = sub.add_parser("clean", help="remove caches from the data root (frames: the decoded frames:PATH inputs)")
@@ -77,16 +88,18 @@ def run_download(args: argparse.Namespace) -> int:
     def progress(done: int, total: int | None, name: str) -> None:
         bar = bars.get(name)
         if bar is None:
-            bar = bars[name] = tqdm(total=total, initial=done, desc=name, unit="B", unit_scale=True,
-                                    dynamic_ncols=True, file=sys.stderr)
+            bar = bars[name] = tqdm(
+                total=total, initial=done, desc=name, unit="B", unit_scale=True, dynamic_ncols=True, file=sys.stderr
+            )
         bar.update(done - bar.n)
 
     def warn(msg: str) -> None:
         print(f"warning: {msg}", file=sys.stderr)
 
     try:
-        folder = download_dataset(args.name, _root(args), progress=progress, warn=warn,
-                                  say=lambda m: print(m, file=sys.stderr))
+        folder = download_dataset(
+            args.name, _root(args), progress=progress, warn=warn, say=lambda m: print(m, file=sys.stderr)
+        )
     finally:
         for bar in bars.values():
             bar.close()
@@ -101,10 +114,17 @@ def run_build(args: argparse.Namespace) -> int:
     out = args.out or _root(args) / FOLDER / PICKLE
     if out.exists() and not args.force:
         raise SlowVAEError(f"{out} exists; pass --force to overwrite it or --out to write elsewhere")
-    counts = build_kitti_masks(args.mots, out, reference_quirk=args.reference_quirk, min_area=args.min_area,
-                               progress=lambda m: print(m, file=sys.stderr))
-    print(f"kitti-masks: {counts['sequences']} sequences, {counts['masks']} masks, "
-          f"{counts['transitions']} transitions -> {out}")
+    counts = build_kitti_masks(
+        args.mots,
+        out,
+        reference_quirk=args.reference_quirk,
+        min_area=args.min_area,
+        progress=lambda m: print(m, file=sys.stderr),
+    )
+    print(
+        f"kitti-masks: {counts['sequences']} sequences, {counts['masks']} masks, "
+        f"{counts['transitions']} transitions -> {out}"
+    )
     return 0
 
 

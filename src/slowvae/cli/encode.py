@@ -29,9 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from slowvae.encode import encode_input, write_codes
 
     with Bars() as bars:
-        codes, frames = encode_input(args.run_dir, args.input, batch_size=args.batch_size, device=args.device,
-                                     progress=bars)
+        codes, frames = encode_input(
+            args.run_dir, args.input, batch_size=args.batch_size, device=args.device, progress=bars
+        )
     index = write_codes(args.out, codes, frames)
-    print(f"{codes.shape[0]} frames of {len(frames.names)} sequence(s) -> {args.out} {codes.shape}; index {index}",
-          file=sys.stderr)
+    print(
+        f"{codes.shape[0]} frames of {len(frames.names)} sequence(s) -> {args.out} {codes.shape}; index {index}",
+        file=sys.stderr,
+    )
     return 0

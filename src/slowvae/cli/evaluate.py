@@ -26,12 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help="also run the metric suite with this preset (dlib, slowvae-paper, fast)")
     p.add_argument("--metrics", help="comma-separated suite metrics (default: all the preset's; needs --preset)")
     p.add_argument("--fast", action="store_true", help="fast DCI path (LightGBM where installed)")
-    p.add_argument("--truth", type=Path, metavar="FILE.csv",
-                   help="ground truth of a frames:PATH run (columns sequence, frame, one per latent); "
-                   "default: the truth.csv saved by `train --truth`")
-    p.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="auto",
-                   help="precision of every encoding: auto (default: bf16 where the hardware has native bf16, else "
-                   "fp32), fp32, or bf16 autocast; saved as settings.eval_precision")
+    p.add_argument(
+        "--truth",
+        type=Path,
+        metavar="FILE.csv",
+        help="ground truth of a frames:PATH run (columns sequence, frame, one per latent); "
+        "default: the truth.csv saved by `train --truth`",
+    )
+    p.add_argument(
+        "--eval-precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="precision of every encoding: auto (default: bf16 where the hardware has native bf16, else "
+        "fp32), fp32, or bf16 autocast; saved as settings.eval_precision",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--json", action="store_true", help="print only the results as JSON on standard output")
     p.add_argument("--no-report", action="store_true", help="skip the run page RUN_DIR/report.html")
@@ -45,9 +53,17 @@ def run(args: argparse.Namespace) -> int:
         raise SlowVAEError("--metrics selects metrics of the suite; give --preset too (for example --preset dlib)")
     progress = None if args.json else (lambda msg: print(msg, file=sys.stderr))
     results = evaluate_run(
-        args.run_dir, checkpoint=args.checkpoint, num_samples=args.samples, seed=args.seed,
-        device=args.device, figures=not args.no_figures, progress=progress, preset=args.preset,
-        metrics=args.metrics.split(",") if args.metrics else None, fast=args.fast, eval_precision=args.eval_precision,
+        args.run_dir,
+        checkpoint=args.checkpoint,
+        num_samples=args.samples,
+        seed=args.seed,
+        device=args.device,
+        figures=not args.no_figures,
+        progress=progress,
+        preset=args.preset,
+        metrics=args.metrics.split(",") if args.metrics else None,
+        fast=args.fast,
+        eval_precision=args.eval_precision,
         truth=args.truth,
     )
     if args.json:
@@ -70,14 +86,24 @@ def print_results(run_dir: Path, results: dict[str, Any]) -> None:
         print(f"step {results['step']}: no MCC ({results['mcc_note']})")
         print(f"results: {Path(run_dir) / 'results.json'}; figures in {Path(run_dir) / 'figures'}")
         return
-    print(f"step {results['step']}: MCC {results['mcc']:.3f} (Spearman; Pearson {results['mcc_pearson']:.3f}; "
-          f"untrained network {results['mcc_untrained']:.3f})")
+    print(
+        f"step {results['step']}: MCC {results['mcc']:.3f} (Spearman; Pearson {results['mcc_pearson']:.3f}; "
+        f"untrained network {results['mcc_untrained']:.3f})"
+    )
     for name, value in results["mcc_per_factor"].items():
         print(f"  {name:>12s}  |rho| {value:.3f}  (z{results['latent_for_factor'][name]})")
     if "learned_alpha" in results:
-        print("  learned transition prior (z0, z1, ...): alpha " + " ".join(f"{a:.3g}" for a in results["learned_alpha"])
-              + "; scale " + " ".join(f"{s:.3g}" for s in results["learned_scale"]))
-    suite = [k for k in results if k not in _SUMMARY_KEYS and not k.endswith("_error") and isinstance(results[k], (int, float))]
+        print(
+            "  learned transition prior (z0, z1, ...): alpha "
+            + " ".join(f"{a:.3g}" for a in results["learned_alpha"])
+            + "; scale "
+            + " ".join(f"{s:.3g}" for s in results["learned_scale"])
+        )
+    suite = [
+        k
+        for k in results
+        if k not in _SUMMARY_KEYS and not k.endswith("_error") and isinstance(results[k], (int, float))
+    ]
     for key in suite:
         print(f"  {key:>32s}  {results[key]:.4f}")
     for key in (k for k in results if k.endswith("_error")):

@@ -30,53 +30,116 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     d = p.add_argument_group("data")
-    d.add_argument("--alpha", type=float, nargs="+", default=[0.5, 1.0, 2.0],
-                   help="shapes of the transition distribution (default 0.5 1 2; 2 = Gaussian)")
+    d.add_argument(
+        "--alpha",
+        type=float,
+        nargs="+",
+        default=[0.5, 1.0, 2.0],
+        help="shapes of the transition distribution (default 0.5 1 2; 2 = Gaussian)",
+    )
     d.add_argument("--dim", type=int, default=5, help="number of latents, 2 to 20 (default 5)")
-    d.add_argument("--mixing", choices=["linear", "mlp"], default="mlp", help="random orthogonal matrix or leaky-ReLU MLP (default mlp)")
+    d.add_argument(
+        "--mixing",
+        choices=["linear", "mlp"],
+        default="mlp",
+        help="random orthogonal matrix or leaky-ReLU MLP (default mlp)",
+    )
     d.add_argument("--layers", type=int, default=3, help="layers of the mlp mixing (default 3)")
     scale = d.add_mutually_exclusive_group()
-    scale.add_argument("--data-rate", type=float, default=None, metavar="LAMBDA",
-                       help="rate lambda of the transitions, the same for every alpha")
-    scale.add_argument("--step-std", type=float, default=None,
-                       help="standard deviation of a latent's step, the same for every alpha; lambda follows from "
-                            "alpha (default 1 when --data-rate is not given)")
-    d.add_argument("--seeds", type=int, default=3, help="number of seeds, 1..N (default 3); a seed fixes mixing, data and init")
+    scale.add_argument(
+        "--data-rate",
+        type=float,
+        default=None,
+        metavar="LAMBDA",
+        help="rate lambda of the transitions, the same for every alpha",
+    )
+    scale.add_argument(
+        "--step-std",
+        type=float,
+        default=None,
+        help="standard deviation of a latent's step, the same for every alpha; lambda follows from "
+        "alpha (default 1 when --data-rate is not given)",
+    )
+    d.add_argument(
+        "--seeds", type=int, default=3, help="number of seeds, 1..N (default 3); a seed fixes mixing, data and init"
+    )
     m = p.add_argument_group("models")
-    m.add_argument("--models", nargs="+", default=["slowvae"], choices=sorted(VECTOR_MODELS),
-                   help="models to train (default slowvae; slowvae-gl learns the transition prior's alpha and scale; "
-                        "betavae is the gamma = 0 control, pcl and infonce "
-                        "the contrastive baselines on the same MLP encoder)")
+    m.add_argument(
+        "--models",
+        nargs="+",
+        default=["slowvae"],
+        choices=sorted(VECTOR_MODELS),
+        help="models to train (default slowvae; slowvae-gl learns the transition prior's alpha and scale; "
+        "betavae is the gamma = 0 control, pcl and infonce "
+        "the contrastive baselines on the same MLP encoder)",
+    )
     m.add_argument("--beta", type=float, help="weight of the N(0, I) prior term (default 1)")
-    m.add_argument("--gamma", type=float, help="slowvae: weight of the Laplace transition term (default 30 here; the reference's is 10)")
-    m.add_argument("--rate", type=float, help="slowvae: rate of the model's Laplace prior (default: sqrt(2) / the data steps' std, i.e. matched)")
-    m.add_argument("--obs-std", type=float, help="standard deviation of the Gaussian decoder for the first half of "
-                                                   "training (default 0.1)")
-    m.add_argument("--final-obs-std", type=float, default=0.01,
-                   help="the decoder std falls geometrically to this between 50%% and 90%% of training "
-                        "(default 0.01; give the --obs-std value to keep it constant)")
-    m.add_argument("--hyper", action="append", type=_key_value, metavar="KEY=VALUE",
-                   help="any model hyperparameter, repeatable, for every selected model that has it, e.g. "
-                        "--hyper alpha=0.5 or --hyper share=all for slowvae-gl (`slowvae models` lists them)")
+    m.add_argument(
+        "--gamma",
+        type=float,
+        help="slowvae: weight of the Laplace transition term (default 30 here; the reference's is 10)",
+    )
+    m.add_argument(
+        "--rate",
+        type=float,
+        help="slowvae: rate of the model's Laplace prior (default: sqrt(2) / the data steps' std, i.e. matched)",
+    )
+    m.add_argument(
+        "--obs-std",
+        type=float,
+        help="standard deviation of the Gaussian decoder for the first half of training (default 0.1)",
+    )
+    m.add_argument(
+        "--final-obs-std",
+        type=float,
+        default=0.01,
+        help="the decoder std falls geometrically to this between 50%% and 90%% of training "
+        "(default 0.01; give the --obs-std value to keep it constant)",
+    )
+    m.add_argument(
+        "--hyper",
+        action="append",
+        type=_key_value,
+        metavar="KEY=VALUE",
+        help="any model hyperparameter, repeatable, for every selected model that has it, e.g. "
+        "--hyper alpha=0.5 or --hyper share=all for slowvae-gl (`slowvae models` lists them)",
+    )
     m.add_argument("--hidden", type=int, default=None, help="width of the encoder and decoder MLPs (default 64)")
-    m.add_argument("--posterior", choices=["full", "diagonal"], default="full",
-                   help="covariance of the Gaussian posterior: full (default) or diagonal (the reference's mean field, "
-                        "biased towards orthogonal decoders)")
+    m.add_argument(
+        "--posterior",
+        choices=["full", "diagonal"],
+        default="full",
+        help="covariance of the Gaussian posterior: full (default) or diagonal (the reference's mean field, "
+        "biased towards orthogonal decoders)",
+    )
     o = p.add_argument_group("optimisation")
     o.add_argument("--steps", type=int, default=None, help="Adam steps per run (default 16000)")
     o.add_argument("--batch-pairs", type=int, default=None, help="fresh pairs per step (default 256)")
     o.add_argument("--lr", type=float, default=None, help="Adam learning rate, cosine-annealed to 0 (default 3e-3)")
     o.add_argument("--eval-samples", type=int, default=10_000, help="frames for the MCC (default 10000)")
-    o.add_argument("--restarts", type=int, default=1,
-                   help="networks trained per seed from different initialisations; the one with the lowest "
-                        "held-out loss is kept, without labels (default 1)")
-    o.add_argument("--workers", type=int, default=1,
-                   help="settings trained at once, one process and one torch thread each (default 1)")
+    o.add_argument(
+        "--restarts",
+        type=int,
+        default=1,
+        help="networks trained per seed from different initialisations; the one with the lowest "
+        "held-out loss is kept, without labels (default 1)",
+    )
+    o.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="settings trained at once, one process and one torch thread each (default 1)",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print only a JSON list of records on standard output")
-    out.add_argument("--out", type=Path, default=Path("slowvae-identifiability"), metavar="DIR",
-                     help="folder for records.json (saved after every setting; a rerun of the same command "
-                          "resumes from it), table.md and mcc_vs_alpha.png (default ./slowvae-identifiability)")
+    out.add_argument(
+        "--out",
+        type=Path,
+        default=Path("slowvae-identifiability"),
+        metavar="DIR",
+        help="folder for records.json (saved after every setting; a rerun of the same command "
+        "resumes from it), table.md and mcc_vs_alpha.png (default ./slowvae-identifiability)",
+    )
     out.add_argument("--quiet", action="store_true", help="no progress on standard error")
     p.set_defaults(func=run)
 
@@ -90,7 +153,9 @@ def config_from_args(args: argparse.Namespace):
         raise SlowVAEError(f"--dim must be between 2 and 20, got {args.dim}")
     values = {k: getattr(args, k) for k in ("steps", "batch_pairs", "lr", "hidden") if getattr(args, k) is not None}
     hyper: dict[str, dict[str, float | str]] = {}
-    given = [(flag, getattr(args, flag), f"--{flag.replace('_', '-')}") for flag in ("beta", "gamma", "rate", "obs_std")]
+    given = [
+        (flag, getattr(args, flag), f"--{flag.replace('_', '-')}") for flag in ("beta", "gamma", "rate", "obs_std")
+    ]
     given += [(key, value, f"--hyper {key}") for key, value in args.hyper or []]
     for name in args.models:
         h = {}
@@ -104,10 +169,20 @@ def config_from_args(args: argparse.Namespace):
             h[flag] = value
         hyper[name] = h
     return IdentifiabilityConfig(
-        alphas=tuple(args.alpha), dim=args.dim, mixing=args.mixing, layers=args.layers, seeds=args.seeds,
-        models=tuple(args.models), data_rate=args.data_rate, step_std=args.step_std, hyper=hyper, posterior=args.posterior,
+        alphas=tuple(args.alpha),
+        dim=args.dim,
+        mixing=args.mixing,
+        layers=args.layers,
+        seeds=args.seeds,
+        models=tuple(args.models),
+        data_rate=args.data_rate,
+        step_std=args.step_std,
+        hyper=hyper,
+        posterior=args.posterior,
         final_obs_std=args.final_obs_std,
-        eval_samples=args.eval_samples, restarts=args.restarts, **values,
+        eval_samples=args.eval_samples,
+        restarts=args.restarts,
+        **values,
     )
 
 
@@ -120,7 +195,9 @@ def _earlier_records(path: Path, config: dict) -> list[dict]:
         saved = json.loads(path.read_text())
         same, records = saved["config"] == config, list(saved["records"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SlowVAEError(f"{path} is not a records file of this command ({exc}); delete it or choose another --out") from None
+        raise SlowVAEError(
+            f"{path} is not a records file of this command ({exc}); delete it or choose another --out"
+        ) from None
     if not same:
         raise SlowVAEError(
             f"{path} holds the records of a different setting; choose another --out, or delete it to start again"

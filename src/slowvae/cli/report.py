@@ -56,8 +56,13 @@ def write_study_page(study_dir: Path, out: Path | None) -> Path:
         table["selection"] = study_table(study_dir, select="udr", progress=_say)["selection"]
     metrics = [k for k, v in (table["rows"][0] if table["rows"] else {}).items() if isinstance(v, dict) and "mean" in v]
     runs = [
-        StudyRun(r["id"], paths[r["id"]] if paths[r["id"]].is_dir() else None, r["state"], r["error"],
-                 {m: metric_value(results[r["id"]], m) for m in metrics} if r["state"] == "finished" else {})
+        StudyRun(
+            r["id"],
+            paths[r["id"]] if paths[r["id"]].is_dir() else None,
+            r["state"],
+            r["error"],
+            {m: metric_value(results[r["id"]], m) for m in metrics} if r["state"] == "finished" else {},
+        )
         for r in status["runs"]
     ]
     points = {m: seed_values(study_dir, table, m) for m in metrics}

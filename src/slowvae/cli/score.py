@@ -46,9 +46,7 @@ def load_array(spec: str, role: str) -> np.ndarray:
             else:
                 key = next((k for k in NPZ_KEYS.get(role, ()) if k in names), None)
                 if key is None:
-                    raise SlowVAEError(
-                        f"{path} holds {', '.join(names)}: say which is the {role} with {path}:KEY"
-                    )
+                    raise SlowVAEError(f"{path} holds {', '.join(names)}: say which is the {role} with {path}:KEY")
         if key not in names:
             raise SlowVAEError(f"{path} has no array {key!r} (it holds {', '.join(names)})")
         return loaded[key]
@@ -111,8 +109,14 @@ def run(args: argparse.Namespace) -> int:
     test_codes = load_array(args.test_codes, "test codes") if args.test_codes else None
     test_factors = load_array(args.test_factors, "test factors") if args.test_factors else None
     results = compute_suite(
-        codes, factors, test_codes=test_codes, test_factors=test_factors, metrics=args.metrics,
-        preset=args.preset, fast=args.fast, rng=args.seed,
+        codes,
+        factors,
+        test_codes=test_codes,
+        test_factors=test_factors,
+        metrics=args.metrics,
+        preset=args.preset,
+        fast=args.fast,
+        rng=args.seed,
     )
     text = json.dumps(results, indent=2)
     if args.output:

@@ -31,40 +31,84 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     src = p.add_argument_group("inputs (any number, pooled)")
-    src.add_argument("--mots", action="append", default=[], metavar="DIR",
-                     help="KITTI MOTS / MOTSChallenge annotations: instances/<seq>/*.png or instances_txt/<seq>.txt")
-    src.add_argument("--csv", action="append", default=[], metavar="FILE",
-                     help="the Natural Sprites CSV (downscale_keepaspect.csv)")
-    src.add_argument("--kitti-pickle", action="append", default=[], metavar="FILE",
-                     help="the KITTI Masks pickle (kitti_peds_v2.pickle); load only trusted files")
-    src.add_argument("--mask-dir", action="append", default=[], metavar="DIR",
-                     help="a folder of per-frame mask PNGs, one object per id (0 = background)")
-    src.add_argument("--masks", action="append", default=[], metavar="FILE.npy",
-                     help="binary masks (T, H, W) of one object")
-    src.add_argument("--run", metavar="RUN_DIR",
-                     help="a trained run: transitions of its posterior means on held-out pairs, per latent")
+    src.add_argument(
+        "--mots",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="KITTI MOTS / MOTSChallenge annotations: instances/<seq>/*.png or instances_txt/<seq>.txt",
+    )
+    src.add_argument(
+        "--csv", action="append", default=[], metavar="FILE", help="the Natural Sprites CSV (downscale_keepaspect.csv)"
+    )
+    src.add_argument(
+        "--kitti-pickle",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="the KITTI Masks pickle (kitti_peds_v2.pickle); load only trusted files",
+    )
+    src.add_argument(
+        "--mask-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of per-frame mask PNGs, one object per id (0 = background)",
+    )
+    src.add_argument(
+        "--masks", action="append", default=[], metavar="FILE.npy", help="binary masks (T, H, W) of one object"
+    )
+    src.add_argument(
+        "--run",
+        metavar="RUN_DIR",
+        help="a trained run: transitions of its posterior means on held-out pairs, per latent",
+    )
     opt = p.add_argument_group("transitions")
     opt.add_argument("--dt", type=int, default=None, help="frames between the two of a transition (default 1)")
-    opt.add_argument("--reference-windows", action="store_true",
-                     help="mask inputs: the reference's 64-px windowing (6 windows, >=30 px runs; MOTS pedestrians only)")
-    opt.add_argument("--classes", default=None,
-                     help="MOTS classes to keep, e.g. 'pedestrian' or '1,2' (default: all; pedestrian with --reference-windows)")
-    opt.add_argument("--min-area", type=float, default=None,
-                     help="pixels below which an object counts as absent in a frame (default 1; 30 with --reference-windows)")
+    opt.add_argument(
+        "--reference-windows",
+        action="store_true",
+        help="mask inputs: the reference's 64-px windowing (6 windows, >=30 px runs; MOTS pedestrians only)",
+    )
+    opt.add_argument(
+        "--classes",
+        default=None,
+        help="MOTS classes to keep, e.g. 'pedestrian' or '1,2' (default: all; pedestrian with --reference-windows)",
+    )
+    opt.add_argument(
+        "--min-area",
+        type=float,
+        default=None,
+        help="pixels below which an object counts as absent in a frame (default 1; 30 with --reference-windows)",
+    )
     opt.add_argument("--n-pairs", type=int, default=10000, help="--run: number of held-out pairs (default 10000)")
-    opt.add_argument("--jitter", type=float, default=0.0, metavar="Q",
-                     help="add uniform noise of width Q to every transition before fitting (dequantises "
-                          "pixel-lattice data, e.g. Q=1; default 0)")
+    opt.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        metavar="Q",
+        help="add uniform noise of width Q to every transition before fitting (dequantises "
+        "pixel-lattice data, e.g. Q=1; default 0)",
+    )
     fit = p.add_argument_group("fits")
-    fit.add_argument("--bootstrap", type=int, default=100, metavar="B",
-                     help="bootstrap resamples for the alpha interval; 0 skips it (default 100)")
+    fit.add_argument(
+        "--bootstrap",
+        type=int,
+        default=100,
+        metavar="B",
+        help="bootstrap resamples for the alpha interval; 0 skips it (default 100)",
+    )
     fit.add_argument("--ci", type=float, default=0.95, help="bootstrap interval coverage (default 0.95)")
     fit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of --run's pairs (default 0)")
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print only JSON on standard output")
     out.add_argument("--csv-out", metavar="FILE", help="also write one CSV row per variable and fit")
-    out.add_argument("--out", default="slowvae-stats", metavar="DIR",
-                     help="folder for the figures and stats.json (default ./slowvae-stats)")
+    out.add_argument(
+        "--out",
+        default="slowvae-stats",
+        metavar="DIR",
+        help="folder for the figures and stats.json (default ./slowvae-stats)",
+    )
     out.add_argument("--no-plots", action="store_true", help="write no figures")
     out.add_argument("--quiet", action="store_true", help="no progress messages on standard error")
     p.set_defaults(func=run)
@@ -154,8 +198,14 @@ def _table(results: dict, header: str) -> str:
             )
         if "learned_alpha" in r:
             lines.append(f"{'':>25}  {'learned':<9} {r['learned_alpha']:>22.3f} {'':>10} {r['learned_scale']:>10.4g}")
-    lines.append("kurt = excess kurtosis; alpha in brackets: bootstrap interval; * lowest AIC"
-                 + ("; learned: the model's own transition prior (slowvae-gl)" if any("learned_alpha" in r for r in results.values()) else ""))
+    lines.append(
+        "kurt = excess kurtosis; alpha in brackets: bootstrap interval; * lowest AIC"
+        + (
+            "; learned: the model's own transition prior (slowvae-gl)"
+            if any("learned_alpha" in r for r in results.values())
+            else ""
+        )
+    )
     for name, r in results.items():
         g = r.get("gennorm")
         if g and (g["unbounded"] or g["alpha_at_bound"]):
@@ -169,8 +219,22 @@ def _table(results: dict, header: str) -> str:
 
 
 def _write_csv(results: dict, path: Path) -> None:
-    fields = ["variable", "unit", "n", "kurtosis", "fit", "alpha", "alpha_ci_low", "alpha_ci_high",
-              "loc", "scale", "loglik", "aic", "bic", "ks"]
+    fields = [
+        "variable",
+        "unit",
+        "n",
+        "kurtosis",
+        "fit",
+        "alpha",
+        "alpha_ci_low",
+        "alpha_ci_high",
+        "loc",
+        "scale",
+        "loglik",
+        "aic",
+        "bic",
+        "ks",
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
@@ -180,12 +244,32 @@ def _write_csv(results: dict, path: Path) -> None:
                 f = r[fit]
                 alpha = {"gaussian": 2.0, "laplace": 1.0}.get(fit, f.get("alpha"))
                 ci = f.get("alpha_ci") or [None, None]
-                w.writerow({"variable": name, "unit": r.get("unit", ""), "n": r["n"], "kurtosis": r["kurtosis"],
-                            "fit": fit, "alpha": alpha, "alpha_ci_low": ci[0], "alpha_ci_high": ci[1],
-                            **{k: f[k] for k in ("loc", "scale", "loglik", "aic", "bic", "ks")}})
+                w.writerow(
+                    {
+                        "variable": name,
+                        "unit": r.get("unit", ""),
+                        "n": r["n"],
+                        "kurtosis": r["kurtosis"],
+                        "fit": fit,
+                        "alpha": alpha,
+                        "alpha_ci_low": ci[0],
+                        "alpha_ci_high": ci[1],
+                        **{k: f[k] for k in ("loc", "scale", "loglik", "aic", "bic", "ks")},
+                    }
+                )
             if "learned_alpha" in r:
-                w.writerow({"variable": name, "unit": r.get("unit", ""), "n": r["n"], "kurtosis": r.get("kurtosis"),
-                            "fit": "learned", "alpha": r["learned_alpha"], "scale": r["learned_scale"], "loc": 0.0})
+                w.writerow(
+                    {
+                        "variable": name,
+                        "unit": r.get("unit", ""),
+                        "n": r["n"],
+                        "kurtosis": r.get("kurtosis"),
+                        "fit": "learned",
+                        "alpha": r["learned_alpha"],
+                        "scale": r["learned_scale"],
+                        "loc": 0.0,
+                    }
+                )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -238,12 +322,22 @@ def run(args: argparse.Namespace) -> int:
         for j, name in enumerate(names):
             if "skipped" in results[name]:
                 continue
-            written.append(plot_fits(deltas[:, j], results[name], out / f"transitions_{name}.png",
-                                     name=name, unit=units[name]))
+            written.append(
+                plot_fits(deltas[:, j], results[name], out / f"transitions_{name}.png", name=name, unit=units[name])
+            )
         out.mkdir(parents=True, exist_ok=True)
-        settings = {"inputs": inputs, "run": args.run, "dt": dt, "reference_windows": args.reference_windows,
-                    "classes": args.classes, "min_area": args.min_area, "jitter": args.jitter,
-                    "bootstrap": args.bootstrap, "ci": args.ci, "seed": args.seed}
+        settings = {
+            "inputs": inputs,
+            "run": args.run,
+            "dt": dt,
+            "reference_windows": args.reference_windows,
+            "classes": args.classes,
+            "min_area": args.min_area,
+            "jitter": args.jitter,
+            "bootstrap": args.bootstrap,
+            "ci": args.ci,
+            "seed": args.seed,
+        }
         (out / "stats.json").write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
         written.append(out / "stats.json")
     if args.csv_out:
@@ -255,8 +349,11 @@ def run(args: argparse.Namespace) -> int:
         for p in written:
             log(f"wrote {p}")
     else:
-        head = (f"latent transitions of {args.run} ({len(deltas):,} pairs)" if args.run
-                else f"transitions at dt={dt}: {len(deltas):,} (x, y in px; area in px^2)")
+        head = (
+            f"latent transitions of {args.run} ({len(deltas):,} pairs)"
+            if args.run
+            else f"transitions at dt={dt}: {len(deltas):,} (x, y in px; area in px^2)"
+        )
         print(_table(results, head))
         for p in written:
             print(f"wrote {p}")

@@ -19,28 +19,49 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
 
-    r = actions.add_parser("run", help="expand STUDY.toml and run its unfinished runs",
-                           description="Expand STUDY.toml, print the number of runs and an estimated machine time, "
-                           "and run them. Finished runs are skipped untouched; unfinished runs resume from their "
-                           "checkpoint; failed runs are retried only with --retry-failed.")
+    r = actions.add_parser(
+        "run",
+        help="expand STUDY.toml and run its unfinished runs",
+        description="Expand STUDY.toml, print the number of runs and an estimated machine time, "
+        "and run them. Finished runs are skipped untouched; unfinished runs resume from their "
+        "checkpoint; failed runs are retried only with --retry-failed.",
+    )
     r.add_argument("study", type=Path, metavar="STUDY.toml")
     r.add_argument("--out", type=Path, required=True, metavar="DIR", help="study directory (runs go to DIR/runs/<id>/)")
     r.add_argument("--dry-run", action="store_true", help="list the runs and stop")
     r.add_argument("--retry-failed", action="store_true", help="also run the runs that failed before")
-    r.add_argument("--executor", choices=["local", "slurm"], default="local", help="local process pool (default) or SLURM")
+    r.add_argument(
+        "--executor", choices=["local", "slurm"], default="local", help="local process pool (default) or SLURM"
+    )
     loc = r.add_argument_group("local executor")
-    loc.add_argument("--workers", type=int, default=2,
-                     help="runs at once, each with cores/N torch threads (default 2: on 2 cores, 2 x 1 thread)")
+    loc.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="runs at once, each with cores/N torch threads (default 2: on 2 cores, 2 x 1 thread)",
+    )
     sl = r.add_argument_group("SLURM executor (needs slowvae[slurm])")
     sl.add_argument("--max-parallel", type=int, default=8, help="array tasks running at once (default 8)")
     sl.add_argument("--partition", help="SLURM partition (default: the cluster's default)")
-    sl.add_argument("--time", default="240", help="time limit per run: minutes or [D-]HH:MM:SS (default 240; a run "
-                    "that needs longer is requeued and resumes)")
+    sl.add_argument(
+        "--time",
+        default="240",
+        help="time limit per run: minutes or [D-]HH:MM:SS (default 240; a run "
+        "that needs longer is requeued and resumes)",
+    )
     sl.add_argument("--cpus-per-run", type=int, default=2, help="CPUs per run (default 2)")
-    sl.add_argument("--gpus-per-run", type=int, default=0,
-                    help="GPUs per run (default 0); above 1 the run trains with DDP, one process per GPU")
-    sl.add_argument("--processes-per-run", type=int, default=None,
-                    help="DDP processes per run, each with its share of --cpus-per-run (default: one per GPU, else 1)")
+    sl.add_argument(
+        "--gpus-per-run",
+        type=int,
+        default=0,
+        help="GPUs per run (default 0); above 1 the run trains with DDP, one process per GPU",
+    )
+    sl.add_argument(
+        "--processes-per-run",
+        type=int,
+        default=None,
+        help="DDP processes per run, each with its share of --cpus-per-run (default: one per GPU, else 1)",
+    )
     sl.add_argument("--mem", default="20G", help="memory per run (default 20G)")
     r.set_defaults(func=run)
 
@@ -49,11 +70,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--json", action="store_true", help="print the status as JSON")
     s.set_defaults(func=status)
 
-    t = actions.add_parser("table", help="one row per (model, dataset, setting): mean ± std over seeds",
-                           description="Print the study's table and draw one figure per metric beside it.")
+    t = actions.add_parser(
+        "table",
+        help="one row per (model, dataset, setting): mean ± std over seeds",
+        description="Print the study's table and draw one figure per metric beside it.",
+    )
     t.add_argument("study_dir", type=Path, metavar="DIR")
-    t.add_argument("--metrics", help="comma-separated columns: suite metrics (dci = dci_disentanglement), results.json "
-                   "keys, udr, or METRIC@STEP for at_steps checkpoints (default: the study's metrics)")
+    t.add_argument(
+        "--metrics",
+        help="comma-separated columns: suite metrics (dci = dci_disentanglement), results.json "
+        "keys, udr, or METRIC@STEP for at_steps checkpoints (default: the study's metrics)",
+    )
     t.add_argument("--format", choices=["md", "csv", "json", "tex"], default="md", help="output format (default md)")
     t.add_argument("--select", choices=["udr"], help="keep each model's setting with the highest median UDR")
     t.add_argument("--out", type=Path, metavar="FILE", help="also write the table to FILE (figures beside it)")
@@ -62,13 +89,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     se = actions.add_parser("select", help="write the follow-up study: each model's UDR-selected setting with N seeds")
     se.add_argument("study_dir", type=Path, metavar="DIR")
-    se.add_argument("--seeds", type=int, required=True, metavar="N", help="seeds per selected setting (finished ones reused)")
+    se.add_argument(
+        "--seeds", type=int, required=True, metavar="N", help="seeds per selected setting (finished ones reused)"
+    )
     se.add_argument("--out", type=Path, required=True, metavar="NEXT.toml")
     se.set_defaults(func=select)
 
-    u = actions.add_parser("udr", help="compute UDR within each group of seeds and write it into results.json",
-                           description="UDR (Duan et al. 2020) within each group of runs sharing every setting but the "
-                           "seed, on 10,000 frames drawn with seed 0; each run's score goes into its results.json.")
+    u = actions.add_parser(
+        "udr",
+        help="compute UDR within each group of seeds and write it into results.json",
+        description="UDR (Duan et al. 2020) within each group of runs sharing every setting but the "
+        "seed, on 10,000 frames drawn with seed 0; each run's score goes into its results.json.",
+    )
     u.add_argument("study_dir", type=Path, metavar="DIR")
     u.add_argument("--force", action="store_true", help="recompute where a score exists")
     u.add_argument("--correlation", choices=["lasso", "spearman"], default="lasso", help="similarity (default lasso)")
@@ -95,9 +127,13 @@ def run(args: argparse.Namespace) -> int:
     todo, failed = studies.to_run(study, args.out, retry_failed=args.retry_failed)
     estimate = studies.estimate_seconds(todo, args.out)
     linked = len(studies.core.reusable(study, args.out))
-    print(f"study {study.name}: {len(study.runs)} runs, {len(todo)} to run"
-          + (f" ({linked} finished elsewhere, linked through reuse)" if linked else "") + "; "
-          f"estimated machine time {_duration(estimate)} (rough)", file=sys.stderr)
+    print(
+        f"study {study.name}: {len(study.runs)} runs, {len(todo)} to run"
+        + (f" ({linked} finished elsewhere, linked through reuse)" if linked else "")
+        + "; "
+        f"estimated machine time {_duration(estimate)} (rough)",
+        file=sys.stderr,
+    )
     if args.dry_run:
         conflicting = studies.core.conflicts(study, args.out)
         for spec in study.runs:
@@ -118,15 +154,21 @@ def run(args: argparse.Namespace) -> int:
         from slowvae.study import slurm
 
         resources = slurm.SlurmResources(
-            partition=args.partition, time_min=slurm.parse_time(args.time), cpus_per_run=args.cpus_per_run,
-            gpus_per_run=args.gpus_per_run, mem_gb=slurm.parse_mem(args.mem), max_parallel=args.max_parallel,
+            partition=args.partition,
+            time_min=slurm.parse_time(args.time),
+            cpus_per_run=args.cpus_per_run,
+            gpus_per_run=args.gpus_per_run,
+            mem_gb=slurm.parse_mem(args.mem),
+            max_parallel=args.max_parallel,
             processes_per_run=args.processes_per_run,
         )
         jobs = slurm.submit(args.out, [spec.id for spec in todo], resources, study.name)
         arrays = sorted({j.split("_")[0] for j in jobs.values()})
-        _say(f"submitted {len(jobs)} run(s) as SLURM job array {', '.join(arrays) or '-'}"
-             + (f" ({len(todo) - len(jobs)} already queued or running)" if len(jobs) < len(todo) else "")
-             + f"; follow with `slowvae study status {args.out}`")
+        _say(
+            f"submitted {len(jobs)} run(s) as SLURM job array {', '.join(arrays) or '-'}"
+            + (f" ({len(todo) - len(jobs)} already queued or running)" if len(jobs) < len(todo) else "")
+            + f"; follow with `slowvae study status {args.out}`"
+        )
         return 0
     if args.workers < 1:
         raise SlowVAEError("--workers must be at least 1")
@@ -168,11 +210,15 @@ def status(args: argparse.Namespace) -> int:
         return 0
     c = info["counts"]
     queued = f" ({len(info['queued'])} queued on SLURM)" if info["queued"] else ""
-    print(f"study {info['name']}: {c['finished']} finished, {c['running']} running, {c['failed']} failed, "
-          f"{c['pending']} pending{queued}")
+    print(
+        f"study {info['name']}: {c['finished']} finished, {c['running']} running, {c['failed']} failed, "
+        f"{c['pending']} pending{queued}"
+    )
     m = info["machine"]
-    print(f"  machine time so far: {m['train_seconds'] / 3600:.2f} h training + {m['score_seconds'] / 3600:.2f} h "
-          "scoring, summed over runs")
+    print(
+        f"  machine time so far: {m['train_seconds'] / 3600:.2f} h training + {m['score_seconds'] / 3600:.2f} h "
+        "scoring, summed over runs"
+    )
     for r in info["runs"]:
         if r["state"] == "running":
             print(f"  running  {r['id']}  step {r['steps_done']}/{r['steps']}")
@@ -180,7 +226,9 @@ def status(args: argparse.Namespace) -> int:
         if r["state"] == "failed":
             print(f"  failed   {r['id']}: {r['error']}")
     if info["not_in_study"]:
-        print(f"  {len(info['not_in_study'])} run director(ies) in {args.study_dir}/runs are not in the study file (left alone)")
+        print(
+            f"  {len(info['not_in_study'])} run director(ies) in {args.study_dir}/runs are not in the study file (left alone)"
+        )
     return 0
 
 
@@ -213,8 +261,10 @@ def select(args: argparse.Namespace) -> int:
         print(f"{c['model']} on {c['dataset']}: {setting} (of {c['candidates']} setting(s){udr})")
     for note in result["notes"]:
         _say(f"note: {note}")
-    print(f"wrote {args.out}: {result['reused']} finished run(s) reused, {result['new']} new; "
-          f"run it with `slowvae study run {args.out} --out NEXT_DIR`")
+    print(
+        f"wrote {args.out}: {result['reused']} finished run(s) reused, {result['new']} new; "
+        f"run it with `slowvae study run {args.out} --out NEXT_DIR`"
+    )
     return 0
 
 
@@ -236,6 +286,9 @@ def cancel(args: argparse.Namespace) -> int:
 
     open_study(args.study_dir)
     ids = slurm.cancel(args.study_dir)
-    print(f"cancelled {len(ids)} SLURM job(s)" + (f": {', '.join(ids)}" if ids else "")
-          + "; `slowvae study run` with the same file continues the runs from their checkpoints")
+    print(
+        f"cancelled {len(ids)} SLURM job(s)"
+        + (f": {', '.join(ids)}" if ids else "")
+        + "; `slowvae study run` with the same file continues the runs from their checkpoints"
+    )
     return 0

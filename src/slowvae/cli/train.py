@@ -12,7 +12,19 @@ from slowvae.cli.bars import Bars
 from slowvae.errors import SlowVAEError
 
 #: TrainConfig fields set by flags of the same name that cannot change on --resume
-_CONFIG_FLAGS = ("dataset", "model", "transitions", "data_rate", "k", "z_dim", "batch_pairs", "lr", "warmup_steps", "seed", "precision")
+_CONFIG_FLAGS = (
+    "dataset",
+    "model",
+    "transitions",
+    "data_rate",
+    "k",
+    "z_dim",
+    "batch_pairs",
+    "lr",
+    "warmup_steps",
+    "seed",
+    "precision",
+)
 #: model hyperparameter flags (TrainConfig.hyper); fixed on --resume too
 _HYPER_FLAGS = ("beta", "gamma", "rate")
 #: dataset option flags (TrainConfig.dataset_options; frames:PATH data); fixed on --resume too
@@ -29,54 +41,95 @@ def register(sub: argparse._SubParsersAction) -> None:
         "SlowVAE reference (batch 32 pairs, Adam lr 1e-4, beta 1, gamma 10, rate 6).",
     )
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", help="dataset name (default dsprites-procedural), or frames:PATH for your own "
-                   "image folders, .npy/.npz arrays or videos")
+    d.add_argument(
+        "--dataset",
+        help="dataset name (default dsprites-procedural), or frames:PATH for your own "
+        "image folders, .npy/.npz arrays or videos",
+    )
     d.add_argument("--max-dt", type=int, help="frames:PATH: pairs are dt ~ U{1..MAX_DT} frames apart (default 1)")
-    d.add_argument("--binary", action="store_true", default=None,
-                   help="frames:PATH: make frames 0/1 masks (default: only when the input already is)")
-    d.add_argument("--truth", type=Path, metavar="FILE.csv",
-                   help="frames:PATH: ground truth (columns sequence, frame, one per latent), saved with the run "
-                   "for evaluation")
+    d.add_argument(
+        "--binary",
+        action="store_true",
+        default=None,
+        help="frames:PATH: make frames 0/1 masks (default: only when the input already is)",
+    )
+    d.add_argument(
+        "--truth",
+        type=Path,
+        metavar="FILE.csv",
+        help="frames:PATH: ground truth (columns sequence, frame, one per latent), saved with the run for evaluation",
+    )
     d.add_argument("--transitions", choices=["laplace", "uniform"], help="LAP (default) or LOC pairs")
-    d.add_argument("--data-rate", type=_rate, help="LAP rate of the data transitions (default 1; 'random' or -1: U(1,10) per pair)")
+    d.add_argument(
+        "--data-rate", type=_rate, help="LAP rate of the data transitions (default 1; 'random' or -1: U(1,10) per pair)"
+    )
     d.add_argument("--k", type=_k, help="LOC: factors changed per pair (default: U{1..K-1} per pair)")
     m = p.add_argument_group("model")
-    m.add_argument("--model", metavar="NAME", help="model (default slowvae): a name `slowvae models` lists, "
-                   "or package.module:ClassName of your own model class")
+    m.add_argument(
+        "--model",
+        metavar="NAME",
+        help="model (default slowvae): a name `slowvae models` lists, "
+        "or package.module:ClassName of your own model class",
+    )
     m.add_argument("--beta", type=float, help="weight of the N(0, I) prior term (slowvae default 1)")
     m.add_argument("--gamma", type=float, help="weight of the Laplace transition term (slowvae default 10)")
     m.add_argument("--rate", type=float, help="rate lambda of the Laplace transition prior (slowvae default 6)")
     m.add_argument(
-        "--hyper", action="append", type=_key_value, metavar="KEY=VALUE",
+        "--hyper",
+        action="append",
+        type=_key_value,
+        metavar="KEY=VALUE",
         help="any model hyperparameter, repeatable (`slowvae models` lists them): a number, or a word where the "
-             "model takes one, e.g. --hyper c_max=50 or --hyper alpha=learn",
+        "model takes one, e.g. --hyper c_max=50 or --hyper alpha=learn",
     )
     m.add_argument("--z-dim", type=int, help="number of latents (default 10)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--steps", type=int, help="total optimizer steps (reference: 300000; default 300000)")
     o.add_argument("--batch-pairs", type=int, help="pairs per step and process (default 32 = 64 images)")
     o.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
-    o.add_argument("--warmup-steps", type=int, help="linear learning-rate warm-up over this many steps (default 0: none)")
+    o.add_argument(
+        "--warmup-steps", type=int, help="linear learning-rate warm-up over this many steps (default 0: none)"
+    )
     o.add_argument("--seed", type=int, help="seed of every random stream of the run (default 1)")
     o.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
-    o.add_argument("--precision", choices=["auto", "fp32", "bf16"],
-                   help="auto (default: bf16 where the hardware has native bf16, else fp32), fp32, or bf16 autocast "
-                   "of the networks (losses stay float32)")
-    o.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="compile the training step with torch.compile (inductor; the first step compiles; on a CPU it needs a "
-                   "C++ compiler); --no-compile turns it off when resuming (default off)")
+    o.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16"],
+        help="auto (default: bf16 where the hardware has native bf16, else fp32), fp32, or bf16 autocast "
+        "of the networks (losses stay float32)",
+    )
+    o.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="compile the training step with torch.compile (inductor; the first step compiles; on a CPU it needs a "
+        "C++ compiler); --no-compile turns it off when resuming (default off)",
+    )
     r = p.add_argument_group("run directory")
     r.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-seed<seed>)")
-    r.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue RUN_DIR from its last checkpoint; with --steps, extend it")
+    r.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue RUN_DIR from its last checkpoint; with --steps, extend it",
+    )
     r.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 10000)")
-    r.add_argument("--keep-checkpoints", action="store_true", help="also keep checkpoints/step_N.pt at every checkpoint")
+    r.add_argument(
+        "--keep-checkpoints", action="store_true", help="also keep checkpoints/step_N.pt at every checkpoint"
+    )
     r.add_argument("--log-every", type=int, help="steps between log lines (default 100)")
-    r.add_argument("--tensorboard", action="store_true", help="also log scalars for TensorBoard (needs slowvae[tensorboard])")
+    r.add_argument(
+        "--tensorboard", action="store_true", help="also log scalars for TensorBoard (needs slowvae[tensorboard])"
+    )
     e = p.add_argument_group("evaluation")
     e.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
     e.add_argument("--eval-samples", type=int, default=10_000, help="frames for the final MCC (default 10000)")
-    e.add_argument("--eval-precision", choices=["auto", "fp32", "bf16"], default="auto",
-                   help="precision of the final evaluation's encoding (default auto: bf16 where native, else fp32)")
+    e.add_argument(
+        "--eval-precision",
+        choices=["auto", "fp32", "bf16"],
+        default="auto",
+        help="precision of the final evaluation's encoding (default auto: bf16 where native, else fp32)",
+    )
     e.add_argument("--no-report", action="store_true", help="skip the run page RUN_DIR/report.html")
     p.set_defaults(func=run)
 
@@ -107,9 +160,11 @@ def _merge_hyper(args: argparse.Namespace) -> dict[str, float | str]:
     hyper: dict[str, float | str] = {}
     for key, value in pairs:
         if key in hyper and hyper[key] != value:
-            raise SlowVAEError(f"hyperparameter {key} is given twice with different values ({hyper[key]:g} and {value:g})"
-                               if isinstance(value, float) and isinstance(hyper[key], float) else
-                               f"hyperparameter {key} is given twice with different values ({hyper[key]} and {value})")
+            raise SlowVAEError(
+                f"hyperparameter {key} is given twice with different values ({hyper[key]:g} and {value:g})"
+                if isinstance(value, float) and isinstance(hyper[key], float)
+                else f"hyperparameter {key} is given twice with different values ({hyper[key]} and {value})"
+            )
         hyper[key] = value
     return hyper
 
@@ -156,8 +211,13 @@ def run(args: argparse.Namespace) -> int:
             values["data_rate"] = None
         hyper = _merge_hyper(args)
         options = {f: getattr(args, f) for f in _DATASET_FLAGS if getattr(args, f) is not None}
-        config = assembly.TrainConfig(**values, hyper=hyper, dataset_options=options,
-                                      keep_checkpoints=args.keep_checkpoints, tensorboard=args.tensorboard)
+        config = assembly.TrainConfig(
+            **values,
+            hyper=hyper,
+            dataset_options=options,
+            keep_checkpoints=args.keep_checkpoints,
+            tensorboard=args.tensorboard,
+        )
         run_dir = args.out or _default_out(config.model, config.dataset, config.seed)
         ddp = training.Distributed(assembly.resolve_device(config.device))
         with Bars(disable=not ddp.is_main) as decoding:  # fail on bad data before creating the directory
@@ -178,8 +238,12 @@ def run(args: argparse.Namespace) -> int:
         from slowvae.cli.evaluate import print_results
         from slowvae.evaluate import evaluate_run
 
-        results = evaluate_run(run_dir, num_samples=args.eval_samples, eval_precision=args.eval_precision,
-                               progress=lambda msg: print(msg, file=sys.stderr))
+        results = evaluate_run(
+            run_dir,
+            num_samples=args.eval_samples,
+            eval_precision=args.eval_precision,
+            progress=lambda msg: print(msg, file=sys.stderr),
+        )
         print_results(run_dir, results)
     if not args.no_report:
         from slowvae.cli.report import write_run_page
@@ -198,7 +262,9 @@ def _train_with_progress(run_dir: Path, *, resume: bool, show: bool) -> None:
     def report(r: training.StepReport) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=r.steps, initial=r.step - 1, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr)
+            bar = tqdm(
+                total=r.steps, initial=r.step - 1, desc="train", unit="step", dynamic_ncols=True, file=sys.stderr
+            )
         bar.update(1)
         if r.scalars:  # per-latent values (slowvae-gl's learned_alpha_j, ...) stay in the log only
             shown = {k: f"{v:.3g}" for k, v in r.scalars.items() if not k.startswith("learned_")}

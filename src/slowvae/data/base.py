@@ -81,7 +81,6 @@ def check_grid_factors(factors: np.ndarray, factor_sizes: Sequence[int]) -> np.n
     if bad.any():
         col = int(np.nonzero(bad.any(axis=0))[0][0])
         raise SlowVAEError(
-            f"factor {col} has indices outside [0, {sizes[col] - 1}]: "
-            f"min {arr[:, col].min()}, max {arr[:, col].max()}"
+            f"factor {col} has indices outside [0, {sizes[col] - 1}]: min {arr[:, col].min()}, max {arr[:, col].max()}"
         )
     return arr

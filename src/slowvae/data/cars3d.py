@@ -110,4 +110,3 @@ class Cars3D(GroundTruthData):
         """uint8 images (N, 3, 64, 64) for factor indices (N, 3)."""
         index = self.factors_to_index(factors)
         return np.ascontiguousarray(gather_rows(self._images, index).transpose(0, 3, 1, 2))
-

@@ -211,7 +211,9 @@ def _fetch_url(url: str, part: Path, progress: Progress | None, name: str, timeo
             fh.flush()
             os.fsync(fh.fileno())
         if total is not None and done < total:
-            raise DownloadError(f"{url}: connection closed after {done} of {total} bytes; run the command again to resume")
+            raise DownloadError(
+                f"{url}: connection closed after {done} of {total} bytes; run the command again to resume"
+            )
 
 
 def fetch(
@@ -267,7 +269,9 @@ def fetch(
             part.unlink()
             want = remote.md5 or remote.sha256
             got = hashes["md5"] if remote.md5 else hashes["sha256"]
-            raise ChecksumError(f"{remote.filename} from {url} fails its checksum (expected {want}, got {got}); removed it")
+            raise ChecksumError(
+                f"{remote.filename} from {url} fails its checksum (expected {want}, got {got}); removed it"
+            )
         os.replace(part, dest)
         if remote.published or hashes["md5"] in remote.known_md5:
             record.put(dest, hashes, "published" if remote.published else "known")
@@ -278,7 +282,9 @@ def fetch(
                 if warn:
                     warn(f"{remote.filename}: sha256 differs from the first download recorded in {record.path}")
             elif warn:
-                warn(f"{remote.filename}: no published checksum; recorded sha256 {hashes['sha256'][:16]}... for later checks")
+                warn(
+                    f"{remote.filename}: no published checksum; recorded sha256 {hashes['sha256'][:16]}... for later checks"
+                )
         return dest
     if offline:
         raise NoNetworkError(f"no network: cannot reach any mirror of {remote.filename} ({errors[0]})")
@@ -346,4 +352,3 @@ def folder_size(folder: Path) -> int:
     if not folder.is_dir():
         return 0
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-

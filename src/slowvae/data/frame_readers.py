@@ -38,8 +38,9 @@ _BLOCK = 256  # frames per block read from an array
 
 def natural_key(name: str) -> tuple:
     """Sort key putting ``f2`` before ``f10``: digit runs compare as numbers, the rest case-folded."""
-    return tuple((0, int(part), part) if part.isdigit() else (1, 0, part.casefold())
-                 for part in re.split(r"(\d+)", name) if part)
+    return tuple(
+        (0, int(part), part) if part.isdigit() else (1, 0, part.casefold()) for part in re.split(r"(\d+)", name) if part
+    )
 
 
 @dataclass
@@ -84,11 +85,16 @@ def _folder(folder: Path) -> list[Sequence]:
     images = [p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     subfolders = [p for p in entries if p.is_dir() and _images_in(p)]
     videos = [p for p in entries if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES]
-    kinds = [k for k, found in (("image files", images), ("sub-folders of images", subfolders),
-                                ("video files", videos)) if found]
+    kinds = [
+        k
+        for k, found in (("image files", images), ("sub-folders of images", subfolders), ("video files", videos))
+        if found
+    ]
     if len(kinds) > 1:
-        raise SlowVAEError(f"{folder} holds both {kinds[0]} and {kinds[1]}; put one kind of input in a folder "
-                           "(images of one sequence, sub-folders of images, or videos)")
+        raise SlowVAEError(
+            f"{folder} holds both {kinds[0]} and {kinds[1]}; put one kind of input in a folder "
+            "(images of one sequence, sub-folders of images, or videos)"
+        )
     if images:
         return [_image_sequence("0", images)]
     if subfolders:
@@ -184,8 +190,15 @@ def value_scale(blocks: Iterator[np.ndarray], dtype: np.dtype, where: str) -> fl
     raise SlowVAEError(f"{where} holds values up to {hi:g}; frames must be 0..255, 0..1 or 0/1 masks")
 
 
-def _array_sequence(name: str, rows: Callable[[], Iterator[np.ndarray]], length: int, dtype: np.dtype,
-                    channels_last: bool, files: tuple[Path, ...], where: str) -> Sequence:
+def _array_sequence(
+    name: str,
+    rows: Callable[[], Iterator[np.ndarray]],
+    length: int,
+    dtype: np.dtype,
+    channels_last: bool,
+    files: tuple[Path, ...],
+    where: str,
+) -> Sequence:
     def blocks() -> Iterator[np.ndarray]:
         scale = value_scale(rows(), dtype, where)
         for block in rows():
@@ -207,8 +220,10 @@ def _npy(path: Path) -> list[Sequence]:
         return lambda: (part[i : i + _BLOCK] for i in range(0, len(part), _BLOCK))
 
     where = (lambda name: f"{path} (sequence {name})") if count else (lambda name: str(path))
-    return [_array_sequence(name, rows_of(part), len(part), array.dtype, channels_last, (path,), where(name))
-            for name, part in parts]
+    return [
+        _array_sequence(name, rows_of(part), len(part), array.dtype, channels_last, (path,), where(name))
+        for name, part in parts
+    ]
 
 
 def _npz(path: Path) -> list[Sequence]:
@@ -271,10 +286,16 @@ def _plugin(path: Path) -> str:
 def _video_error(path: Path, err: BaseException) -> SlowVAEError:
     text = str(err)
     lines = [re.sub(r"^\[[^\]]*\]\s*", "", ln.strip()) for ln in text.splitlines() if ln.strip()]
-    if any(s in text for s in ("unknown codec", "no decoder found", "Decoder not found", "codec not currently supported")):
-        return SlowVAEError(f"video {path} has no usable codec (ffmpeg found no decoder for its stream); "
-                            "re-encode it, for example `ffmpeg -i IN -c:v libx264 OUT.mp4`")
-    reason = next((ln for ln in lines if "Invalid data" in ln or "moov atom" in ln), lines[-1] if lines else type(err).__name__)
+    if any(
+        s in text for s in ("unknown codec", "no decoder found", "Decoder not found", "codec not currently supported")
+    ):
+        return SlowVAEError(
+            f"video {path} has no usable codec (ffmpeg found no decoder for its stream); "
+            "re-encode it, for example `ffmpeg -i IN -c:v libx264 OUT.mp4`"
+        )
+    reason = next(
+        (ln for ln in lines if "Invalid data" in ln or "moov atom" in ln), lines[-1] if lines else type(err).__name__
+    )
     return SlowVAEError(f"cannot read video {path}: {reason}")
 
 

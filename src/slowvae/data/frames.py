@@ -105,8 +105,12 @@ def _fingerprint(sequences: list[Sequence]) -> dict[str, Any]:
                 raise SlowVAEError(f"cannot read {f}: {err.strerror}") from None
             stats.append((str(f), st.st_size, st.st_mtime_ns))
     digest = hashlib.sha256(json.dumps(sorted(set(stats))).encode()).hexdigest()
-    return {"files": len(set(stats)), "bytes": sum(s for _, s, _ in set(stats)),
-            "mtime_ns": max(m for _, _, m in stats), "hash": digest}
+    return {
+        "files": len(set(stats)),
+        "bytes": sum(s for _, s, _ in set(stats)),
+        "mtime_ns": max(m for _, _, m in stats),
+        "hash": digest,
+    }
 
 
 def _npy_header(shape: tuple[int, ...]) -> bytes:
@@ -148,8 +152,9 @@ class FrameSet:
         return np.asarray(self.names, dtype=object)[seq], np.arange(len(self)) - self.first[seq]
 
 
-def _decode(sequences: list[Sequence], tmp: Path, binary: bool, progress: Progress | None,
-            label: str) -> tuple[list[int], bool]:
+def _decode(
+    sequences: list[Sequence], tmp: Path, binary: bool, progress: Progress | None, label: str
+) -> tuple[list[int], bool]:
     """Decode every sequence into ``tmp`` (a ``.npy`` with a reserved header); returns the
     sequence lengths and whether the stored frames are 0/1."""
     total: int | None = 0
@@ -223,8 +228,9 @@ def _lock(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def open_frames(path: str | Path, *, binary: bool = False, root: Path | None = None,
-                progress: Progress | None = None) -> FrameSet:
+def open_frames(
+    path: str | Path, *, binary: bool = False, root: Path | None = None, progress: Progress | None = None
+) -> FrameSet:
     """The decoded frames of input ``path``, decoding them into the cache when absent or stale.
 
     ``binary`` forces 0/1 frames (module docstring). ``progress`` is called while decoding.
@@ -241,9 +247,15 @@ def open_frames(path: str | Path, *, binary: bool = False, root: Path | None = N
         if meta is None:
             with atomic_path(npy) as tmp:
                 lengths, stored_binary = _decode(sequences, tmp, bool(binary), progress, str(path))
-            meta = {"format": CACHE_FORMAT, "input": str(path), "fingerprint": fingerprint,
-                    "binary_forced": bool(binary), "binary": stored_binary,
-                    "sequences": [s.name for s in sequences], "lengths": lengths}
+            meta = {
+                "format": CACHE_FORMAT,
+                "input": str(path),
+                "fingerprint": fingerprint,
+                "binary_forced": bool(binary),
+                "binary": stored_binary,
+                "sequences": [s.name for s in sequences],
+                "lengths": lengths,
+            }
             with atomic_path(meta_path) as tmp:
                 tmp.write_text(json.dumps(meta, indent=1) + "\n")
     return FrameSet(load_npy(npy), meta)
@@ -288,8 +300,10 @@ def read_truth(csv_path: str | Path, frames: FrameSet) -> tuple[tuple[str, ...],
         raise SlowVAEError(f"cannot read ground-truth CSV {csv_path}: {err}") from None
     header = [h.strip() for h in rows[0]] if rows else []
     if header[:2] != ["sequence", "frame"] or len(header) < 3:
-        raise SlowVAEError(f"{csv_path}: the header must be `sequence,frame,` then one column per latent; "
-                           f"found {','.join(header) or 'nothing'}")
+        raise SlowVAEError(
+            f"{csv_path}: the header must be `sequence,frame,` then one column per latent; "
+            f"found {','.join(header) or 'nothing'}"
+        )
     names = tuple(header[2:])
     seq_index = {name: i for i, name in enumerate(frames.names)}
     values = np.full((len(frames), len(names)), np.nan)
@@ -311,7 +325,9 @@ def read_truth(csv_path: str | Path, frames: FrameSet) -> tuple[tuple[str, ...],
         except ValueError:
             raise SlowVAEError(f"{where}: frame must be an integer and latents numbers; got {row}") from None
         if not 0 <= t < frames.lengths[s]:
-            raise SlowVAEError(f"{where}: frame {t} of sequence {seq!r} does not exist (it has {frames.lengths[s]} frames, from 0)")
+            raise SlowVAEError(
+                f"{where}: frame {t} of sequence {seq!r} does not exist (it has {frames.lengths[s]} frames, from 0)"
+            )
         if not np.all(np.isfinite(latents)):
             raise SlowVAEError(f"{where}: latents must be finite numbers; got {row[2:]}")
         r = frames.first[s] + t
@@ -322,8 +338,10 @@ def read_truth(csv_path: str | Path, frames: FrameSet) -> tuple[tuple[str, ...],
     if not seen.all():
         missing = int(np.flatnonzero(~seen)[0])
         s = int(frames.sequence_of(np.array([missing]))[0])
-        raise SlowVAEError(f"{csv_path}: {int((~seen).sum())} frames of {frames.input} have no row "
-                           f"(first: sequence {frames.names[s]!r} frame {missing - frames.first[s]})")
+        raise SlowVAEError(
+            f"{csv_path}: {int((~seen).sum())} frames of {frames.input} have no row "
+            f"(first: sequence {frames.names[s]!r} frame {missing - frames.first[s]})"
+        )
     return names, values
 
 
@@ -336,8 +354,16 @@ class FramesSource:
 
     evaluation = ("mcc",)
 
-    def __init__(self, path: str | Path, *, max_dt: int = 1, binary: bool = False, truth: str | Path | None = None,
-                 root: Path | None = None, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_dt: int = 1,
+        binary: bool = False,
+        truth: str | Path | None = None,
+        root: Path | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         if int(max_dt) != max_dt or max_dt < 1:
             raise SlowVAEError(f"--max-dt must be a whole number of frames, at least 1; got {max_dt}")
         self.max_dt = int(max_dt)

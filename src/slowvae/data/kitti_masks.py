@@ -78,7 +78,9 @@ def convert_pickle(path: Path) -> dict[str, Path]:
     for i, (m, lat) in enumerate(zip(masks, lats)):
         m, lat = np.asarray(m), np.asarray(lat)
         if m.ndim != 3 or m.shape[1:] != (64, 64) or lat.shape != (len(m), 3):
-            raise SlowVAEError(f"{path}: sequence {i} has masks {m.shape} and latents {lat.shape}; expected (T, 64, 64) and (T, 3)")
+            raise SlowVAEError(
+                f"{path}: sequence {i} has masks {m.shape} and latents {lat.shape}; expected (T, 64, 64) and (T, 3)"
+            )
         lengths.append(len(m))
     out = _converted_paths(path)
     save_npy(out["masks"], np.concatenate([pack_binary(np.asarray(m)) for m in masks]))
@@ -105,7 +107,9 @@ class KittiMasks:
             path = folder / PICKLE
             if not path.is_file():
                 raise MissingDataError(
-                    "kitti-masks", folder, f"no {PICKLE}",
+                    "kitti-masks",
+                    folder,
+                    f"no {PICKLE}",
                     how="fetch it with `slowvae data download kitti-masks` (needs internet) or build it "
                     "with `slowvae data build kitti-masks --mots DIR`",
                 )
@@ -118,7 +122,8 @@ class KittiMasks:
         conv = _converted_paths(path)
         st = path.stat()
         fresh = conv["meta"].is_file() and json.loads(conv["meta"].read_text()) == {
-            "size": st.st_size, "mtime_ns": st.st_mtime_ns
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
         }
         if not fresh:
             conv = convert_pickle(path)

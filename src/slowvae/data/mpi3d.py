@@ -31,8 +31,13 @@ from slowvae.errors import SlowVAEError
 
 VARIANTS = ("toy", "realistic", "real")
 FACTOR_NAMES = (
-    "object_color", "object_shape", "object_size", "camera_height",
-    "background_color", "horizontal_axis", "vertical_axis",
+    "object_color",
+    "object_shape",
+    "object_size",
+    "camera_height",
+    "background_color",
+    "horizontal_axis",
+    "vertical_axis",
 )
 FACTOR_SIZES = (6, 6, 2, 3, 3, 40, 40)
 
@@ -81,10 +86,14 @@ class MPI3D(GroundTruthData):
         self._images = open_images(path)
         n = int(np.prod(self.factor_sizes))
         if self._images.ndim != 4 or self._images.shape[1:] != (64, 64, 3) or self._images.dtype != np.uint8:
-            raise SlowVAEError(f"{path}: images are {self._images.dtype} {self._images.shape}, expected uint8 (N, 64, 64, 3)")
+            raise SlowVAEError(
+                f"{path}: images are {self._images.dtype} {self._images.shape}, expected uint8 (N, 64, 64, 3)"
+            )
         if len(self._images) != n:
             hint = " (an old toy release has sizes [4,4,2,3,3,40,40]; this loader needs the final 6x6 one)"
-            raise SlowVAEError(f"{path}: {len(self._images)} images, but factor sizes {self.factor_sizes} make {n}{hint}")
+            raise SlowVAEError(
+                f"{path}: {len(self._images)} images, but factor sizes {self.factor_sizes} make {n}{hint}"
+            )
 
     def images(self, factors: np.ndarray) -> np.ndarray:
         """uint8 images (N, 3, 64, 64) for factor indices (N, 7)."""

@@ -27,9 +27,7 @@ class PairSource(Protocol):
     binary: bool
     latent_names: tuple[str, ...]
 
-    def sample_pairs(
-        self, n: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def sample_pairs(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """n pairs: x_t, x_t' uint8 (n, C, 64, 64) and latents_t, latents_t' (n, L)."""
 
     def sample_eval(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -49,9 +47,7 @@ class GroundTruthPairs:
         self.categorical = tuple(dataset.categorical)
         self.factor_sizes = tuple(dataset.factor_sizes)
 
-    def sample_pairs(
-        self, n: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def sample_pairs(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         f0 = self.dataset.sample_factors(n, rng)
         f1 = self.transitions.sample(self.dataset, f0, rng)
         both = self.dataset.images(np.concatenate([f0, f1]))

@@ -237,11 +237,16 @@ def _prepare_kitti(folder: Path) -> None:
     KittiMasks(folder / PICKLE)  # converts the pickle into mapped arrays
 
 
-_DSPRITES_BASE = ("https://github.com/deepmind/dsprites-dataset/raw/master/",
-                  "https://github.com/google-deepmind/dsprites-dataset/raw/master/",
-                  "https://raw.githubusercontent.com/deepmind/dsprites-dataset/master/")
-_MPI3D_MD5 = {"toy": "55889cb7c7dfc655d6e0277beee88868", "realistic": "59a6225b88b635365f70c91b3e52f70f",
-              "real": "0f33f609918fb5c97996692f91129802"}
+_DSPRITES_BASE = (
+    "https://github.com/deepmind/dsprites-dataset/raw/master/",
+    "https://github.com/google-deepmind/dsprites-dataset/raw/master/",
+    "https://raw.githubusercontent.com/deepmind/dsprites-dataset/master/",
+)
+_MPI3D_MD5 = {
+    "toy": "55889cb7c7dfc655d6e0277beee88868",
+    "realistic": "59a6225b88b635365f70c91b3e52f70f",
+    "real": "0f33f609918fb5c97996692f91129802",
+}
 _NORB = (
     ("5x46789x9x18x6x2x96x96-training", "dat", "66054832f9accfe74a0f4c36a75bc0a2", 131_896_188),
     ("5x46789x9x18x6x2x96x96-training", "cat", "23c8b86101fbf0904a000b43d3ed2fd9", 348),
@@ -257,101 +262,188 @@ def _mpi3d(variant: str) -> DatasetEntry:
     return DatasetEntry(
         name=f"mpi3d-{variant}",
         factors="color 6, shape 6, size 2, height 3, background 3, horizontal 40, vertical 40",
-        size="12.7 GB", licence="CC-BY-4.0", source="huggingface.co/datasets/waleedgondal/mpi3d",
+        size="12.7 GB",
+        licence="CC-BY-4.0",
+        source="huggingface.co/datasets/waleedgondal/mpi3d",
         folder=f"mpi3d_{variant}",
-        remotes=(Remote(name, (
-            f"https://huggingface.co/datasets/waleedgondal/mpi3d/resolve/main/{name}",
-            f"https://storage.googleapis.com/disentanglement_dataset/Final_Dataset/{name}",
-        ), known_md5=(_MPI3D_MD5[variant],)),),
+        remotes=(
+            Remote(
+                name,
+                (
+                    f"https://huggingface.co/datasets/waleedgondal/mpi3d/resolve/main/{name}",
+                    f"https://storage.googleapis.com/disentanglement_dataset/Final_Dataset/{name}",
+                ),
+                known_md5=(_MPI3D_MD5[variant],),
+            ),
+        ),
         grid=_mpi3d_grid(variant),
         prepare=_prepare_mpi3d(variant),
         note="no checksum for the 2025 re-upload: the first download's sha256 is recorded",
     )
 
 
-_NATURAL_CSV = Remote("downscale_keepaspect.csv", (
-    "https://zenodo.org/records/3948069/files/downscale_keepaspect.csv?download=1",
-    "https://zenodo.org/record/3948069/files/downscale_keepaspect.csv?download=1",
-))
+_NATURAL_CSV = Remote(
+    "downscale_keepaspect.csv",
+    (
+        "https://zenodo.org/records/3948069/files/downscale_keepaspect.csv?download=1",
+        "https://zenodo.org/record/3948069/files/downscale_keepaspect.csv?download=1",
+    ),
+)
 
 
 #: dataset name -> entry, in the order `slowvae data list` shows them
 DATASETS: dict[str, DatasetEntry] = {
     entry.name: entry
     for entry in (
-        DatasetEntry("dsprites-procedural", "shape 3, scale 6, orientation 40, x 32, y 32", "-",
-                    "MIT (this package)", "rendered on demand (approximation of dSprites)", grid=_procedural_dsprites),
         DatasetEntry(
-            "dsprites", "shape 3, scale 6, orientation 40, x 32, y 32", "26 MB", "Apache-2.0",
-            "github.com/deepmind/dsprites-dataset", folder="dsprites",
-            remotes=(Remote("dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
-                            tuple(b + "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz" for b in _DSPRITES_BASE),
-                            md5="7da33b31b13a06f4b04a70402ce90c2e"),),
-            grid=_dsprites, prepare=_prepare_dsprites,
+            "dsprites-procedural",
+            "shape 3, scale 6, orientation 40, x 32, y 32",
+            "-",
+            "MIT (this package)",
+            "rendered on demand (approximation of dSprites)",
+            grid=_procedural_dsprites,
         ),
         DatasetEntry(
-            "shapes3d", "floor hue 10, wall hue 10, object hue 10, scale 8, shape 4, orientation 15", "268 MB",
-            "Apache-2.0", "storage.googleapis.com/3d-shapes", folder="3dshapes",
-            remotes=(Remote("3dshapes.h5", ("https://storage.googleapis.com/3d-shapes/3dshapes.h5",),
-                            md5="099a2078d58cec4daad0702c55d06868",
-                            sha256="0a0f6ed98baff276a50f3a081a7434d788da63cb135a98189b2a5b5769be1785",
-                            size=267_573_662),),
-            grid=_shapes3d, note="needs h5py (pip install 'slowvae[hdf5]')",
+            "dsprites",
+            "shape 3, scale 6, orientation 40, x 32, y 32",
+            "26 MB",
+            "Apache-2.0",
+            "github.com/deepmind/dsprites-dataset",
+            folder="dsprites",
+            remotes=(
+                Remote(
+                    "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",
+                    tuple(b + "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz" for b in _DSPRITES_BASE),
+                    md5="7da33b31b13a06f4b04a70402ce90c2e",
+                ),
+            ),
+            grid=_dsprites,
+            prepare=_prepare_dsprites,
+        ),
+        DatasetEntry(
+            "shapes3d",
+            "floor hue 10, wall hue 10, object hue 10, scale 8, shape 4, orientation 15",
+            "268 MB",
+            "Apache-2.0",
+            "storage.googleapis.com/3d-shapes",
+            folder="3dshapes",
+            remotes=(
+                Remote(
+                    "3dshapes.h5",
+                    ("https://storage.googleapis.com/3d-shapes/3dshapes.h5",),
+                    md5="099a2078d58cec4daad0702c55d06868",
+                    sha256="0a0f6ed98baff276a50f3a081a7434d788da63cb135a98189b2a5b5769be1785",
+                    size=267_573_662,
+                ),
+            ),
+            grid=_shapes3d,
+            note="needs h5py (pip install 'slowvae[hdf5]')",
         ),
         _mpi3d("toy"),
         _mpi3d("realistic"),
         _mpi3d("real"),
         DatasetEntry(
-            "cars3d", "elevation 4, azimuth 24, car 183", "unknown", "no licence stated",
-            "scottreed.info (Reed et al. 2015)", folder="cars",
-            remotes=(Remote("nips2015-analogy-data.tar.gz", (
-                "http://www.scottreed.info/files/nips2015-analogy-data.tar.gz",
-                "http://www-personal.umich.edu/~reedscot/files/nips2015-analogy-data.tar.gz",
-            ), md5="4e866a7919c1beedf53964e6f7a23686"),),
-            grid=_cars3d, prepare=_prepare_cars,
+            "cars3d",
+            "elevation 4, azimuth 24, car 183",
+            "unknown",
+            "no licence stated",
+            "scottreed.info (Reed et al. 2015)",
+            folder="cars",
+            remotes=(
+                Remote(
+                    "nips2015-analogy-data.tar.gz",
+                    (
+                        "http://www.scottreed.info/files/nips2015-analogy-data.tar.gz",
+                        "http://www-personal.umich.edu/~reedscot/files/nips2015-analogy-data.tar.gz",
+                    ),
+                    md5="4e866a7919c1beedf53964e6f7a23686",
+                ),
+            ),
+            grid=_cars3d,
+            prepare=_prepare_cars,
         ),
         DatasetEntry(
-            "smallnorb", "category 5, instance 10 (nuisance), elevation 9, azimuth 18, lighting 6",
-            "263 MB", "no licence stated", "cs.nyu.edu/~ylclab/data/norb-v1.0-small",
+            "smallnorb",
+            "category 5, instance 10 (nuisance), elevation 9, azimuth 18, lighting 6",
+            "263 MB",
+            "no licence stated",
+            "cs.nyu.edu/~ylclab/data/norb-v1.0-small",
             folder="small_norb",
             remotes=tuple(
-                Remote(f"smallnorb-{chunk}-{kind}.mat.gz",
-                       (f"https://cs.nyu.edu/~ylclab/data/norb-v1.0-small/smallnorb-{chunk}-{kind}.mat.gz",),
-                       md5=md5, size=size)
+                Remote(
+                    f"smallnorb-{chunk}-{kind}.mat.gz",
+                    (f"https://cs.nyu.edu/~ylclab/data/norb-v1.0-small/smallnorb-{chunk}-{kind}.mat.gz",),
+                    md5=md5,
+                    size=size,
+                )
                 for chunk, kind, md5, size in _NORB
             ),
-            grid=_smallnorb, pairs=_smallnorb_pairs, prepare=_prepare_norb,
+            grid=_smallnorb,
+            pairs=_smallnorb_pairs,
+            prepare=_prepare_norb,
         ),
         DatasetEntry(
-            "natural-sprites", "x, y, scale (continuous; MCC only), angle 40, shape 4", "~10 MB",
-            "see Zenodo record 3948069", "zenodo.org/record/3948069 (YouTube-VIS masks)", folder="natural_sprites",
-            pairs=_natural_sprites, remotes=(_NATURAL_CSV,), prepare=_prepare_natural,
+            "natural-sprites",
+            "x, y, scale (continuous; MCC only), angle 40, shape 4",
+            "~10 MB",
+            "see Zenodo record 3948069",
+            "zenodo.org/record/3948069 (YouTube-VIS masks)",
+            folder="natural_sprites",
+            pairs=_natural_sprites,
+            remotes=(_NATURAL_CSV,),
+            prepare=_prepare_natural,
             extra={"gridded": "natural-sprites-binned"},
             note="no published checksum: the first download's sha256 is recorded",
         ),
         DatasetEntry(
-            "natural-sprites-binned", "x 32, y 32, scale 6, angle 40, shape 4", "~10 MB",
-            "see Zenodo record 3948069", "zenodo.org/record/3948069 (same CSV)", folder="natural_sprites",
-            grid=_natural_binned, pairs=_natural_binned_pairs, remotes=(_NATURAL_CSV,), prepare=_prepare_natural,
+            "natural-sprites-binned",
+            "x 32, y 32, scale 6, angle 40, shape 4",
+            "~10 MB",
+            "see Zenodo record 3948069",
+            "zenodo.org/record/3948069 (same CSV)",
+            folder="natural_sprites",
+            grid=_natural_binned,
+            pairs=_natural_binned_pairs,
+            remotes=(_NATURAL_CSV,),
+            prepare=_prepare_natural,
             same_files_as="natural-sprites",
         ),
-        DatasetEntry("natural-like", "x, y, scale (continuous; MCC only), angle 40, shape 4", "-",
-                    "MIT (this package)", "synthetic: generalized-Laplace steps fitted to YouTube-VOS",
-                     pairs=_natural_like),
         DatasetEntry(
-            "kitti-masks", "y, x, area (continuous; MCC only)", "~350 MB", "CC BY-NC-SA 3.0 (KITTI MOTS)",
-            "zenodo.org/record/3931823, or `data build kitti-masks --mots DIR`", folder="kitti",
-            remotes=(Remote("kitti_peds_v2.pickle", (
-                "https://zenodo.org/records/3931823/files/kitti_peds_v2.pickle?download=1",
-                "https://zenodo.org/record/3931823/files/kitti_peds_v2.pickle?download=1",
-            )),),
-            pairs=_kitti_masks, prepare=_prepare_kitti,
+            "natural-like",
+            "x, y, scale (continuous; MCC only), angle 40, shape 4",
+            "-",
+            "MIT (this package)",
+            "synthetic: generalized-Laplace steps fitted to YouTube-VOS",
+            pairs=_natural_like,
+        ),
+        DatasetEntry(
+            "kitti-masks",
+            "y, x, area (continuous; MCC only)",
+            "~350 MB",
+            "CC BY-NC-SA 3.0 (KITTI MOTS)",
+            "zenodo.org/record/3931823, or `data build kitti-masks --mots DIR`",
+            folder="kitti",
+            remotes=(
+                Remote(
+                    "kitti_peds_v2.pickle",
+                    (
+                        "https://zenodo.org/records/3931823/files/kitti_peds_v2.pickle?download=1",
+                        "https://zenodo.org/record/3931823/files/kitti_peds_v2.pickle?download=1",
+                    ),
+                ),
+            ),
+            pairs=_kitti_masks,
+            prepare=_prepare_kitti,
             note="no published checksum: the first download's sha256 is recorded",
         ),
         DatasetEntry(
-            "frames:", "none, or the columns of a --truth CSV (continuous or integer)", "-", "the user's own",
+            "frames:",
+            "none, or the columns of a --truth CSV (continuous or integer)",
+            "-",
+            "the user's own",
             "your image folders, .npy/.npz arrays or videos (frames:PATH, decoded once into a cache)",
-            pairs=_frames, extra={"options": _FRAMES_OPTIONS},
+            pairs=_frames,
+            extra={"options": _FRAMES_OPTIONS},
             note="pairs are frames dt ~ U{1..max_dt} apart within one sequence; `slowvae data clean frames` "
             "removes the caches",
         ),

@@ -57,7 +57,13 @@ def status(name: str, root: Path | None = None, *, verify: bool = True) -> dict[
         state = "incomplete"
     else:
         state = "missing"
-    size = human_size(folder_size(folder)) if state != "missing" else f"({d.size} to fetch)" if d.size != "unknown" else "(size unknown)"
+    size = (
+        human_size(folder_size(folder))
+        if state != "missing"
+        else f"({d.size} to fetch)"
+        if d.size != "unknown"
+        else "(size unknown)"
+    )
     return {"name": name, "status": state, "where": str(folder), "size": size}
 
 

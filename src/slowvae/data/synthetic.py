@@ -123,9 +123,7 @@ class SyntheticPairs:
         z0 = rng.standard_normal((n, self.dim))
         return z0, z0 + sample_gennorm((n, self.dim), self.alpha, self.rate, rng)
 
-    def sample_pairs(
-        self, n: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def sample_pairs(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """n pairs: x_{t-1}, x_t float32 (n, obs_dim) and z_{t-1}, z_t float64 (n, d)."""
         z0, z1 = self.sample_latent_pairs(n, rng)
         x = self.mixing(np.concatenate([z0, z1])).astype(np.float32)

@@ -75,15 +75,11 @@ def _space_arrays(space: FactorSpace) -> tuple[np.ndarray, np.ndarray]:
         sizes = tuple(space.factor_sizes)
         categorical = tuple(space.categorical)
     except AttributeError:
-        raise SlowVAEError(
-            f"a factor space needs factor_sizes and categorical, got {type(space).__name__}"
-        ) from None
+        raise SlowVAEError(f"a factor space needs factor_sizes and categorical, got {type(space).__name__}") from None
     if not sizes:
         raise SlowVAEError("the factor space has no factors")
     if len(categorical) != len(sizes):
-        raise SlowVAEError(
-            f"categorical has {len(categorical)} entries but there are {len(sizes)} factors"
-        )
+        raise SlowVAEError(f"categorical has {len(categorical)} entries but there are {len(sizes)} factors")
     if any(not isinstance(s, Integral) or s < 1 for s in sizes):
         raise SlowVAEError(f"factor_sizes must be integers >= 1, got {sizes}")
     return np.asarray(sizes, dtype=np.int64), np.asarray(categorical, dtype=bool)
@@ -99,16 +95,13 @@ def _start_vector(start: Any, sizes: np.ndarray) -> np.ndarray:
 def _check_grid(sizes: np.ndarray) -> None:
     cells = math.prod(int(s) for s in sizes)
     if cells > _MAX_GRID_CELLS:
-        raise SlowVAEError(
-            f"the grid has {cells} cells; probabilities() handles at most {_MAX_GRID_CELLS}"
-        )
+        raise SlowVAEError(f"the grid has {cells} cells; probabilities() handles at most {_MAX_GRID_CELLS}")
 
 
 def _check_rate(rate: Any) -> float:
     if isinstance(rate, bool) or not isinstance(rate, Real) or not math.isfinite(rate) or rate <= 0:
         raise SlowVAEError(
-            f"rate must be a finite number > 0 (or None for rate ~ U(1, 10) per pair, the "
-            f"reference's -1), got {rate!r}"
+            f"rate must be a finite number > 0 (or None for rate ~ U(1, 10) per pair, the reference's -1), got {rate!r}"
         )
     return float(rate)
 
@@ -145,9 +138,7 @@ def _draw(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.count_nonzero(cdf <= u[:, None], axis=1).astype(np.int64)
 
 
-def laplace_jump_probabilities(
-    size: int, rate: float, start: int, *, exclude_start: bool = False
-) -> np.ndarray:
+def laplace_jump_probabilities(size: int, rate: float, start: int, *, exclude_start: bool = False) -> np.ndarray:
     """The LAP law of one factor: ``P(f'_j = v)`` for ``v = 0..size-1`` from index ``start``.
 
     ``P(v) ∝ Laplace(v; start, ln(size)/rate)`` on the integer grid, renormalised (truncated at
@@ -239,9 +230,7 @@ class LaplaceTransitions:
                 if not sel.any():
                     continue
                 rows = same[sel]
-                cdf = self._cdf_rows(
-                    int(sizes[j]), start[rows, j], None if rate is None else rate[rows], True
-                )
+                cdf = self._cdf_rows(int(sizes[j]), start[rows, j], None if rate is None else rate[rows], True)
                 out[rows, j] = _draw(cdf, u2[sel])
         return out
 
@@ -307,9 +296,7 @@ class UniformKTransitions:
                 f"unknown variant {variant!r} for UniformKTransitions; known: {', '.join(_UNIFORM_VARIANTS)}"
             )
         if k is not None and (isinstance(k, bool) or not isinstance(k, Integral) or k < 1):
-            raise SlowVAEError(
-                f"k must be an integer >= 1 (or None for k ~ U{{1..K-1}} per pair), got {k!r}"
-            )
+            raise SlowVAEError(f"k must be an integer >= 1 (or None for k ~ U{{1..K-1}} per pair), got {k!r}")
         self.k = None if k is None else int(k)
         self.variant = variant
 
@@ -323,8 +310,7 @@ class UniformKTransitions:
         n_factors = len(sizes)
         if self.k is None and n_factors < 2:
             raise SlowVAEError(
-                "k=None draws k from {1..K-1}, which needs at least 2 factors; "
-                f"this space has {n_factors}: pass k=1"
+                f"k=None draws k from {{1..K-1}}, which needs at least 2 factors; this space has {n_factors}: pass k=1"
             )
         if self.k is not None and self.k > n_factors:
             raise SlowVAEError(f"k={self.k} is larger than the number of factors ({n_factors})")
@@ -417,9 +403,7 @@ def make_transitions(
         return LaplaceTransitions(rate)
     if kind == "uniform":
         if rate != 1.0:
-            raise SlowVAEError(
-                f"rate={rate!r} applies to kind 'laplace' only; kind 'uniform' takes k and variant"
-            )
+            raise SlowVAEError(f"rate={rate!r} applies to kind 'laplace' only; kind 'uniform' takes k and variant")
         return UniformKTransitions(k, variant)
     raise SlowVAEError(f"unknown transitions kind {kind!r}; known: {', '.join(TRANSITION_KINDS)}")
 

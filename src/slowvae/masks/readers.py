@@ -79,9 +79,7 @@ def png_id_maps(folder: Path) -> Iterator[tuple[int, np.ndarray]]:
         yield t, read_id_png(p)
 
 
-def read_mask_dir(
-    folder: str | Path, *, reference: bool = False, min_area: float | None = None
-) -> list[np.ndarray]:
+def read_mask_dir(folder: str | Path, *, reference: bool = False, min_area: float | None = None) -> list[np.ndarray]:
     """Tracks from a folder of per-frame PNG id maps (one object per nonzero id), frames in
     file-name order (numeric names give the frame numbers, so missing frames are gaps)."""
     folder = Path(folder)
@@ -89,9 +87,7 @@ def read_mask_dir(
         raise SlowVAEError(f"--mask-dir: {folder} is not a folder")
     if not any(folder.glob("*.png")):
         raise SlowVAEError(f"--mask-dir: no .png files in {folder}")
-    return tracks_from_id_maps(
-        png_id_maps(folder), reference=reference, min_area=min_area, name=str(folder)
-    )
+    return tracks_from_id_maps(png_id_maps(folder), reference=reference, min_area=min_area, name=str(folder))
 
 
 # ---------------------------------------------------------------- binary masks (.npy)
@@ -151,9 +147,7 @@ def mots_txt_id_maps(
             if size is None:
                 size = (h, w)
             elif (h, w) != size:
-                raise SlowVAEError(
-                    f"{path}:{lineno}: frames have mixed shapes: {size[0]}x{size[1]} and {h}x{w}"
-                )
+                raise SlowVAEError(f"{path}:{lineno}: frames have mixed shapes: {size[0]}x{size[1]} and {h}x{w}")
             by_frame[t]  # the frame exists even when all its objects are filtered out
             if obj == 0 or (drop_ignore and obj == MOTS_IGNORE) or (classes is not None and cls not in classes):
                 continue
@@ -216,8 +210,13 @@ def read_mots(
         frames = png_id_maps(path) if kind == "png" else mots_txt_id_maps(path, cls)
         # a sequence without objects of these classes adds nothing
         tracks += tracks_from_id_maps(
-            frames, keep=keep, drop=(0, MOTS_IGNORE), reference=reference,
-            min_area=min_area, name=str(path), allow_empty=True,
+            frames,
+            keep=keep,
+            drop=(0, MOTS_IGNORE),
+            reference=reference,
+            min_area=min_area,
+            name=str(path),
+            allow_empty=True,
         )
     if not tracks:
         raise SlowVAEError(f"--mots: no object of classes {sorted(cls) if cls else 'any'} in {root}")
@@ -241,9 +240,7 @@ def _parse_cell(cell: str, where: str) -> list | None:
         raise SlowVAEError(f"{where}: cannot parse cell {cell[:60]!r} (expected e.g. '[(y, x, area), None]')") from None
     if value is None:
         return None
-    if isinstance(value, tuple) and len(value) == 3 and all(
-        v is None or isinstance(v, (int, float)) for v in value
-    ):
+    if isinstance(value, tuple) and len(value) == 3 and all(v is None or isinstance(v, (int, float)) for v in value):
         value = [value]  # a single window written without the list
     if not isinstance(value, (list, tuple)):
         raise SlowVAEError(f"{where}: cell {cell[:60]!r} is not a list of windows")

@@ -60,8 +60,7 @@ def reference_resize(id_map: np.ndarray) -> np.ndarray:
     out_w = int(w // (h / WINDOW))
     if out_w < WINDOW:
         raise SlowVAEError(
-            f"reference windowing needs frames at least as wide as high; got {h}x{w}, "
-            f"which resizes to {WINDOW}x{out_w}"
+            f"reference windowing needs frames at least as wide as high; got {h}x{w}, which resizes to {WINDOW}x{out_w}"
         )
     rows = np.minimum(np.floor(np.arange(WINDOW, dtype=np.float32) * np.float32(h / WINDOW)), h - 1)
     cols = np.minimum(np.floor(np.arange(out_w, dtype=np.float32) * np.float32(w / out_w)), w - 1)

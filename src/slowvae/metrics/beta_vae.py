@@ -76,8 +76,12 @@ def beta_vae_score(
     if batch_size < 1:
         raise SlowVAEError("batch_size must be >= 1")
     gen = as_generator(rng)
-    x_tr, y_tr = beta_vae_features(dataset, encode, gen, num_train, batch_size=batch_size, images_per_call=images_per_call)
-    x_ev, y_ev = beta_vae_features(dataset, encode, gen, num_eval, batch_size=batch_size, images_per_call=images_per_call)
+    x_tr, y_tr = beta_vae_features(
+        dataset, encode, gen, num_train, batch_size=batch_size, images_per_call=images_per_call
+    )
+    x_ev, y_ev = beta_vae_features(
+        dataset, encode, gen, num_eval, batch_size=batch_size, images_per_call=images_per_call
+    )
     if len(np.unique(y_tr)) < 2:
         raise SlowVAEError("BetaVAE score needs at least two factors (and enough training points to see them)")
     clf = LogisticRegression(C=lr_C, solver=lr_solver, max_iter=lr_max_iter, tol=lr_tol, random_state=seed_from(gen))

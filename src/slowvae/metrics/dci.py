@@ -51,8 +51,15 @@ def _hist_importances(model: Any, d: int) -> np.ndarray:
 
 
 def _fit_factor(
-    x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, backend: str, seed: int,
-    n_estimators: int, max_depth: int, learning_rate: float,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    backend: str,
+    seed: int,
+    n_estimators: int,
+    max_depth: int,
+    learning_rate: float,
 ) -> tuple[np.ndarray, float, float]:
     """Fit one booster predicting factor y (N,) from codes x (N, D): (importance (D,), train acc, test acc)."""
     d = x.shape[1]
@@ -63,9 +70,17 @@ def _fit_factor(
         from sklearn.ensemble import GradientBoostingClassifier
 
         model = GradientBoostingClassifier(
-            loss="log_loss", learning_rate=learning_rate, n_estimators=n_estimators, subsample=1.0,
-            min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
-            max_depth=max_depth, min_impurity_decrease=0.0, max_features=None, max_leaf_nodes=None,
+            loss="log_loss",
+            learning_rate=learning_rate,
+            n_estimators=n_estimators,
+            subsample=1.0,
+            min_samples_split=2,
+            min_samples_leaf=1,
+            min_weight_fraction_leaf=0.0,
+            max_depth=max_depth,
+            min_impurity_decrease=0.0,
+            max_features=None,
+            max_leaf_nodes=None,
             random_state=seed,
         )
         model.fit(x, y)
@@ -74,10 +89,23 @@ def _fit_factor(
         import lightgbm
 
         model = lightgbm.LGBMClassifier(
-            n_estimators=n_estimators, max_depth=max_depth, num_leaves=2**max_depth, learning_rate=learning_rate,
-            min_child_samples=1, min_child_weight=1e-3, min_split_gain=0.0, reg_lambda=0.0, subsample=1.0,
-            colsample_bytree=1.0, max_bin=255, importance_type="gain", random_state=seed, n_jobs=1,
-            deterministic=True, force_row_wise=True, verbose=-1,
+            n_estimators=n_estimators,
+            max_depth=max_depth,
+            num_leaves=2**max_depth,
+            learning_rate=learning_rate,
+            min_child_samples=1,
+            min_child_weight=1e-3,
+            min_split_gain=0.0,
+            reg_lambda=0.0,
+            subsample=1.0,
+            colsample_bytree=1.0,
+            max_bin=255,
+            importance_type="gain",
+            random_state=seed,
+            n_jobs=1,
+            deterministic=True,
+            force_row_wise=True,
+            verbose=-1,
         )
         model.fit(x, y)
         imp = np.abs(np.asarray(model.booster_.feature_importance(importance_type="gain"), dtype=np.float64))
@@ -85,8 +113,15 @@ def _fit_factor(
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         model = HistGradientBoostingClassifier(
-            learning_rate=learning_rate, max_iter=n_estimators, max_depth=max_depth, max_leaf_nodes=2**max_depth,
-            min_samples_leaf=1, l2_regularization=0.0, max_bins=255, early_stopping=False, random_state=seed,
+            learning_rate=learning_rate,
+            max_iter=n_estimators,
+            max_depth=max_depth,
+            max_leaf_nodes=2**max_depth,
+            min_samples_leaf=1,
+            l2_regularization=0.0,
+            max_bins=255,
+            early_stopping=False,
+            random_state=seed,
         )
         from threadpoolctl import threadpool_limits
 
@@ -164,7 +199,17 @@ def dci(
     k = factors.shape[1]
     seeds = [seed_from(gen) for _ in range(k)]
     args = [
-        (codes, factors[:, j], test_codes, test_factors[:, j], backend, seeds[j], n_estimators, max_depth, learning_rate)
+        (
+            codes,
+            factors[:, j],
+            test_codes,
+            test_factors[:, j],
+            backend,
+            seeds[j],
+            n_estimators,
+            max_depth,
+            learning_rate,
+        )
         for j in range(k)
     ]
     if n_jobs == 1 or k == 1:

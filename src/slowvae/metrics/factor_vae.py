@@ -82,8 +82,12 @@ def factor_vae_score(
     Returns ``train_accuracy``, ``eval_accuracy``, ``num_active_dims`` (the real count; dlib reports
     D), ``votes_train`` (K, D) and ``votes_eval`` (K, D).
     """
-    for name, value in (("batch_size", batch_size), ("num_train", num_train), ("num_eval", num_eval),
-                        ("num_variance_estimate", num_variance_estimate)):
+    for name, value in (
+        ("batch_size", batch_size),
+        ("num_train", num_train),
+        ("num_eval", num_eval),
+        ("num_variance_estimate", num_variance_estimate),
+    ):
         if int(value) < (2 if name in ("batch_size", "num_variance_estimate") else 1):
             raise SlowVAEError(f"{name} is too small: {value}")
     if prune_threshold < 0:
@@ -95,8 +99,13 @@ def factor_vae_score(
     d = global_var.shape[0]
     if not active.any():
         zero = np.zeros((len(sizes), d), dtype=np.int64)
-        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0,
-                "votes_train": zero, "votes_eval": zero.copy()}
+        return {
+            "train_accuracy": 0.0,
+            "eval_accuracy": 0.0,
+            "num_active_dims": 0,
+            "votes_train": zero,
+            "votes_eval": zero.copy(),
+        }
     kw = dict(batch_size=batch_size, images_per_call=images_per_call)
     votes_tr = factor_vae_votes(dataset, encode, gen, num_train, global_var, active, **kw)
     votes_ev = factor_vae_votes(dataset, encode, gen, num_eval, global_var, active, **kw)

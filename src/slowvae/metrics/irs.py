@@ -40,8 +40,13 @@ def irs(
     z = codes[:, active]
     d, k = z.shape[1], factors.shape[1]
     if d == 0:
-        return {"irs": 0.0, "irs_matrix": np.zeros((0, k)), "irs_per_latent": np.zeros(0),
-                "irs_parent_factor": np.zeros(0, dtype=np.int64), "irs_num_active_dims": 0}
+        return {
+            "irs": 0.0,
+            "irs_matrix": np.zeros((0, k)),
+            "irs_per_latent": np.zeros(0),
+            "irs_parent_factor": np.zeros(0, dtype=np.int64),
+            "irs_num_active_dims": 0,
+        }
     max_dev = np.max(np.abs(z - z.mean(axis=0)), axis=0)
     mean_dev = np.zeros((d, k))
     for j in range(k):

@@ -127,7 +127,11 @@ def explicitness(
         if len(classes) < 2:
             raise SlowVAEError(f"explicitness is undefined: factor {j} takes a single value in the train rows")
         clf = LogisticRegression(
-            C=lr_C, solver=lr_solver, max_iter=lr_max_iter, tol=lr_tol, fit_intercept=True,
+            C=lr_C,
+            solver=lr_solver,
+            max_iter=lr_max_iter,
+            tol=lr_tol,
+            fit_intercept=True,
             random_state=seed_from(gen) if gen is not None else 0,
         )
         with warnings.catch_warnings(record=True) as caught:
@@ -167,8 +171,17 @@ def modularity_explicitness(
     out = modularity(codes, factors, num_bins=num_bins)
     out.update(
         explicitness(
-            codes, factors, test_codes, test_factors, lr_C=lr_C, lr_solver=lr_solver,
-            lr_max_iter=lr_max_iter, lr_tol=lr_tol, zero_std=zero_std, binarizer=binarizer, rng=rng,
+            codes,
+            factors,
+            test_codes,
+            test_factors,
+            lr_C=lr_C,
+            lr_solver=lr_solver,
+            lr_max_iter=lr_max_iter,
+            lr_tol=lr_tol,
+            zero_std=zero_std,
+            binarizer=binarizer,
+            rng=rng,
         )
     )
     return out

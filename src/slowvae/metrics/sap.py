@@ -56,8 +56,14 @@ def sap_score_matrix(
                 score[i, j] = np.mean(y_test == classes[0])
                 continue
             clf = LinearSVC(
-                C=svm_C, class_weight=svm_class_weight, dual=False, loss="squared_hinge",
-                penalty="l2", tol=svm_tol, max_iter=svm_max_iter, fit_intercept=True,
+                C=svm_C,
+                class_weight=svm_class_weight,
+                dual=False,
+                loss="squared_hinge",
+                penalty="l2",
+                tol=svm_tol,
+                max_iter=svm_max_iter,
+                fit_intercept=True,
                 intercept_scaling=1.0,
             )
             with warnings.catch_warnings(record=True) as caught:
@@ -97,9 +103,15 @@ def sap(
             raise SlowVAEError("discrete SAP needs test_codes and test_factors")
         test_codes, test_factors = check_test_pair(codes, factors, test_codes, test_factors)
     score, nc = sap_score_matrix(
-        codes, factors, test_codes, test_factors, continuous=continuous, svm_C=svm_C,
-        svm_class_weight=svm_class_weight, svm_max_iter=svm_max_iter, svm_tol=svm_tol,
+        codes,
+        factors,
+        test_codes,
+        test_factors,
+        continuous=continuous,
+        svm_C=svm_C,
+        svm_class_weight=svm_class_weight,
+        svm_max_iter=svm_max_iter,
+        svm_tol=svm_tol,
     )
     gap = _top_two_gap(score)
-    return {"sap": float(np.mean(gap)), "sap_per_factor": gap, "sap_score_matrix": score,
-            "sap_num_not_converged": nc}
+    return {"sap": float(np.mean(gap)), "sap_per_factor": gap, "sap_score_matrix": score, "sap_num_not_converged": nc}

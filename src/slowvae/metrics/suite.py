@@ -203,8 +203,11 @@ def compute_suite(
         split_codes, split_factors, test_codes, test_factors = split_train_test(
             codes, factors, stream("split"), max_test=max_test
         )
-        split_info = {"source": "seeded split of the given rows", "num_test": int(test_codes.shape[0]),
-                      "num_train": int(split_codes.shape[0])}
+        split_info = {
+            "source": "seeded split of the given rows",
+            "num_test": int(test_codes.shape[0]),
+            "num_train": int(split_codes.shape[0]),
+        }
 
     results: dict[str, Any] = {}
     detail: dict[str, Any] = {}
@@ -252,8 +255,12 @@ def compute_suite(
         "metric_settings": {m: settings[m] for m in selected},
         "rows_used": used,
         "test_split": split_info,
-        "versions": {"slowvae": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-                     "scikit-learn": sklearn.__version__},
+        "versions": {
+            "slowvae": __version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__,
+        },
     }
     for m in selected:
         if METRICS[m].versions is not None:

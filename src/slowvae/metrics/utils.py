@@ -42,9 +42,7 @@ def check_factors(factors: Any, n: int | None = None, name: str = "factors") -> 
         if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
             arr = arr.astype(np.int64)
         else:
-            raise SlowVAEError(
-                f"{name} must be integer factor indices, got dtype {arr.dtype} with non-integer values"
-            )
+            raise SlowVAEError(f"{name} must be integer factor indices, got dtype {arr.dtype} with non-integer values")
     if n is not None and arr.shape[0] != n:
         raise SlowVAEError(f"{name} has {arr.shape[0]} rows but the codes have {n}: N must match")
     return arr.astype(np.int64, copy=False)

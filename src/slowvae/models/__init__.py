@@ -16,7 +16,23 @@ from slowvae.models.slowvae import SlowVAE
 from slowvae.models.slowvae_gl import SlowVAEGL
 
 __all__ = [
-    "MODELS", "AdaGVAE", "AdaMLVAE", "AnnealedVAE", "BetaTCVAE", "BetaVAE", "ContrastivePairModel", "DIPVAEI",
-    "DIPVAEII", "FactorVAE", "InfoNCE", "PCL", "PairModel", "SlowVAE", "SlowVAEGL", "build_model",
-    "model_class", "model_names", "register_model",
+    "MODELS",
+    "AdaGVAE",
+    "AdaMLVAE",
+    "AnnealedVAE",
+    "BetaTCVAE",
+    "BetaVAE",
+    "ContrastivePairModel",
+    "DIPVAEI",
+    "DIPVAEII",
+    "FactorVAE",
+    "InfoNCE",
+    "PCL",
+    "PairModel",
+    "SlowVAE",
+    "SlowVAEGL",
+    "build_model",
+    "model_class",
+    "model_names",
+    "register_model",
 ]

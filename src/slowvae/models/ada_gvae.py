@@ -31,9 +31,7 @@ def changed_dims(delta: torch.Tensor) -> torch.Tensor:
     return (2 * (delta - low) >= high - low) | (high == low)
 
 
-def average_posteriors(
-    mu: torch.Tensor, logvar: torch.Tensor, rule: str
-) -> tuple[torch.Tensor, torch.Tensor]:
+def average_posteriors(mu: torch.Tensor, logvar: torch.Tensor, rule: str) -> tuple[torch.Tensor, torch.Tensor]:
     """The shared posterior (mean (B, D), log-variance (B, D)) of two posteriors (2, B, D).
 
     ``"gvae"``: mu = (mu1 + mu2)/2, s^2 = (s1^2 + s2^2)/2 (Locatello et al. 2020, eq. 7).

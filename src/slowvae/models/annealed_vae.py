@@ -24,7 +24,11 @@ class AnnealedVAE(IIDVAE):
     name = "annealed-vae"
     paper = "Burgess et al., Understanding disentangling in beta-VAE, NeurIPS 2017 workshop (arXiv:1804.03599, 2018)"
     defaults = {"c_max": 25.0, "gamma": 1000.0, "iteration_threshold": 100_000.0}
-    sweeps = {"c_max": (5.0, 10.0, 25.0, 50.0, 75.0, 100.0), "gamma": "fixed 1000", "iteration_threshold": "fixed 100000"}
+    sweeps = {
+        "c_max": (5.0, 10.0, 25.0, 50.0, 75.0, 100.0),
+        "gamma": "fixed 1000",
+        "iteration_threshold": "fixed 100000",
+    }
     hyper_help = {
         "c_max": "final KL capacity C_max in nats",
         "gamma": "weight of |KL - C|",

@@ -47,7 +47,9 @@ class BetaVAE(IIDVAE):
     """beta-VAE: R + beta KL(q(z|x) || N(0, I)) (Higgins et al. 2017, eq. 4)."""
 
     name = "beta-vae"
-    paper = "Higgins et al., beta-VAE: Learning Basic Visual Concepts with a Constrained Variational Framework, ICLR 2017"
+    paper = (
+        "Higgins et al., beta-VAE: Learning Basic Visual Concepts with a Constrained Variational Framework, ICLR 2017"
+    )
     defaults = {"beta": 8.0}
     sweeps = {"beta": _BETA_SWEEP}
     hyper_help = {

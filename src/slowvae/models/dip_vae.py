@@ -59,7 +59,9 @@ class DIPVAEI(IIDVAE):
         self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor, kl: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         lambda_od = self.hyper["lambda_od"]
-        dip = dip_penalty(dip_covariance(mu, logvar, self.dip_type), lambda_od, self.hyper["lambda_d_factor"] * lambda_od)
+        dip = dip_penalty(
+            dip_covariance(mu, logvar, self.dip_type), lambda_od, self.hyper["lambda_d_factor"] * lambda_od
+        )
         return {"regularizer": kl + dip, "dip": dip}
 
 

@@ -25,19 +25,24 @@ SHARES = ("latent", "all")
 LEARN = "learn"
 TIED = "tied"
 #: the prior's hyperparameters and their defaults (learn alpha and s, one per latent)
-GL_DEFAULTS: dict[str, float | str] = {"alpha": LEARN, "scale": LEARN, "share": "latent", "learn_from": 0.0,
-                                       "entropies": 1.0}
+GL_DEFAULTS: dict[str, float | str] = {
+    "alpha": LEARN,
+    "scale": LEARN,
+    "share": "latent",
+    "learn_from": 0.0,
+    "entropies": 1.0,
+}
 GL_HELP = {
     "alpha": f"shape of the generalized-Laplace transition prior: '{LEARN}' (default; starts at 1) or a "
-             f"number in [{ALPHA_MIN:g}, {ALPHA_MAX:g}] (1 = Laplace, 2 = Gaussian)",
+    f"number in [{ALPHA_MIN:g}, {ALPHA_MAX:g}] (1 = Laplace, 2 = Gaussian)",
     "scale": f"scale s of the transition prior: '{LEARN}' (default; starts at 1/rate), '{TIED}' (s follows alpha "
-             "so that the prior's variance stays 2 / rate^2, that of the Laplace with the rate) or a positive number",
+    "so that the prior's variance stays 2 / rate^2, that of the Laplace with the rate) or a positive number",
     "share": "'latent' (default): one alpha and scale per latent; 'all': one for every latent",
     "rate": "the transition rate lambda that sets the starting scale 1/lambda when scale is learned",
     "entropies": "posterior entropies subtracted from the two transition cross-entropies: 1 as the reference "
-                 "(default; with it a learned scale shrinks the codes when gamma > beta), 2 for a KL in each direction",
+    "(default; with it a learned scale shrinks the codes when gamma > beta), 2 for a KL in each direction",
     "learn_from": "optimizer steps with the prior held at its start (alpha 1, scale 1/rate) before alpha and "
-                  "scale learn (default 0)",
+    "scale learn (default 0)",
 }
 #: floor on the posterior standard deviation inside the cross-entropy (as in the Laplace one)
 _MIN_STD = 1e-12

@@ -13,7 +13,9 @@ from slowvae.errors import SlowVAEError
 from slowvae.models.base import ContrastivePairModel
 
 
-def infonce_l1(anchor: torch.Tensor, positive: torch.Tensor, tau: float = 1.0, self_negative: bool = True) -> torch.Tensor:
+def infonce_l1(
+    anchor: torch.Tensor, positive: torch.Tensor, tau: float = 1.0, self_negative: bool = True
+) -> torch.Tensor:
     """Mean over anchors (B, D) of -log( e^{-d(a_i, p_i)/tau} / (e^{-d(a_i, p_i)/tau} + sum_k e^{-d(a_i, a_k)/tau}) ),
     d the L1 distance, k over all anchors (k = i too when ``self_negative``) (Zimmermann et al.
     2021, eq. 2 with an L1 metric; cl-ica ``LpSimCLRLoss(p=1, simclr_compatibility_mode=True)``)."""

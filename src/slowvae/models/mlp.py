@@ -105,7 +105,13 @@ def gaussian_slowvae_loss(
         entropies: posterior entropies subtracted from the two transition cross-entropies (1 as
             the reference, 2 for a KL each way; see :func:`slowvae.models.slowvae.slowvae_prior_terms`).
     """
-    if x.ndim != 3 or x.shape[0] != 2 or x_mean.shape != x.shape or mu.shape[:2] != x.shape[:2] or logvar.shape != mu.shape:
+    if (
+        x.ndim != 3
+        or x.shape[0] != 2
+        or x_mean.shape != x.shape
+        or mu.shape[:2] != x.shape[:2]
+        or logvar.shape != mu.shape
+    ):
         raise ValueError(
             f"expected x, x_mean (2, B, obs_dim) and mu, logvar (2, B, D); got {tuple(x.shape)}, "
             f"{tuple(x_mean.shape)}, {tuple(mu.shape)}, {tuple(logvar.shape)}"
@@ -115,8 +121,9 @@ def gaussian_slowvae_loss(
     n_obs = x.shape[-1]
     sq = ((x - x_mean) / obs_std).pow(2).sum(-1).mean()
     recon = 0.5 * sq + n_obs * (math.log(obs_std) + 0.5 * LOG_2PI)
-    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, logdet=logdet, transition=transition,
-                             entropies=entropies)
+    return slowvae_objective(
+        recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, logdet=logdet, transition=transition, entropies=entropies
+    )
 
 
 class MLPSlowVAE(VectorPairModel):
@@ -140,7 +147,13 @@ class MLPSlowVAE(VectorPairModel):
     defaults: ClassVar[dict[str, float]] = {"beta": 1.0, "gamma": 10.0, "rate": 6.0, "obs_std": 0.1}
 
     def __init__(
-        self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, posterior: str = "diagonal",
+        self,
+        obs_dim: int,
+        z_dim: int,
+        *,
+        hidden: int = 128,
+        layers: int = 3,
+        posterior: str = "diagonal",
         **hyper: float,
     ) -> None:
         super().__init__(obs_dim, z_dim, **hyper)
@@ -191,10 +204,17 @@ class MLPSlowVAE(VectorPairModel):
         logvar = torch.log(scale.pow(2).sum(-1))  # marginal variances: squared row norms of L
         logdet = 2 * torch.log(torch.diagonal(scale, dim1=-2, dim2=-1)).sum(-1)
         hyper = self.hyper if obs_std is None else {**self.hyper, "obs_std": obs_std}
-        return self.loss_terms(x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), logdet.reshape(two, b), hyper)
+        return self.loss_terms(
+            x, x_mean, mu.reshape(two, b, -1), logvar.reshape(two, b, -1), logdet.reshape(two, b), hyper
+        )
 
     def loss_terms(
-        self, x: torch.Tensor, x_mean: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, logdet: torch.Tensor,
+        self,
+        x: torch.Tensor,
+        x_mean: torch.Tensor,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        logdet: torch.Tensor,
         hyper: dict[str, float],
     ) -> dict[str, torch.Tensor]:
         """:func:`gaussian_slowvae_loss` of a pair batch with hyperparameters ``hyper`` (shapes as there)."""
@@ -215,7 +235,13 @@ class MLPSlowVAEGL(MLPSlowVAE):
     step: int = 0
 
     def __init__(
-        self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, posterior: str = "diagonal",
+        self,
+        obs_dim: int,
+        z_dim: int,
+        *,
+        hidden: int = 128,
+        layers: int = 3,
+        posterior: str = "diagonal",
         **hyper: float | str,
     ) -> None:
         super().__init__(obs_dim, z_dim, hidden=hidden, layers=layers, posterior=posterior, **hyper)
@@ -223,13 +249,26 @@ class MLPSlowVAEGL(MLPSlowVAE):
         self.prior = GeneralizedLaplacePrior(self.z_dim, self.hyper)
 
     def loss_terms(
-        self, x: torch.Tensor, x_mean: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, logdet: torch.Tensor,
+        self,
+        x: torch.Tensor,
+        x_mean: torch.Tensor,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        logdet: torch.Tensor,
         hyper: dict[str, float],
     ) -> dict[str, torch.Tensor]:
         h = hyper
         out = gaussian_slowvae_loss(
-            x, x_mean, mu, logvar, obs_std=h["obs_std"], beta=h["beta"], gamma=h["gamma"], logdet=logdet,
-            transition=self.prior.transition(self.step, h["learn_from"]), entropies=int(h["entropies"]),
+            x,
+            x_mean,
+            mu,
+            logvar,
+            obs_std=h["obs_std"],
+            beta=h["beta"],
+            gamma=h["gamma"],
+            logdet=logdet,
+            transition=self.prior.transition(self.step, h["learn_from"]),
+            entropies=int(h["entropies"]),
         )
         return {**out, **self.prior.scalars()}
 
@@ -243,11 +282,19 @@ class MLPBetaVAE(MLPSlowVAE):
     beta defaults to 1 so that it differs from :class:`MLPSlowVAE` only by the Laplace term."""
 
     name = "betavae"
-    paper = "Higgins et al., beta-VAE: Learning Basic Visual Concepts with a Constrained Variational Framework, ICLR 2017"
+    paper = (
+        "Higgins et al., beta-VAE: Learning Basic Visual Concepts with a Constrained Variational Framework, ICLR 2017"
+    )
     defaults: ClassVar[dict[str, float]] = {"beta": 1.0, "obs_std": 0.1}
 
     def __init__(
-        self, obs_dim: int, z_dim: int, *, hidden: int = 128, layers: int = 3, posterior: str = "diagonal",
+        self,
+        obs_dim: int,
+        z_dim: int,
+        *,
+        hidden: int = 128,
+        layers: int = 3,
+        posterior: str = "diagonal",
         **hyper: float,
     ) -> None:
         VectorPairModel.__init__(self, obs_dim, z_dim, **hyper)

@@ -42,11 +42,16 @@ class DeterministicEncoder(nn.Module):
 def conv_trunk(channels: int) -> list[nn.Module]:
     """The reference encoder's layers up to the 256-d feature (N, C, 64, 64) -> (N, 256)."""
     return [
-        nn.Conv2d(channels, 32, 4, 2, 1), nn.ReLU(True),  # 32x32
-        nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(True),  # 16x16
-        nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(True),  # 8x8
-        nn.Conv2d(64, 64, 4, 2, 1), nn.ReLU(True),  # 4x4
-        nn.Conv2d(64, 256, 4, 1), nn.ReLU(True),  # 1x1
+        nn.Conv2d(channels, 32, 4, 2, 1),
+        nn.ReLU(True),  # 32x32
+        nn.Conv2d(32, 32, 4, 2, 1),
+        nn.ReLU(True),  # 16x16
+        nn.Conv2d(32, 64, 4, 2, 1),
+        nn.ReLU(True),  # 8x8
+        nn.Conv2d(64, 64, 4, 2, 1),
+        nn.ReLU(True),  # 4x4
+        nn.Conv2d(64, 256, 4, 1),
+        nn.ReLU(True),  # 1x1
         nn.Flatten(),
     ]
 
@@ -59,10 +64,14 @@ class Decoder(nn.Module):
         self.fc = nn.Linear(z_dim, 256)
         self.net = nn.Sequential(
             nn.ReLU(True),
-            nn.ConvTranspose2d(256, 64, 4), nn.ReLU(True),  # 4x4
-            nn.ConvTranspose2d(64, 64, 4, 2, 1), nn.ReLU(True),  # 8x8
-            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(True),  # 16x16
-            nn.ConvTranspose2d(32, 32, 4, 2, 1), nn.ReLU(True),  # 32x32
+            nn.ConvTranspose2d(256, 64, 4),
+            nn.ReLU(True),  # 4x4
+            nn.ConvTranspose2d(64, 64, 4, 2, 1),
+            nn.ReLU(True),  # 8x8
+            nn.ConvTranspose2d(64, 32, 4, 2, 1),
+            nn.ReLU(True),  # 16x16
+            nn.ConvTranspose2d(32, 32, 4, 2, 1),
+            nn.ReLU(True),  # 32x32
             nn.ConvTranspose2d(32, channels, 4, 2, 1),  # 64x64
         )
         kaiming_init(self)

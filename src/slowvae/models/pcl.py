@@ -29,7 +29,9 @@ def shuffled_partners(
     return (torch.arange(b, device=device) + k) % b
 
 
-def pcl_logits(h1: torch.Tensor, h2: torch.Tensor, u: torch.Tensor, v: torch.Tensor, q: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+def pcl_logits(
+    h1: torch.Tensor, h2: torch.Tensor, u: torch.Tensor, v: torch.Tensor, q: torch.Tensor, c: torch.Tensor
+) -> torch.Tensor:
     """r = sum_i -|u_i a_i + v_i b_i| + q_i (a_i^2 + b_i^2) + c for codes a = ``h1``, b = ``h2`` (N, D) -> (N,)
     (Hyvarinen & Morioka 2017, eq. 7)."""
     return (-(u * h1 + v * h2).abs() + q * (h1.pow(2) + h2.pow(2))).sum(-1) + c

@@ -41,7 +41,18 @@ ENTRY_POINT_GROUP = "slowvae.models"
 MODELS: dict[str, type[PairModel]] = {
     cls.name: cls
     for cls in (
-        SlowVAE, SlowVAEGL, BetaVAE, AnnealedVAE, FactorVAE, DIPVAEI, DIPVAEII, BetaTCVAE, AdaGVAE, AdaMLVAE, PCL, InfoNCE
+        SlowVAE,
+        SlowVAEGL,
+        BetaVAE,
+        AnnealedVAE,
+        FactorVAE,
+        DIPVAEI,
+        DIPVAEII,
+        BetaTCVAE,
+        AdaGVAE,
+        AdaMLVAE,
+        PCL,
+        InfoNCE,
     )
 }
 
@@ -75,8 +86,7 @@ def model_class(name: str) -> type[PairModel]:
     if ":" in name:
         return _check_interface(_import_object(name), name)
     raise SlowVAEError(
-        f"unknown model {name!r}; known: {', '.join(sorted(model_names()))} "
-        "(or give package.module:ClassName)"
+        f"unknown model {name!r}; known: {', '.join(sorted(model_names()))} (or give package.module:ClassName)"
     )
 
 

@@ -69,8 +69,9 @@ def slowvae_loss(
         )
     # R: Bernoulli NLL summed over pixels and images, divided by the number of images
     recon = losses.bernoulli_recon(losses.flatten_pairs(x), losses.flatten_pairs(x_logits))
-    return slowvae_objective(recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, transition=transition,
-                             entropies=entropies)
+    return slowvae_objective(
+        recon, mu, logvar, beta=beta, gamma=gamma, rate=rate, transition=transition, entropies=entropies
+    )
 
 
 def slowvae_prior_terms(
@@ -99,8 +100,10 @@ def slowvae_prior_terms(
     if (rate is None) == (transition is None):
         raise ValueError("give the Laplace rate or a transition cross-entropy, not both or neither")
     if transition is None:
+
         def transition(m: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
             return laplace_cross_entropy(m, std, rate)
+
     if logdet is None:
         logdet = logvar.sum(-1)
     # mean per-image Gaussian entropy H and cross-entropy to N(0, I) CE_N (sums over latents)

@@ -47,8 +47,16 @@ class SlowVAEGL(SlowVAE):
     ) -> dict[str, torch.Tensor]:
         h = self.hyper
         transition = self.prior.transition(self.step, h["learn_from"])
-        out = slowvae_loss(x, x_logits, mu, logvar, beta=h["beta"], gamma=h["gamma"], transition=transition,
-                           entropies=int(h["entropies"]))
+        out = slowvae_loss(
+            x,
+            x_logits,
+            mu,
+            logvar,
+            beta=h["beta"],
+            gamma=h["gamma"],
+            transition=transition,
+            entropies=int(h["entropies"]),
+        )
         return {**out, **self.prior.scalars()}
 
     def learned_values(self) -> dict[str, list[float]]:

@@ -14,8 +14,14 @@ import numpy as np  # noqa: E402
 from slowvae.report.render import figure_uri  # noqa: E402
 
 _STYLE = {
-    "font.size": 9, "axes.titlesize": 10, "axes.titleweight": "bold", "axes.spines.top": False,
-    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.25, "axes.edgecolor": "#888",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "axes.edgecolor": "#888",
 }
 _BLUE, _GREY = "#2563eb", "#9ca3af"
 
@@ -38,15 +44,19 @@ def curves_uri(records: Sequence[dict[str, float]], terms: Sequence[str]) -> str
             ax.set_title(term, loc="left")
             ax.set_xlabel("step")
             ax.ticklabel_format(axis="x", style="plain")
-        for ax in list(axes.flat)[len(terms):]:
+        for ax in list(axes.flat)[len(terms) :]:
             ax.set_visible(False)
         fig.tight_layout()
         return figure_uri(fig)
 
 
 def metric_panels_uri(
-    labels: Sequence[str], metric: str, means: Sequence[float | None], stds: Sequence[float | None],
-    points: Sequence[Sequence[float]], highlight: Sequence[bool] | None = None,
+    labels: Sequence[str],
+    metric: str,
+    means: Sequence[float | None],
+    stds: Sequence[float | None],
+    points: Sequence[Sequence[float]],
+    highlight: Sequence[bool] | None = None,
 ) -> str:
     """One horizontal panel for ``metric``: a row per table row (``labels``), one dot per seed
     (``points``), the mean as a bar tick with a ±std error bar. Rows in ``highlight`` (the
@@ -62,12 +72,22 @@ def metric_panels_uri(
                 jitter = np.linspace(-0.12, 0.12, len(pts)) if len(pts) > 1 else np.zeros(1)
                 ax.scatter(pts, yi + jitter, s=14, color=color, alpha=0.55, linewidths=0, zorder=2)
             if mean is not None:
-                ax.errorbar([mean], [yi], xerr=[std or 0.0], fmt="|", markersize=14, markeredgewidth=2.2,
-                            color=color, ecolor=color, elinewidth=1.4, capsize=3, zorder=3)
+                ax.errorbar(
+                    [mean],
+                    [yi],
+                    xerr=[std or 0.0],
+                    fmt="|",
+                    markersize=14,
+                    markeredgewidth=2.2,
+                    color=color,
+                    ecolor=color,
+                    elinewidth=1.4,
+                    capsize=3,
+                    zorder=3,
+                )
         ax.set_yticks(y, list(labels))
         ax.set_ylim(-0.6, n - 0.4)
         ax.set_title(metric, loc="left")
         ax.grid(axis="y", visible=False)
         fig.tight_layout()
         return figure_uri(fig)
-

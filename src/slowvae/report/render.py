@@ -54,7 +54,7 @@ def fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 10 ** -digits):
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 10**-digits):
             return f"{value:.{digits - 1}e}"
         return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)

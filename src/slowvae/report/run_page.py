@@ -49,7 +49,9 @@ def read_results(run_dir: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise SlowVAEError(f"{path} is not valid JSON ({err}); evaluate again with `slowvae evaluate {run_dir}`") from None
+        raise SlowVAEError(
+            f"{path} is not valid JSON ({err}); evaluate again with `slowvae evaluate {run_dir}`"
+        ) from None
 
 
 def loss_terms(records: list[dict[str, Any]]) -> list[str]:
@@ -77,11 +79,17 @@ def _transitions_text(config: dict[str, Any]) -> str:
     return f"LOC (uniform), {'k ~ U{1..K-1} per pair' if k is None else f'k = {k}'} factors per pair"
 
 
-def _training_rows(meta: dict[str, Any], records: list[dict[str, Any]], results: dict[str, Any] | None) -> list[tuple[str, str]]:
+def _training_rows(
+    meta: dict[str, Any], records: list[dict[str, Any]], results: dict[str, Any] | None
+) -> list[tuple[str, str]]:
     """(label, value) rows of the "what was trained" table."""
     config = meta.get("config", {})
     trained_on = meta.get("trained_on")
-    device = f"{trained_on['device']} × {trained_on['processes']} process(es)" if trained_on else f"{config.get('device')} (as configured)"
+    device = (
+        f"{trained_on['device']} × {trained_on['processes']} process(es)"
+        if trained_on
+        else f"{config.get('device')} (as configured)"
+    )
     done = records[-1]["step"] if records else 0
     seconds = [r["seconds"] for r in records if isinstance(r.get("seconds"), (int, float))]
     wall = sum(seconds) if records and len(seconds) == len(records) else None
@@ -92,14 +100,23 @@ def _training_rows(meta: dict[str, Any], records: list[dict[str, Any]], results:
         ("dataset", str(config.get("dataset"))),
         ("transitions", _transitions_text(config)),
         ("latents", str(config.get("z_dim"))),
-        ("steps", f"{done:,} of {config.get('steps', 0):,}" + (f" (evaluated at {results['step']:,})" if results else "")),
+        (
+            "steps",
+            f"{done:,} of {config.get('steps', 0):,}" + (f" (evaluated at {results['step']:,})" if results else ""),
+        ),
         ("batch", f"{config.get('batch_pairs')} pairs per step and process"),
         ("optimizer", f"Adam, learning rate {config.get('lr')}"),
         ("precision", str(config.get("precision"))),
         ("device", device),
         ("seed", str(config.get("seed"))),
-        ("wall time", f"training {duration(wall)}" + (f" · evaluation {duration(results.get('seconds'))}" if results else "")),
-        ("throughput", f"{sum(speed) / len(speed):,.0f} images/s (mean of the log intervals)" if speed else "not recorded"),
+        (
+            "wall time",
+            f"training {duration(wall)}" + (f" · evaluation {duration(results.get('seconds'))}" if results else ""),
+        ),
+        (
+            "throughput",
+            f"{sum(speed) / len(speed):,.0f} images/s (mean of the log intervals)" if speed else "not recorded",
+        ),
         ("created", str(meta.get("created", "not recorded"))),
         ("slowvae version", str(meta.get("slowvae_version", "not recorded"))),
         ("git commit", str(meta.get("git_commit") or "not recorded")),
@@ -120,8 +137,15 @@ def _suite_rows(results: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str
             continue
         settings = {**per_metric.get(metric, {}), **suite.get("rows_used", {}).get(metric, {})}
         for key in keys or [metric]:
-            rows.append({"metric": metric, "key": key, "value": results.get(key), "error": error,
-                         "settings": setting_text(settings)})
+            rows.append(
+                {
+                    "metric": metric,
+                    "key": key,
+                    "value": results.get(key),
+                    "error": error,
+                    "settings": setting_text(settings),
+                }
+            )
     header = {k: suite[k] for k in ("preset", "fast", "seed") if k in suite}
     return rows, header
 
@@ -144,8 +168,10 @@ def run_context(run_dir: Path | str) -> dict[str, Any]:
         per_factor = results.get("mcc_per_factor", {})
         latents = results.get("latent_for_factor", {})
         scores = {
-            "mcc": results.get("mcc"), "mcc_pearson": results.get("mcc_pearson"),
-            "mcc_untrained": results.get("mcc_untrained"), "mcc_note": results.get("mcc_note"),
+            "mcc": results.get("mcc"),
+            "mcc_pearson": results.get("mcc_pearson"),
+            "mcc_untrained": results.get("mcc_untrained"),
+            "mcc_note": results.get("mcc_note"),
             "factors": [{"name": n, "value": v, "latent": latents.get(n)} for n, v in per_factor.items()],
             "settings": results.get("settings", {}),
         }
@@ -153,8 +179,9 @@ def run_context(run_dir: Path | str) -> dict[str, Any]:
         for latent, factor in matched_order(latents, int(config.get("z_dim", len(latents)))):
             uri = file_uri(fig_dir / "traversals" / f"z{latent}.gif")
             if uri is not None:
-                traversals.append({"latent": latent, "factor": factor,
-                                   "rho": per_factor.get(factor) if factor else None, "uri": uri})
+                traversals.append(
+                    {"latent": latent, "factor": factor, "rho": per_factor.get(factor) if factor else None, "uri": uri}
+                )
     return {
         "title": run_dir.resolve().name,
         "path": str(run_dir.resolve()),
@@ -181,5 +208,3 @@ def write_run_report(run_dir: Path | str, out: Path | str | None = None) -> Path
     run_dir = Path(run_dir)
     html = render("run.html.j2", run_context(run_dir))
     return write_page(Path(out) if out else run_dir / PAGE_FILE, html)
-
-

@@ -51,8 +51,10 @@ def _metric_names(rows: Sequence[dict[str, Any]]) -> list[str]:
 def _chosen(selection: dict[str, Any] | None, row: dict[str, Any]) -> bool:
     """Whether a table row is one of the selection's chosen settings."""
     chosen = (selection or {}).get("chosen") or []
-    return any(c.get("model") == row["model"] and c.get("dataset") == row["dataset"]
-               and c.get("setting") == row.get("setting") for c in chosen)
+    return any(
+        c.get("model") == row["model"] and c.get("dataset") == row["dataset"] and c.get("setting") == row.get("setting")
+        for c in chosen
+    )
 
 
 def _row_labels(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -64,8 +66,18 @@ def _row_labels(rows: Sequence[dict[str, Any]]) -> list[str]:
 
 def _run_record(run: StudyRun, page_dir: Path) -> dict[str, Any]:
     """What the run table shows of one run."""
-    record: dict[str, Any] = {"id": run.id, "path": run.path, "state": run.state, "error": run.error, "link": None,
-                              "config": {}, "hyper": {}, "scores": run.scores, "step": None, "wall": None}
+    record: dict[str, Any] = {
+        "id": run.id,
+        "path": run.path,
+        "state": run.state,
+        "error": run.error,
+        "link": None,
+        "config": {},
+        "hyper": {},
+        "scores": run.scores,
+        "step": None,
+        "wall": None,
+    }
     if run.path is None or not (run.path / rundir.CONFIG_FILE).is_file():
         return record
     config = rundir.read_config(run.path).get("config", {})
@@ -73,7 +85,8 @@ def _run_record(run: StudyRun, page_dir: Path) -> dict[str, Any]:
     seconds = [r.get("seconds") for r in records]
     page = run.path / PAGE_FILE
     record.update(
-        config=config, hyper=config.get("hyper", {}),
+        config=config,
+        hyper=config.get("hyper", {}),
         step=records[-1]["step"] if records else 0,
         wall=sum(seconds) if records and all(isinstance(s, (int, float)) for s in seconds) else None,
         link=Path(os.path.relpath(page, page_dir)).as_posix() if page.is_file() else None,
@@ -82,8 +95,12 @@ def _run_record(run: StudyRun, page_dir: Path) -> dict[str, Any]:
 
 
 def study_context(
-    study_dir: Path, name: str, table: dict[str, Any], runs: Sequence[StudyRun],
-    points: dict[str, list[list[float]]] | None, page_dir: Path,
+    study_dir: Path,
+    name: str,
+    table: dict[str, Any],
+    runs: Sequence[StudyRun],
+    points: dict[str, list[list[float]]] | None,
+    page_dir: Path,
 ) -> dict[str, Any]:
     """Everything the study page shows. ``page_dir`` is the folder of the page (for links)."""
     rows = [dict(row, selected=_chosen(table.get("selection"), row)) for row in table.get("rows", [])]
@@ -94,8 +111,12 @@ def study_context(
     for metric in metrics if rows else []:
         cells = [row.get(metric) or {} for row in rows]
         uri = metric_panels_uri(
-            _row_labels(rows), metric, [c.get("mean") for c in cells], [c.get("std") for c in cells],
-            (points or {}).get(metric) or [[] for _ in rows], [row["selected"] or selection is None for row in rows],
+            _row_labels(rows),
+            metric,
+            [c.get("mean") for c in cells],
+            [c.get("std") for c in cells],
+            (points or {}).get(metric) or [[] for _ in rows],
+            [row["selected"] or selection is None for row in rows],
         )
         panels.append({"metric": metric, "uri": uri})
     # hyperparameters that differ between runs get their own columns in the run table
@@ -121,8 +142,12 @@ def study_context(
 
 
 def write_study_report(
-    study_dir: Path | str, name: str, table: dict[str, Any], runs: Sequence[StudyRun],
-    points: dict[str, list[list[float]]] | None = None, out: Path | str | None = None,
+    study_dir: Path | str,
+    name: str,
+    table: dict[str, Any],
+    runs: Sequence[StudyRun],
+    points: dict[str, list[list[float]]] | None = None,
+    out: Path | str | None = None,
 ) -> Path:
     """Write the study page (default ``STUDY_DIR/report.html``) and the run page of every run with a
     config.json that has none yet (the study page links to them). Returns the study page's path.

@@ -122,8 +122,7 @@ class _Profile:
         ll = n * (math.log(alpha) - _LOG2 - special.gammaln(inv) - inv - r * inv)
         g = n * (inv + psi * inv**2 + r * inv**2 - t * inv)
         h = n * (
-            -(inv**2) - psi1 * inv**4 - 2 * psi * inv**3 + inv**3 + 2 * t * inv**2
-            - 2 * r * inv**3 - (u - t * t) * inv
+            -(inv**2) - psi1 * inv**4 - 2 * psi * inv**3 + inv**3 + 2 * t * inv**2 - 2 * r * inv**3 - (u - t * t) * inv
         )
         return float(ll), float(g), float(h), r * inv
 

@@ -43,12 +43,21 @@ def plot_fits(
     ax = fig.add_subplot()
     shown = density > 0
     ax.plot(centres[shown], density[shown], "o", ms=3, color="0.25", label=f"data (n={x.size:,})")
-    ax.plot(grid, stats.norm.pdf(grid, g["loc"], g["scale"]), color="tab:blue",
-            label=f"Gaussian (LL {g['loglik']:.4g})")
-    ax.plot(grid, stats.laplace.pdf(grid, lap["loc"], lap["scale"]), color="tab:orange",
-            label=f"Laplace (LL {lap['loglik']:.4g})")
-    ax.plot(grid, stats.gennorm.pdf(grid, gn["alpha"], gn["loc"], gn["scale"]), color="tab:green",
-            label=f"gen. Laplace, α={gn['alpha']:.3f} (LL {gn['loglik']:.4g})")
+    ax.plot(
+        grid, stats.norm.pdf(grid, g["loc"], g["scale"]), color="tab:blue", label=f"Gaussian (LL {g['loglik']:.4g})"
+    )
+    ax.plot(
+        grid,
+        stats.laplace.pdf(grid, lap["loc"], lap["scale"]),
+        color="tab:orange",
+        label=f"Laplace (LL {lap['loglik']:.4g})",
+    )
+    ax.plot(
+        grid,
+        stats.gennorm.pdf(grid, gn["alpha"], gn["loc"], gn["scale"]),
+        color="tab:green",
+        label=f"gen. Laplace, α={gn['alpha']:.3f} (LL {gn['loglik']:.4g})",
+    )
     ax.set_yscale("log")
     floor = density[shown].min() if shown.any() else 1e-6
     ax.set_ylim(floor / 3, None)

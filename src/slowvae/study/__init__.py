@@ -15,6 +15,19 @@ from slowvae.study.table import render, save_figures, study_table
 from slowvae.study.udr import compute_study_udr, select_by_udr
 
 __all__ = [
-    "RunSpec", "Study", "compute_study_udr", "estimate_seconds", "load_study", "open_study", "parse_study", "prepare",
-    "render", "save_figures", "select_by_udr", "select_next", "study_status", "study_table", "to_run",
+    "RunSpec",
+    "Study",
+    "compute_study_udr",
+    "estimate_seconds",
+    "load_study",
+    "open_study",
+    "parse_study",
+    "prepare",
+    "render",
+    "save_figures",
+    "select_by_udr",
+    "select_next",
+    "study_status",
+    "study_table",
+    "to_run",
 ]

@@ -38,8 +38,10 @@ def open_study(study_dir: Path | str) -> Study:
     """The study kept in ``study_dir`` (its ``study.toml``)."""
     path = Path(study_dir) / STUDY_FILE
     if not path.is_file():
-        raise SlowVAEError(f"{study_dir} is not a study directory (no {STUDY_FILE}); start one with "
-                           f"`slowvae study run STUDY.toml --out {study_dir}`")
+        raise SlowVAEError(
+            f"{study_dir} is not a study directory (no {STUDY_FILE}); start one with "
+            f"`slowvae study run STUDY.toml --out {study_dir}`"
+        )
     return load_study(path)
 
 
@@ -51,7 +53,9 @@ def conflicts(study: Study, study_dir: Path | str) -> list[str]:
         if saved is None:
             continue
         old, new = compared(saved), compared(spec.record())
-        diffs = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        diffs = [
+            f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+        ]
         if diffs:
             lines.append(f"{spec.id} ({'; '.join(diffs)})")
     return lines
@@ -167,16 +171,31 @@ def study_status(study_dir: Path | str) -> dict[str, Any]:
     active = slurm.active_runs(study_dir)
     states = [run_state(study_dir, spec, active.get("RUNNING", set())) for spec in study.runs]
     alive = set().union(*active.values()) if active else set()
-    lost = slurm.record_failures(study_dir, [r.spec.id for r in states if r.state == "pending" and r.spec.id not in alive])
+    lost = slurm.record_failures(
+        study_dir, [r.spec.id for r in states if r.state == "pending" and r.spec.id not in alive]
+    )
     states = [RunState(r.spec, "failed", lost[r.spec.id], r.steps_done) if r.spec.id in lost else r for r in states]
     counts = {s: sum(r.state == s for r in states) for s in ("finished", "running", "failed", "pending")}
     known = {spec.id for spec in study.runs}
-    on_disk = sorted(p.name for p in (Path(study_dir) / RUNS_DIR).iterdir() if p.is_dir()) if (Path(study_dir) / RUNS_DIR).is_dir() else []
+    on_disk = (
+        sorted(p.name for p in (Path(study_dir) / RUNS_DIR).iterdir() if p.is_dir())
+        if (Path(study_dir) / RUNS_DIR).is_dir()
+        else []
+    )
     runs = []
     for r in states:
         train, score = _machine_seconds(run_dir(study_dir, r.spec.id))
-        runs.append({"id": r.spec.id, "state": r.state, "steps_done": r.steps_done, "steps": r.spec.config["steps"],
-                     "error": r.error, "train_seconds": round(train, 1), "score_seconds": round(score, 1)})
+        runs.append(
+            {
+                "id": r.spec.id,
+                "state": r.state,
+                "steps_done": r.steps_done,
+                "steps": r.spec.config["steps"],
+                "error": r.error,
+                "train_seconds": round(train, 1),
+                "score_seconds": round(score, 1),
+            }
+        )
     return {
         "name": study.name,
         "counts": counts,
@@ -246,5 +265,15 @@ def estimate_seconds(runs: list[RunSpec], study_dir: Path | str) -> float:
     return total
 
 
-__all__ = ["RunState", "breadth_first", "conflicts", "estimate_seconds", "open_study", "prepare", "run_dir",
-           "run_state", "study_status", "to_run"]
+__all__ = [
+    "RunState",
+    "breadth_first",
+    "conflicts",
+    "estimate_seconds",
+    "open_study",
+    "prepare",
+    "run_dir",
+    "run_state",
+    "study_status",
+    "to_run",
+]

@@ -108,8 +108,14 @@ def _evaluate(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None
     from slowvae.evaluate import evaluate_run
 
     suite = [m for m in evaluate["metrics"] if m != "mcc"]
-    options = dict(num_samples=evaluate["samples"], preset=evaluate["preset"] if suite else None,
-                   metrics=suite or None, fast=evaluate["fast"], overrides=evaluate["settings"] or None, progress=say)
+    options = dict(
+        num_samples=evaluate["samples"],
+        preset=evaluate["preset"] if suite else None,
+        metrics=suite or None,
+        fast=evaluate["fast"],
+        overrides=evaluate["settings"] or None,
+        progress=say,
+    )
     at_steps: dict[str, Any] = {}
     for step in evaluate["at_steps"]:
         out = run_dir / f"results_step_{step}.json"
@@ -118,7 +124,9 @@ def _evaluate(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None
             scores = evaluate_run(run_dir, checkpoint=f"step_{step}.pt", figures=False, out=out, **options)
             scores["study_evaluate"] = evaluate
             rundir.atomic_write_json(out, scores)
-        at_steps[str(step)] = {k: v for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        at_steps[str(step)] = {
+            k: v for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
     results = evaluate_run(run_dir, **options)
     if at_steps:
         results["at_steps"] = at_steps
@@ -203,7 +211,12 @@ def _failed(run_dir: Path, err: Exception, rank: int | None = None) -> str:
 
 def write_error(run_dir: Path, message: str, trace: str | None = None) -> None:
     """Record a run's failure (one line for `slowvae study status`, the traceback beside it)."""
-    rundir.atomic_write_json(Path(run_dir) / ERROR_FILE, {
-        "error": message, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": socket.gethostname(),
-        **({"traceback": trace} if trace else {}),
-    })
+    rundir.atomic_write_json(
+        Path(run_dir) / ERROR_FILE,
+        {
+            "error": message,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "host": socket.gethostname(),
+            **({"traceback": trace} if trace else {}),
+        },
+    )

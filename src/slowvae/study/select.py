@@ -42,14 +42,20 @@ def dump_toml(data: dict[str, Any], header: str = "") -> str:
     """A study dict as TOML: scalars first, then tables, then arrays of tables."""
     lines = [f"# {line}" for line in header.splitlines()]
     tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    arrays = {k: v for k, v in data.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and k == "models"}
+    arrays = {
+        k: v
+        for k, v in data.items()
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and k == "models"
+    }
     for key, value in data.items():
         if key not in tables and key not in arrays:
             lines.append(f"{_key(key)} = {_toml_value(value)}")
 
     def table(prefix: str, values: dict[str, Any]) -> None:
         lines.extend(["", f"[{prefix}]"])
-        nested = {k: v for k, v in values.items() if isinstance(v, dict) and all(isinstance(x, dict) for x in v.values())}
+        nested = {
+            k: v for k, v in values.items() if isinstance(v, dict) and all(isinstance(x, dict) for x in v.values())
+        }
         for k, v in values.items():
             if k not in nested:
                 lines.append(f"{_key(k)} = {_toml_value(v)}")
@@ -81,11 +87,14 @@ def select_next(study_dir: Path | str, seeds: int, out: Path | str, *, progress:
     models, reused, new = [], 0, 0
     for choice in selection["chosen"]:
         entry = entries[choice["model"]]
-        group = [s for s in study.runs if s.model == choice["model"] and s.dataset == choice["dataset"]
-                 and s.setting == choice["setting"]]
+        group = [
+            s
+            for s in study.runs
+            if s.model == choice["model"] and s.dataset == choice["dataset"] and s.setting == choice["setting"]
+        ]
         done = [s.seed for s in group if run_state(study_dir, s).state == "finished"][:seeds]
         # finished seeds first (reused), then the group's own unfinished seeds, then new ones
-        chosen_seeds = done + [s.seed for s in group if s.seed not in done][:seeds - len(done)]
+        chosen_seeds = done + [s.seed for s in group if s.seed not in done][: seeds - len(done)]
         candidate = max([s.seed for s in group], default=0) + 1
         while len(chosen_seeds) < seeds:
             chosen_seeds.append(candidate)
@@ -109,8 +118,10 @@ def select_next(study_dir: Path | str, seeds: int, out: Path | str, *, progress:
     data["reuse"] = [os.path.relpath(study_dir.resolve(), out.resolve().parent)]
     data["models"] = models
     data.pop("search_seed", None)
-    header = (f"Written by `slowvae study select {study_dir} --seeds {seeds}`: each model's setting with the\n"
-              "highest median UDR, with its finished seeds reused (reuse) and new seeds up to the count.")
+    header = (
+        f"Written by `slowvae study select {study_dir} --seeds {seeds}`: each model's setting with the\n"
+        "highest median UDR, with its finished seeds reused (reuse) and new seeds up to the count."
+    )
     text = dump_toml(data, header)
     tomllib.loads(text)  # what we write must read back
     out.parent.mkdir(parents=True, exist_ok=True)

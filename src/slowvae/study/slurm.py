@@ -53,8 +53,10 @@ class SlurmResources:
         if self.processes < 1:
             raise SlowVAEError(f"--processes-per-run must be at least 1, got {self.processes}")
         if self.gpus_per_run and self.processes != self.gpus_per_run:
-            raise SlowVAEError(f"a multi-GPU run has one process per GPU: --processes-per-run {self.processes} "
-                               f"with --gpus-per-run {self.gpus_per_run}; leave --processes-per-run out")
+            raise SlowVAEError(
+                f"a multi-GPU run has one process per GPU: --processes-per-run {self.processes} "
+                f"with --gpus-per-run {self.gpus_per_run}; leave --processes-per-run out"
+            )
         if self.cpus_per_run < self.processes:
             raise SlowVAEError(f"--cpus-per-run {self.cpus_per_run} is fewer than the run's {self.processes} processes")
 
@@ -139,8 +141,9 @@ def active_runs(study_dir: Path | str) -> dict[str, set[str]]:
         return {}
     arrays = sorted({job.split("_")[0] for job in jobs.values()})
     try:
-        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(arrays)],
-                             capture_output=True, text=True, timeout=30).stdout
+        out = subprocess.run(
+            ["squeue", "-h", "-r", "-o", "%i %T", "-j", ",".join(arrays)], capture_output=True, text=True, timeout=30
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
     state_of = dict(line.split()[:2] for line in out.splitlines() if len(line.split()) >= 2)
@@ -169,8 +172,12 @@ def record_failures(study_dir: Path | str, pending: list[str]) -> dict[str, str]
     if not jobs or shutil.which("sacct") is None:
         return {}
     try:
-        out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(sorted(set(jobs.values())))],
-                             capture_output=True, text=True, timeout=30).stdout
+        out = subprocess.run(
+            ["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", ",".join(sorted(set(jobs.values())))],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
     state_of = {}
@@ -180,8 +187,10 @@ def record_failures(study_dir: Path | str, pending: list[str]) -> dict[str, str]
     found = {}
     for run_id, job in jobs.items():
         if state_of.get(job) in _FAILED_STATES:
-            found[run_id] = (f"SLURM job {job} ended {state_of[job]} without finishing the run; "
-                             f"its log is in {Path(study_dir) / LOG_DIR / job}")
+            found[run_id] = (
+                f"SLURM job {job} ended {state_of[job]} without finishing the run; "
+                f"its log is in {Path(study_dir) / LOG_DIR / job}"
+            )
             runner.write_error(run_dir(study_dir, run_id), found[run_id])
     return found
 
@@ -198,9 +207,13 @@ def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources,
         return {}
     executor = submitit.AutoExecutor(folder=str(study_dir / LOG_DIR / "%j"), cluster="slurm")
     params: dict[str, Any] = {
-        "name": f"slowvae-{name}", "timeout_min": resources.time_min,
-        "cpus_per_task": resources.cpus_per_process, "mem_gb": resources.mem_gb,
-        "slurm_array_parallelism": resources.max_parallel, "tasks_per_node": resources.processes, "nodes": 1,
+        "name": f"slowvae-{name}",
+        "timeout_min": resources.time_min,
+        "cpus_per_task": resources.cpus_per_process,
+        "mem_gb": resources.mem_gb,
+        "slurm_array_parallelism": resources.max_parallel,
+        "tasks_per_node": resources.processes,
+        "nodes": 1,
     }
     if resources.partition:
         params["slurm_partition"] = resources.partition
@@ -212,7 +225,9 @@ def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources,
     try:
         jobs = executor.map_array(SlurmRun(resources.cpus_per_process), [str(run_dir(study_dir, r)) for r in run_ids])
     except Exception as err:  # submitit raises its own types for sbatch failures
-        raise SlowVAEError(f"sbatch refused the job array: {str(err).strip().splitlines()[-1] if str(err).strip() else err}") from None
+        raise SlowVAEError(
+            f"sbatch refused the job array: {str(err).strip().splitlines()[-1] if str(err).strip() else err}"
+        ) from None
     submitted = {r: str(job.job_id) for r, job in zip(run_ids, jobs)}
     rundir.atomic_write_json(study_dir / JOBS_FILE, {**read_jobs(study_dir), **submitted})
     return submitted

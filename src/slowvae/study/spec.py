@@ -151,24 +151,38 @@ def _datasets(value: Any, origin: str) -> list[tuple[str, dict[str, Any]]]:
             raise _fail(origin, f"each dataset is a name or a table with a name, got {item!r}")
         unknown = set(item) - _DATASET_KEYS
         if unknown:
-            raise _fail(origin, f"dataset {item['name']!r}: unknown key(s) {', '.join(sorted(unknown))}; "
-                                f"allowed: {', '.join(sorted(_DATASET_KEYS))}")
+            raise _fail(
+                origin,
+                f"dataset {item['name']!r}: unknown key(s) {', '.join(sorted(unknown))}; "
+                f"allowed: {', '.join(sorted(_DATASET_KEYS))}",
+            )
         transitions = item.get("transitions", "laplace")
         if transitions not in ("laplace", "uniform"):
-            raise _fail(origin, f"dataset {item['name']!r}: transitions must be laplace or uniform, got {transitions!r}")
-        fields = {"dataset": item["name"], "transitions": transitions,
-                  "data_rate": item.get("data_rate", 1.0 if transitions == "laplace" else None), "k": item.get("k")}
+            raise _fail(
+                origin, f"dataset {item['name']!r}: transitions must be laplace or uniform, got {transitions!r}"
+            )
+        fields = {
+            "dataset": item["name"],
+            "transitions": transitions,
+            "data_rate": item.get("data_rate", 1.0 if transitions == "laplace" else None),
+            "k": item.get("k"),
+        }
         if fields["data_rate"] is not None:
             fields["data_rate"] = float(fields["data_rate"])
         options = item.get("options", {})
         if not isinstance(options, dict):
-            raise _fail(origin, f"dataset {item['name']!r}: options must be a table such as {{ max_dt = 2 }}, got {options!r}")
+            raise _fail(
+                origin, f"dataset {item['name']!r}: options must be a table such as {{ max_dt = 2 }}, got {options!r}"
+            )
         if options:  # the dataset's own options (TrainConfig.dataset_options), checked against its entry
             accepted = _accepted_options(item["name"], origin)
             unknown = sorted(set(options) - set(accepted))
             if unknown:
-                raise _fail(origin, f"dataset {item['name']!r}: unknown option(s) {', '.join(unknown)}; it accepts "
-                                    f"{', '.join(accepted) or 'none'}")
+                raise _fail(
+                    origin,
+                    f"dataset {item['name']!r}: unknown option(s) {', '.join(unknown)}; it accepts "
+                    f"{', '.join(accepted) or 'none'}",
+                )
             fields["dataset_options"] = dict(options)
         label = item.get("label", item["name"])
         if not isinstance(label, str) or not label.strip():
@@ -201,7 +215,10 @@ def _evaluate(value: Any, origin: str) -> dict[str, Any]:
     value = dict(value or {})
     unknown = set(value) - _EVALUATE_KEYS
     if unknown:
-        raise _fail(origin, f"[evaluate]: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_EVALUATE_KEYS))}")
+        raise _fail(
+            origin,
+            f"[evaluate]: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_EVALUATE_KEYS))}",
+        )
     metrics = value.get("metrics", ["mcc"])
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
         raise _fail(origin, "[evaluate] metrics must be a non-empty list of metric names")
@@ -231,16 +248,24 @@ def _evaluate(value: Any, origin: str) -> dict[str, Any]:
         raise _fail(origin, f"[evaluate] {err}") from None
     samples = _positive_int(value.get("samples", 10_000), "[evaluate] samples", origin)
     at_steps = value.get("at_steps", [])
-    if not isinstance(at_steps, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in at_steps):
+    if not isinstance(at_steps, list) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in at_steps
+    ):
         raise _fail(origin, "[evaluate] at_steps must be a list of step counts (0 = the untrained network)")
-    return {"metrics": ["mcc"] + suite, "preset": preset, "fast": fast, "samples": samples,
-            "at_steps": sorted(set(at_steps)), "settings": settings}
+    return {
+        "metrics": ["mcc"] + suite,
+        "preset": preset,
+        "fast": fast,
+        "samples": samples,
+        "at_steps": sorted(set(at_steps)),
+        "settings": settings,
+    }
 
 
 def _distribution(text: Any, key: str, where: str, origin: str) -> tuple[str, list[float]]:
     match = _DIST.match(text) if isinstance(text, str) else None
     if not match:
-        raise _fail(origin, f"{where}search.{key} = {text!r}: write \"U(a, b)\", \"logU(a, b)\" or \"choice(a, b, ...)\"")
+        raise _fail(origin, f'{where}search.{key} = {text!r}: write "U(a, b)", "logU(a, b)" or "choice(a, b, ...)"')
     kind, args = match.group(1), match.group(2)
     try:
         values = [float(a) for a in args.split(",") if a.strip()]
@@ -259,7 +284,9 @@ def _stream_key(text: str) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 
-def draw_setting(search: dict[str, tuple[str, list[float]]], search_seed: int, model: str, index: int) -> dict[str, float]:
+def draw_setting(
+    search: dict[str, tuple[str, list[float]]], search_seed: int, model: str, index: int
+) -> dict[str, float]:
     """The random-search setting number ``index`` of ``model``: a generator keyed by
     (search_seed, model, index) draws each hyperparameter in name order, so adding a model or
     a sample never changes another draw."""
@@ -278,6 +305,7 @@ def draw_setting(search: dict[str, tuple[str, list[float]]], search_seed: int, m
 
 def _settings(entry: dict[str, Any], where: str, search_seed: int, label: str, origin: str) -> list[dict[str, float]]:
     """Every hyperparameter setting of a model entry: fixed x grid product x search samples."""
+
     def numbers(table: Any, name: str) -> dict[str, Any]:
         if not isinstance(table, dict):
             raise _fail(origin, f"{where}{name} must be a table of hyperparameters")
@@ -327,8 +355,11 @@ def identity(config: dict[str, Any]) -> dict[str, Any]:
     from slowvae.run import TrainConfig
 
     missing = dataclasses.MISSING
-    defaults = {f.name: f.default if f.default is not missing else f.default_factory()  # type: ignore[misc]
-                for f in dataclasses.fields(TrainConfig) if f.default is not missing or f.default_factory is not missing}
+    defaults = {
+        f.name: f.default if f.default is not missing else f.default_factory()  # type: ignore[misc]
+        for f in dataclasses.fields(TrainConfig)
+        if f.default is not missing or f.default_factory is not missing
+    }
     out = {k: config[k] for k in IDENTITY_FIELDS if k in config}
     skip = set(IDENTITY_FIELDS) | set(OPERATIONAL_FIELDS) | set(_COMPARED_NOT_HASHED)
     out.update({k: v for k, v in config.items() if k not in skip and (k not in defaults or v != defaults[k])})
@@ -338,7 +369,10 @@ def identity(config: dict[str, Any]) -> dict[str, Any]:
 def compared(record: dict[str, Any]) -> dict[str, Any]:
     """The settings of a run record that must match a run on disk (everything but how it executes)."""
     config = {k: v for k, v in record["config"].items() if k not in OPERATIONAL_FIELDS}
-    return {**{f"config.{k}": v for k, v in config.items()}, **{f"evaluate.{k}": v for k, v in record["evaluate"].items()}}
+    return {
+        **{f"config.{k}": v for k, v in config.items()},
+        **{f"evaluate.{k}": v for k, v in record["evaluate"].items()},
+    }
 
 
 def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
@@ -347,12 +381,18 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
 
     unknown = set(data) - _STUDY_KEYS - _train_fields()
     if unknown:
-        raise _fail(origin, f"unknown key(s) {', '.join(sorted(unknown))}; a study has {', '.join(sorted(_STUDY_KEYS))} "
-                            "and TrainConfig fields as defaults")
+        raise _fail(
+            origin,
+            f"unknown key(s) {', '.join(sorted(unknown))}; a study has {', '.join(sorted(_STUDY_KEYS))} "
+            "and TrainConfig fields as defaults",
+        )
     per_run = (set(data) & _PER_RUN_FIELDS) - {"steps"}
     if per_run:
-        raise _fail(origin, f"{', '.join(sorted(per_run))} cannot be study-wide defaults: they come from "
-                            "[[models]], datasets and seeds")
+        raise _fail(
+            origin,
+            f"{', '.join(sorted(per_run))} cannot be study-wide defaults: they come from "
+            "[[models]], datasets and seeds",
+        )
     for key in ("name", "steps", "seeds", "datasets", "models"):
         if key not in data:
             raise _fail(origin, f"missing the top-level key {key!r}")
@@ -380,26 +420,33 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
         where = f"[[models]] {model}: "
         unknown = set(entry) - _MODEL_KEYS
         if unknown:
-            raise _fail(origin, f"{where}unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_MODEL_KEYS))}")
+            raise _fail(
+                origin, f"{where}unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_MODEL_KEYS))}"
+            )
         try:
             model_class(model)  # built-in, entry point or package.module:Class
         except SlowVAEError as err:
             raise _fail(origin, f"{where}{err}") from None
         label = entry.get("label", model)
         if label in labels:
-            raise _fail(origin, f"{where}two entries are labelled {label!r}; give one a distinct label = \"...\"")
+            raise _fail(origin, f'{where}two entries are labelled {label!r}; give one a distinct label = "..."')
         labels.add(label)
         model_steps = _positive_int(entry.get("steps", steps), f"{where}steps", origin)
         model_seeds = _seeds(entry["seeds"], where, origin) if "seeds" in entry else seeds
         at_steps = [s for s in evaluate["at_steps"] if s != model_steps]
         if any(s > model_steps for s in at_steps):
-            raise _fail(origin, f"{where}[evaluate] at_steps {evaluate['at_steps']} go beyond the run's {model_steps} steps")
+            raise _fail(
+                origin, f"{where}[evaluate] at_steps {evaluate['at_steps']} go beyond the run's {model_steps} steps"
+            )
         train = entry.get("train", {})
         allowed = _train_fields() - _PER_RUN_FIELDS
         if not isinstance(train, dict) or set(train) - allowed:
             wrong = sorted(set(train) - allowed) if isinstance(train, dict) else train
-            raise _fail(origin, f"{where}train must be a table of TrainConfig fields other than "
-                                f"{', '.join(sorted(_PER_RUN_FIELDS))}; got {wrong!r}")
+            raise _fail(
+                origin,
+                f"{where}train must be a table of TrainConfig fields other than "
+                f"{', '.join(sorted(_PER_RUN_FIELDS))}; got {wrong!r}",
+            )
         run_defaults = {**defaults, **train}
         if at_steps:
             run_defaults["keep_checkpoints"] = True
@@ -413,15 +460,24 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
         only = entry.get("datasets")
         if only is not None:
             if not isinstance(only, list) or not set(only) <= {d for d, _ in datasets}:
-                raise _fail(origin, f"{where}datasets must list labels of the study's datasets "
-                                    f"({', '.join(d for d, _ in datasets)}), got {only!r}")
+                raise _fail(
+                    origin,
+                    f"{where}datasets must list labels of the study's datasets "
+                    f"({', '.join(d for d, _ in datasets)}), got {only!r}",
+                )
         for setting in _settings(entry, where, search_seed, label, origin):
             for dataset_label, data_fields in datasets:
                 if only is not None and dataset_label not in only:
                     continue
                 for seed in model_seeds:
-                    fields = {**run_defaults, **data_fields, "model": model, "hyper": setting, "seed": seed,
-                              "steps": model_steps}
+                    fields = {
+                        **run_defaults,
+                        **data_fields,
+                        "model": model,
+                        "hyper": setting,
+                        "seed": seed,
+                        "steps": model_steps,
+                    }
                     try:
                         config = TrainConfig(**fields).to_dict()
                     except TypeError as err:
@@ -431,8 +487,17 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
                     config["precision"] = fields.get("precision", "auto")  # resolved where the run trains
                     ident = identity(config)
                     run_eval = {**evaluate, "at_steps": at_steps}
-                    runs.append(RunSpec(run_id(label, dataset_label, setting, seed, ident), label, dataset_label,
-                                        setting, seed, config, run_eval))
+                    runs.append(
+                        RunSpec(
+                            run_id(label, dataset_label, setting, seed, ident),
+                            label,
+                            dataset_label,
+                            setting,
+                            seed,
+                            config,
+                            run_eval,
+                        )
+                    )
     ids = [r.id for r in runs]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})

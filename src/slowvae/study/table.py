@@ -23,9 +23,17 @@ from slowvae.study.core import open_study, run_dir, run_state
 
 #: a metric name of the suite -> the key of results.json its column shows
 HEADLINE = {
-    "mcc": "mcc", "mig": "mig", "sap": "sap", "dci": "dci_disentanglement", "modularity": "modularity",
-    "explicitness": "explicitness_test", "unsupervised": "gaussian_total_correlation", "irs": "irs",
-    "beta_vae": "beta_vae_eval", "factor_vae": "factor_vae_eval", "udr": "udr",
+    "mcc": "mcc",
+    "mig": "mig",
+    "sap": "sap",
+    "dci": "dci_disentanglement",
+    "modularity": "modularity",
+    "explicitness": "explicitness_test",
+    "unsupervised": "gaussian_total_correlation",
+    "irs": "irs",
+    "beta_vae": "beta_vae_eval",
+    "factor_vae": "factor_vae_eval",
+    "udr": "udr",
 }
 FORMATS = ("md", "csv", "json", "tex")
 
@@ -63,13 +71,25 @@ def _groups(study_dir: Path) -> list[dict[str, Any]]:
     study = open_study(study_dir)
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
     for spec in study.runs:
-        group = groups.setdefault(spec.group, {"model": spec.model, "dataset": spec.dataset,
-                                               "setting": dict(spec.setting), "runs": []})
+        group = groups.setdefault(
+            spec.group, {"model": spec.model, "dataset": spec.dataset, "setting": dict(spec.setting), "runs": []}
+        )
         state = run_state(study_dir, spec).state
         results = runner.read_json(run_dir(study_dir, spec.id) / rundir.RESULTS_FILE) if state == "finished" else None
-        config = (runner.read_json(run_dir(study_dir, spec.id) / rundir.CONFIG_FILE) or {}).get("config", {}) if results else {}
-        group["runs"].append({"id": spec.id, "seed": spec.seed, "state": state, "results": results or {},
-                              "precision": config.get("precision", "unknown")})
+        config = (
+            (runner.read_json(run_dir(study_dir, spec.id) / rundir.CONFIG_FILE) or {}).get("config", {})
+            if results
+            else {}
+        )
+        group["runs"].append(
+            {
+                "id": spec.id,
+                "seed": spec.seed,
+                "state": state,
+                "results": results or {},
+                "precision": config.get("precision", "unknown"),
+            }
+        )
     return list(groups.values())
 
 
@@ -79,7 +99,10 @@ def default_metrics(study_dir: Path | str) -> list[str]:
 
 
 def study_table(
-    study_dir: Path | str, *, metrics: list[str] | None = None, select: str | None = None,
+    study_dir: Path | str,
+    *,
+    metrics: list[str] | None = None,
+    select: str | None = None,
     progress: Any = None,
 ) -> dict[str, Any]:
     """The table of the study in ``study_dir`` as a dict::
@@ -111,8 +134,11 @@ def study_table(
             continue
         finished = [r for r in group["runs"] if r["state"] == "finished"]
         row: dict[str, Any] = {
-            "model": group["model"], "dataset": group["dataset"], "setting": group["setting"],
-            "n": len(finished), "n_failed": sum(r["state"] == "failed" for r in group["runs"]),
+            "model": group["model"],
+            "dataset": group["dataset"],
+            "setting": group["setting"],
+            "n": len(finished),
+            "n_failed": sum(r["state"] == "failed" for r in group["runs"]),
             "n_missing": sum(r["state"] in ("pending", "running") for r in group["runs"]),
         }
         for metric in metrics:
@@ -124,7 +150,9 @@ def study_table(
     return {"rows": rows, "selection": selection, "precisions": dict(sorted(precisions.items()))}
 
 
-def _check_columns(study_dir: Path, groups: list[dict[str, Any]], rows: list[dict[str, Any]], metrics: list[str]) -> None:
+def _check_columns(
+    study_dir: Path, groups: list[dict[str, Any]], rows: list[dict[str, Any]], metrics: list[str]
+) -> None:
     """Refuse a column that no finished run has (a misspelt name would otherwise be a column of dashes)."""
     if not any(row["n"] for row in rows):
         return
@@ -136,14 +164,18 @@ def _check_columns(study_dir: Path, groups: list[dict[str, Any]], rows: list[dic
         for run in group["runs"]:
             known.update(_numeric_paths(run["results"]))
     hint = "; run `slowvae study udr DIR` first" if "udr" in empty else ""
-    raise SlowVAEError(f"no finished run of {study_dir} has {', '.join(empty)}{hint}. Columns can be suite names "
-                       f"({', '.join(HEADLINE)}), METRIC@STEP for at_steps checkpoints, or results.json "
-                       f"keys: {', '.join(sorted(known))}")
+    raise SlowVAEError(
+        f"no finished run of {study_dir} has {', '.join(empty)}{hint}. Columns can be suite names "
+        f"({', '.join(HEADLINE)}), METRIC@STEP for at_steps checkpoints, or results.json "
+        f"keys: {', '.join(sorted(known))}"
+    )
 
 
 def _chosen(selection: dict[str, Any], group: dict[str, Any]) -> bool:
-    return any(c["model"] == group["model"] and c["dataset"] == group["dataset"] and c["setting"] == group["setting"]
-               for c in selection["chosen"])
+    return any(
+        c["model"] == group["model"] and c["dataset"] == group["dataset"] and c["setting"] == group["setting"]
+        for c in selection["chosen"]
+    )
 
 
 def seed_values(study_dir: Path | str, table: dict[str, Any], metric: str) -> list[list[float]]:
@@ -152,7 +184,13 @@ def seed_values(study_dir: Path | str, table: dict[str, Any], metric: str) -> li
     out = []
     for row in table["rows"]:
         group = by_key[(row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True))]
-        out.append([v for r in group["runs"] if r["state"] == "finished" and (v := metric_value(r["results"], metric)) is not None])
+        out.append(
+            [
+                v
+                for r in group["runs"]
+                if r["state"] == "finished" and (v := metric_value(r["results"], metric)) is not None
+            ]
+        )
     return out
 
 
@@ -183,39 +221,80 @@ def render(table: dict[str, Any], fmt: str = "md") -> str:
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["model", "dataset", "setting", "n", "n_failed", "n_missing",
-                         *[f"{m}_{s}" for m in metrics for s in ("mean", "std")]])
+        writer.writerow(
+            [
+                "model",
+                "dataset",
+                "setting",
+                "n",
+                "n_failed",
+                "n_missing",
+                *[f"{m}_{s}" for m in metrics for s in ("mean", "std")],
+            ]
+        )
         for row in table["rows"]:
-            writer.writerow([row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True), row["n"],
-                             row["n_failed"], row["n_missing"],
-                             *["" if row[m][s] is None else f"{row[m][s]:.6g}" for m in metrics for s in ("mean", "std")]])
+            writer.writerow(
+                [
+                    row["model"],
+                    row["dataset"],
+                    json.dumps(row["setting"], sort_keys=True),
+                    row["n"],
+                    row["n_failed"],
+                    row["n_missing"],
+                    *["" if row[m][s] is None else f"{row[m][s]:.6g}" for m in metrics for s in ("mean", "std")],
+                ]
+            )
         return buf.getvalue()
     header = ["model", "dataset", "setting", *metrics, "n", "failed", "missing"]
-    lines_rows = [[row["model"], row["dataset"], _setting_text(row["setting"]), *[_cell(row[m]) for m in metrics],
-                   str(row["n"]), str(row["n_failed"]), str(row["n_missing"])] for row in table["rows"]]
+    lines_rows = [
+        [
+            row["model"],
+            row["dataset"],
+            _setting_text(row["setting"]),
+            *[_cell(row[m]) for m in metrics],
+            str(row["n"]),
+            str(row["n_failed"]),
+            str(row["n_missing"]),
+        ]
+        for row in table["rows"]
+    ]
     if fmt == "md":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(cells) + " |" for cells in lines_rows]
     else:
+
         def tex(text: str) -> str:
             return text.replace("±", "$\\pm$").replace("_", "\\_").replace("&", "\\&")
 
-        lines = ["\\begin{tabular}{lll" + "r" * (len(header) - 3) + "}", "\\toprule",
-                 " & ".join(tex(h) for h in header) + " \\\\", "\\midrule"]
+        lines = [
+            "\\begin{tabular}{lll" + "r" * (len(header) - 3) + "}",
+            "\\toprule",
+            " & ".join(tex(h) for h in header) + " \\\\",
+            "\\midrule",
+        ]
         lines += [" & ".join(tex(c) for c in cells) + " \\\\" for cells in lines_rows]
         lines += ["\\bottomrule", "\\end{tabular}"]
     if table.get("selection"):
         chosen = table["selection"]["chosen"]
         lines.append("")
         notes = table["selection"].get("notes", [])
-        lines.append(f"Settings selected by median UDR over seeds ({len(chosen)} model/dataset pairs)"
-                     + ("; notes: " + "; ".join(notes) if notes else ""))
+        lines.append(
+            f"Settings selected by median UDR over seeds ({len(chosen)} model/dataset pairs)"
+            + ("; notes: " + "; ".join(notes) if notes else "")
+        )
     precisions = table.get("precisions") or {}
     if precisions:
         counts = ", ".join(f"{p} ({n} run{'s' * (n != 1)})" for p, n in precisions.items())
-        lines += ["", f"Training precision: {counts}" + (
-            ". Mixed: `auto` resolves per machine (bf16 where native, else fp32); pin `precision` in the "
-            "study file to compare like with like." if len(precisions) > 1 else "")]
+        lines += [
+            "",
+            f"Training precision: {counts}"
+            + (
+                ". Mixed: `auto` resolves per machine (bf16 where native, else fp32); pin `precision` in the "
+                "study file to compare like with like."
+                if len(precisions) > 1
+                else ""
+            ),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -236,14 +315,25 @@ def save_figures(study_dir: Path | str, table: dict[str, Any], out_dir: Path | s
         fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(labels) + 1), 3.8))
         for i, (row, seeds) in enumerate(zip(table["rows"], values)):
             if seeds:
-                ax.scatter([i + 0.12] * len(seeds), seeds, s=14, color="0.55", zorder=2,
-                           label="seed" if i == 0 else None)
+                ax.scatter(
+                    [i + 0.12] * len(seeds), seeds, s=14, color="0.55", zorder=2, label="seed" if i == 0 else None
+                )
             stat = row[metric]
             if stat["mean"] is not None:
-                ax.errorbar([i - 0.12], [stat["mean"]], yerr=[stat["std"] or 0.0], fmt="o", color="C0", capsize=4,
-                            zorder=3, label="mean ± std" if i == 0 else None)
+                ax.errorbar(
+                    [i - 0.12],
+                    [stat["mean"]],
+                    yerr=[stat["std"] or 0.0],
+                    fmt="o",
+                    color="C0",
+                    capsize=4,
+                    zorder=3,
+                    label="mean ± std" if i == 0 else None,
+                )
         ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(labels, fontsize=7, rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center")
+        ax.set_xticklabels(
+            labels, fontsize=7, rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center"
+        )
         ax.set_ylabel(metric)
         ax.set_xlim(-0.6, len(labels) - 0.4)
         if any(values):

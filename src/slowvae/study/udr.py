@@ -32,7 +32,7 @@ def _posterior(model: Any, images: np.ndarray, binary: bool, batch_size: int = 1
     means, kl_sum = [], None
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[start:start + batch_size]).float()
+            x = torch.from_numpy(images[start : start + batch_size]).float()
             if not binary:
                 x = x / 255
             mu, logvar = model.encoder(x)
@@ -44,7 +44,10 @@ def _posterior(model: Any, images: np.ndarray, binary: bool, batch_size: int = 1
 
 
 def compute_study_udr(
-    study_dir: Path | str, *, force: bool = False, correlation: str = "lasso",
+    study_dir: Path | str,
+    *,
+    force: bool = False,
+    correlation: str = "lasso",
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Compute UDR for every group of finished runs lacking it (all with ``force``).
@@ -75,7 +78,9 @@ def compute_study_udr(
             notes.append(f"{name}: left out, UDR needs two finished seeds ({len(finished)} so far)")
             continue
         results = {s.id: runner.read_json(run_dir(study_dir, s.id) / rundir.RESULTS_FILE) or {} for s in finished}
-        if not force and all("udr" in r and r.get("udr_settings", {}).get("runs") == sorted(results) for r in results.values()):
+        if not force and all(
+            "udr" in r and r.get("udr_settings", {}).get("runs") == sorted(results) for r in results.values()
+        ):
             continue
         say(f"UDR of {name}: encoding {UDR_FRAMES} frames with {len(finished)} models")
         codes, kls, source = [], [], None
@@ -89,8 +94,14 @@ def compute_study_udr(
             codes.append(mu)
             kls.append(kl)
         out = udr(codes, kls, correlation=correlation, rng=UDR_SEED)
-        settings = {"frames": UDR_FRAMES, "seed": UDR_SEED, "correlation": correlation, "filter_low_kl": True,
-                    "kl_threshold": 0.01, "runs": sorted(results)}
+        settings = {
+            "frames": UDR_FRAMES,
+            "seed": UDR_SEED,
+            "correlation": correlation,
+            "filter_low_kl": True,
+            "kl_threshold": 0.01,
+            "runs": sorted(results),
+        }
         for spec, score in zip(finished, out["model_scores"]):
             record = results[spec.id]
             record["udr"] = float(score)
@@ -125,11 +136,20 @@ def select_by_udr(study_dir: Path | str, *, progress: Callable[[str], None] | No
         elif scored:
             key = max(scored, key=lambda k: scored[k])
             if len(scored) < len(options):
-                notes.append(f"{model} on {dataset}: {len(options) - len(scored)} of {len(options)} settings "
-                             "had no UDR yet and could not be chosen")
+                notes.append(
+                    f"{model} on {dataset}: {len(options) - len(scored)} of {len(options)} settings "
+                    "had no UDR yet and could not be chosen"
+                )
         else:
             notes.append(f"{model} on {dataset}: no setting has a UDR yet; nothing selected")
             continue
-        chosen.append({"model": model, "dataset": dataset, "setting": options[key]["setting"],
-                       "udr_median": scored.get(key), "candidates": len(options)})
+        chosen.append(
+            {
+                "model": model,
+                "dataset": dataset,
+                "setting": options[key]["setting"],
+                "udr_median": scored.get(key),
+                "candidates": len(options),
+            }
+        )
     return {"method": "udr", "chosen": chosen, "notes": notes}

@@ -19,10 +19,12 @@ class TinyVAE(PairModel):
 
     def build_networks(self) -> None:
         pixels = self.channels * 64 * 64
-        self.encoder = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(pixels, 32), torch.nn.ReLU(),
-                                           torch.nn.Linear(32, 2 * self.z_dim))
-        self.decoder = torch.nn.Sequential(torch.nn.Linear(self.z_dim, pixels),
-                                           torch.nn.Unflatten(1, (self.channels, 64, 64)))
+        self.encoder = torch.nn.Sequential(
+            torch.nn.Flatten(), torch.nn.Linear(pixels, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2 * self.z_dim)
+        )
+        self.decoder = torch.nn.Sequential(
+            torch.nn.Linear(self.z_dim, pixels), torch.nn.Unflatten(1, (self.channels, 64, 64))
+        )
 
     @classmethod
     def check_hyper(cls, hyper: dict[str, float]) -> None:
