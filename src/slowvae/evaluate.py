@@ -1,9 +1,15 @@
-"""Evaluation: checkpoint -> posterior means -> metrics -> results.json + figures."""
+"""Evaluation: checkpoint -> posterior means -> metrics -> results.json + figures.
+
+Three steps: :func:`score_run` (encode and score, nothing written), :func:`draw_figures` and
+:func:`evaluate`, which does both and writes the record through :func:`slowvae.results.write_results`.
+:func:`evaluate_run` is its keyword form.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +21,19 @@ from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
+from slowvae.results import Results, write_results
 from slowvae.run import encode_images, images_to_tensor, load_model, new_model, resolve_precision, use_fast_layout
 
 
 def _suite(
-    model: PairModel,
-    source: PairSource,
-    *,
-    preset: str,
-    metrics: list[str] | None,
-    fast: bool,
-    seed: int,
-    precision: str,
-    say: Callable[[str], None],
-    overrides: dict[str, dict[str, Any]] | None = None,
-) -> tuple[dict[str, Any], int]:
+    model: PairModel, source: PairSource, config: EvaluationConfig, precision: str, say: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, Any], int]:
     """The metric suite on fresh train and test frames (and the dataset for the sampling metrics),
-    encoded in ``precision``; returns the suite's results and the number of images it encoded."""
+    encoded in ``precision``; returns the suite's scores, its settings and the number of images it encoded."""
     dataset = getattr(source, "dataset", None)  # ground-truth sources have a factor grid
-    num_train, num_test = samples_needed(preset, metrics, overrides=overrides)
-    rng = np.random.default_rng([seed, 1])
+    preset = config.preset or "dlib"
+    num_train, num_test = samples_needed(preset, config.metrics, overrides=config.overrides)
+    rng = np.random.default_rng([config.seed, 1])
     say(f"encoding {num_train} + {num_test} frames for the {preset} suite")
     images, factors = source.sample_eval(num_train, rng)
     test_images, test_factors = source.sample_eval(num_test, rng) if num_test else (None, None)
@@ -54,16 +53,16 @@ def _suite(
         test_factors=test_factors,
         dataset=dataset,
         encode=encode if dataset is not None else None,
-        metrics=metrics,
+        metrics=config.metrics,
         preset=preset,
-        fast=fast,
+        fast=config.fast,
         rng=rng,
-        overrides=overrides,
+        overrides=config.overrides,
     )
-    suite["settings_suite"] = suite.pop("settings")
+    settings = suite.pop("settings")
     for key in ("mcc", "mcc_pearson"):  # the MCC of the main evaluation frames stays the headline
         suite.pop(key, None)
-    return suite, encoded
+    return suite, settings, encoded
 
 
 def learned_values(run_dir: Path | str) -> dict[str, list[float]]:
@@ -126,6 +125,182 @@ def encode_pairs(run_dir: Path | str, n: int, seed: int) -> tuple[np.ndarray, np
     return encode_images(model, x_t, source.binary), encode_images(model, x_next, source.binary)
 
 
+@dataclass
+class EvaluationConfig:
+    """How a run's checkpoint is scored (what `slowvae evaluate` and a study's ``[evaluate]`` set).
+
+    ``checkpoint``: a file name in ``RUN_DIR/checkpoints`` or a path (default ``last.pt``);
+    ``num_samples`` frames drawn with ``seed`` for MCC; ``preset`` (``dlib``, ``slowvae-paper``,
+    ``fast``) also runs the metric suite, ``metrics`` selects its metrics, ``fast`` picks the fast
+    DCI path and ``overrides`` changes single settings (``{"dci": {"backend": "sklearn"}}``);
+    ``eval_precision`` (``auto``, ``fp32``, ``bf16``) is the precision of every encoding; ``truth``
+    a ground-truth CSV for a ``frames:`` run; ``figures`` whether :func:`evaluate` draws.
+    """
+
+    checkpoint: str | None = None
+    num_samples: int = 10_000
+    seed: int = 0
+    device: str = "cpu"
+    figures: bool = True
+    preset: str | None = None
+    metrics: list[str] | None = None
+    fast: bool = False
+    eval_precision: str = "auto"
+    overrides: dict[str, dict[str, Any]] | None = None
+    truth: Path | str | None = None
+
+
+@dataclass
+class Scored:
+    """A scored checkpoint and what its figures are drawn from: the model, the run's source, the
+    evaluation frames ``images`` uint8 (N, C, 64, 64) with their ``codes`` (N, D), the absolute
+    correlations (K, D) with the latent matched to each factor (None without ground truth), and
+    the ``time.perf_counter()`` at which scoring started."""
+
+    results: Results
+    model: PairModel
+    source: PairSource
+    images: np.ndarray
+    codes: np.ndarray
+    correlation: np.ndarray | None
+    matched: list[int] | None
+    started: float
+
+
+def _mcc_scores(
+    model: PairModel,
+    untrained: PairModel,
+    source: PairSource,
+    images: np.ndarray,
+    latents: np.ndarray,
+    codes: np.ndarray,
+    precision: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The MCC keys of the results (codes (N, D) against latents (N, K), and the untrained
+    network's floor) and the full output of :func:`slowvae.metrics.mcc`."""
+    names = list(source.latent_names)
+    codes_untrained = encode_images(untrained, images, source.binary, precision=precision)
+    scores = mcc(codes, latents)
+    floor = mcc(codes_untrained, latents)
+    keys = {
+        "mcc": scores["mcc"],
+        "mcc_pearson": scores["mcc_pearson"],
+        "mcc_untrained": floor["mcc"],
+        "mcc_per_factor": dict(zip(names, map(float, scores["mcc_per_factor"]))),
+        "latent_for_factor": dict(zip(names, map(int, scores["mcc_dim_for_factor"]))),
+    }
+    return keys, scores
+
+
+def score_run(run_dir: Path | str, config: EvaluationConfig, progress: Callable[[str], None] | None = None) -> Scored:
+    """Score a run's checkpoint (MCC on ``config.num_samples`` frames, the untrained network's MCC
+    as the floor, the suite with ``config.preset``); draws and writes nothing."""
+    say = progress or (lambda _msg: None)
+    start = time.perf_counter()
+    precision = resolve_precision(config.eval_precision, config.device)
+    model, train_config, step, source = load_model(run_dir, config.checkpoint, config.device, config.truth)
+    has_truth = len(source.latent_names) > 0
+    if config.preset is not None and not has_truth:
+        raise SlowVAEError("the metric suite (--preset) needs ground truth: pass --truth FILE.csv")
+    untrained = new_model(train_config, source.channels).to(next(model.parameters()).device).eval()
+    for net in (model, untrained):
+        use_fast_layout(net, next(model.parameters()).device)
+    timing: dict[str, dict[str, Any]] = {"load": {"seconds": time.perf_counter() - start}}
+    clock = time.perf_counter()
+    say(f"encoding {config.num_samples} frames")
+    images, latents = source.sample_eval(config.num_samples, np.random.default_rng(config.seed))
+    codes = encode_images(model, images, source.binary, precision=precision)
+    if not np.all(np.isfinite(codes)):
+        raise SlowVAEError("the model produced NaN or infinite codes; the checkpoint is broken")
+    settings: dict[str, Any] = {
+        "dataset": train_config.dataset,
+        "num_samples": config.num_samples,
+        "seed": config.seed,
+        "representation": "posterior mean" if model.decoder is not None else "encoder output",
+        "eval_precision": precision,
+    }
+    correlation, matched = None, None
+    if has_truth:
+        say("computing MCC")
+        scores, full = _mcc_scores(model, untrained, source, images, latents, codes, precision)
+        correlation, matched = np.asarray(full["mcc_abs_corr"]), list(full["mcc_dim_for_factor"])
+        settings["mcc"] = {"correlation": "spearman", "matching": "rectangular Hungarian, no padding"}
+    else:
+        scores = {"mcc": None, "mcc_note": _NO_TRUTH}
+    scores.update(model.learned_values())  # slowvae-gl: learned_alpha, learned_scale (one per latent)
+    timing["mcc"] = {"seconds": time.perf_counter() - clock, "images": (2 if has_truth else 1) * config.num_samples}
+    if config.preset is not None:
+        clock = time.perf_counter()
+        suite, settings["suite"], encoded = _suite(model, source, config, precision, say)
+        scores.update(suite)
+        timing["suite"] = {"seconds": time.perf_counter() - clock, "images": encoded}
+    results = Results(
+        step=step,
+        checkpoint=str(config.checkpoint or rundir.LAST_CHECKPOINT),
+        scores=scores,
+        settings=settings,
+        timing=timing,
+        seconds=round(time.perf_counter() - start, 2),
+    )
+    return Scored(results, model, source, images, codes, correlation, matched, start)
+
+
+_NO_TRUTH = "MCC needs ground truth: pass --truth FILE.csv (columns sequence, frame, then one per latent)"
+
+
+def draw_figures(run_dir: Path | str, scored: Scored) -> list[str]:
+    """Draw ``RUN_DIR/figures``: correlation.png (with ground truth), reconstructions.png,
+    traversals.png and one animated traversal ``traversals/z<k>.gif`` per latent (models with a
+    decoder). Returns every figure's path relative to ``run_dir``, sorted."""
+    from slowvae import viz
+
+    run_dir = Path(run_dir)
+    model, source, images, codes = scored.model, scored.source, scored.images, scored.codes
+    fig_dir = run_dir / "figures"
+    if scored.correlation is not None:
+        viz.save_correlation_matrix(
+            scored.correlation, list(source.latent_names), fig_dir / "correlation.png", matched=scored.matched
+        )
+    if model.decoder is not None:  # contrastive models have no decoder to draw with
+        originals, recon = reconstructions(model, images[:8], source.binary)
+        viz.save_reconstructions(originals, recon, fig_dir / "reconstructions.png")
+        viz.save_traversals(
+            traversals(model, codes, images[:1], source.binary), codes.std(0), fig_dir / "traversals.png"
+        )
+        viz.save_traversal_gifs(*traversal_sweep(model, codes, images[:3], source.binary), fig_dir / "traversals")
+    return sorted(str(p.relative_to(run_dir)) for p in fig_dir.rglob("*") if p.suffix in (".png", ".gif"))
+
+
+def _rounded(timing: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {phase: {k: round(v, 3) if isinstance(v, float) else v for k, v in t.items()} for phase, t in timing.items()}
+
+
+def evaluate(
+    run_dir: Path | str,
+    config: EvaluationConfig,
+    *,
+    out: Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Results:
+    """Score a run (:func:`score_run`), draw its figures (:func:`draw_figures`, with
+    ``config.figures``) and write the record to ``out`` (default ``RUN_DIR/results.json``)."""
+    run_dir = Path(run_dir)
+    scored = score_run(run_dir, config, progress)
+    results = scored.results
+    if config.figures:
+        clock = time.perf_counter()
+        (progress or (lambda _msg: None))("drawing figures")
+        results.figures = draw_figures(run_dir, scored)
+        results.timing = {
+            **(results.timing or {}),
+            "figures": {"seconds": time.perf_counter() - clock, "files": len(results.figures)},
+        }
+    results.timing = _rounded(results.timing or {})
+    results.seconds = round(time.perf_counter() - scored.started, 2)
+    write_results(Path(out) if out else run_dir / rundir.RESULTS_FILE, results)
+    return results
+
+
 def evaluate_run(
     run_dir: Path | str,
     *,
@@ -143,122 +318,31 @@ def evaluate_run(
     progress: Callable[[str], None] | None = None,
     truth: Path | str | None = None,
 ) -> dict[str, Any]:
-    """Score a run's posterior means and write ``results.json`` and figures.
+    """Score a run's posterior means and write ``results.json`` and figures; returns the record's JSON form.
 
-    MCC is the mean absolute Spearman correlation after Hungarian matching (docs/metrics.md),
-    computed on ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by
-    the run's untrained network (``mcc_untrained``) as the floor to compare with. Figures go to
-    ``RUN_DIR/figures``: correlation.png, reconstructions.png, traversals.png and one animated
-    traversal ``traversals/z<k>.gif`` per latent (models with a decoder). With ``preset``
-    (``dlib``, ``slowvae-paper``, ``fast``) the metric suite runs too, on as many train and test
-    frames as the preset needs (``metrics`` selects; ``fast`` picks the fast DCI path;
-    ``overrides`` changes single settings, e.g. ``{"dci": {"backend": "sklearn"}}``); its
-    flat keys join the results. Every encoding runs in ``eval_precision`` (``auto``: bf16 where the
-    hardware has native bf16, else fp32; ``fp32``; ``bf16``), saved resolved as
-    ``settings.eval_precision``. ``timing`` holds the seconds of each phase (``load``, ``mcc``,
-    ``figures``, ``suite``) with the images encoded (``figures``: the files drawn). Results go to
-    ``out`` (default ``RUN_DIR/results.json``).
+    The keyword form of :func:`evaluate` (see :class:`EvaluationConfig` for each keyword). MCC is
+    the mean absolute Spearman correlation after Hungarian matching (docs/metrics.md), computed on
+    ``num_samples`` frames drawn with ``seed``; the same frames are also encoded by the run's
+    untrained network (``mcc_untrained``) as the floor to compare with. The suite's flat keys
+    join the results; the resolved precision is saved as ``settings.eval_precision``; ``timing``
+    holds the seconds of each phase (``load``, ``mcc``, ``suite``, ``figures``) with the images
+    encoded (``figures``: the files drawn). Results go to ``out`` (default ``RUN_DIR/results.json``).
 
     A ``frames:`` run is scored against ``truth`` (a CSV; default: the run's saved
     ``truth.csv``); without ground truth ``mcc`` is None, ``mcc_note`` says why, and only the
     reconstructions and traversals are drawn.
     """
-    say = progress or (lambda _msg: None)
-    run_dir = Path(run_dir)
-    start = time.perf_counter()
-    precision = resolve_precision(eval_precision, device)
-    model, config, step, source = load_model(run_dir, checkpoint, device, truth)
-    has_truth = len(source.latent_names) > 0
-    if preset is not None and not has_truth:
-        raise SlowVAEError("the metric suite (--preset) needs ground truth: pass --truth FILE.csv")
-    untrained = new_model(config, source.channels).to(next(model.parameters()).device).eval()
-    for net in (model, untrained):
-        use_fast_layout(net, next(model.parameters()).device)
-    timing: dict[str, dict[str, Any]] = {"load": {"seconds": time.perf_counter() - start}}
-    clock = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    say(f"encoding {num_samples} frames")
-    images, latents = source.sample_eval(num_samples, rng)
-    codes = encode_images(model, images, source.binary, precision=precision)
-    if not np.all(np.isfinite(codes)):
-        raise SlowVAEError("the model produced NaN or infinite codes; the checkpoint is broken")
-    results: dict[str, Any] = {
-        **model.learned_values(),  # slowvae-gl: learned_alpha, learned_scale (one per latent)
-        "step": step,
-        "checkpoint": str(checkpoint or rundir.LAST_CHECKPOINT),
-        "settings": {
-            "dataset": config.dataset,
-            "num_samples": num_samples,
-            "seed": seed,
-            "representation": "posterior mean" if model.decoder is not None else "encoder output",
-            "eval_precision": precision,
-        },
-    }
-    names = list(source.latent_names)
-    if has_truth:
-        codes_untrained = encode_images(untrained, images, source.binary, precision=precision)
-        say("computing MCC")
-        scores = mcc(codes, latents)
-        floor = mcc(codes_untrained, latents)
-        results = {
-            "mcc": scores["mcc"],
-            "mcc_pearson": scores["mcc_pearson"],
-            "mcc_untrained": floor["mcc"],
-            "mcc_per_factor": dict(zip(names, map(float, scores["mcc_per_factor"]))),
-            "latent_for_factor": dict(zip(names, map(int, scores["mcc_dim_for_factor"]))),
-            **results,
-        }
-        results["settings"]["mcc"] = {"correlation": "spearman", "matching": "rectangular Hungarian, no padding"}
-    else:
-        results = {
-            "mcc": None,
-            "mcc_note": "MCC needs ground truth: pass --truth FILE.csv (columns sequence, frame, then one per latent)",
-            **results,
-        }
-    timing["mcc"] = {"seconds": time.perf_counter() - clock, "images": (2 if has_truth else 1) * num_samples}
-    if figures:
-        clock = time.perf_counter()
-        say("drawing figures")
-        from slowvae import viz
-
-        fig_dir = run_dir / "figures"
-        if has_truth:
-            viz.save_correlation_matrix(
-                np.asarray(scores["mcc_abs_corr"]),
-                names,
-                fig_dir / "correlation.png",
-                matched=scores["mcc_dim_for_factor"],
-            )
-        if model.decoder is not None:  # contrastive models have no decoder to draw with
-            originals, recon = reconstructions(model, images[:8], source.binary)
-            viz.save_reconstructions(originals, recon, fig_dir / "reconstructions.png")
-            viz.save_traversals(
-                traversals(model, codes, images[:1], source.binary), codes.std(0), fig_dir / "traversals.png"
-            )
-            viz.save_traversal_gifs(*traversal_sweep(model, codes, images[:3], source.binary), fig_dir / "traversals")
-        results["figures"] = sorted(
-            str(p.relative_to(run_dir)) for p in fig_dir.rglob("*") if p.suffix in (".png", ".gif")
-        )
-        timing["figures"] = {"seconds": time.perf_counter() - clock, "files": len(results["figures"])}
-    if preset is not None:
-        clock = time.perf_counter()
-        suite, encoded = _suite(
-            model,
-            source,
-            preset=preset,
-            metrics=metrics,
-            fast=fast,
-            seed=seed,
-            precision=precision,
-            say=say,
-            overrides=overrides,
-        )
-        results.update(suite)
-        results["settings"]["suite"] = results.pop("settings_suite")
-        timing["suite"] = {"seconds": time.perf_counter() - clock, "images": encoded}
-    results["timing"] = {
-        phase: {k: round(v, 3) if isinstance(v, float) else v for k, v in t.items()} for phase, t in timing.items()
-    }
-    results["seconds"] = round(time.perf_counter() - start, 2)
-    rundir.atomic_write_json(Path(out) if out else run_dir / rundir.RESULTS_FILE, results)
-    return results
+    config = EvaluationConfig(
+        checkpoint=checkpoint,
+        num_samples=num_samples,
+        seed=seed,
+        device=device,
+        figures=figures,
+        preset=preset,
+        metrics=metrics,
+        fast=fast,
+        eval_precision=eval_precision,
+        overrides=overrides,
+        truth=truth,
+    )
+    return evaluate(run_dir, config, out=out, progress=progress).to_dict()
