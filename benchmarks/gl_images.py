@@ -45,16 +45,17 @@ def _summary(values: list[float]) -> dict[str, float | int | None]:
 
 def collect(study_dir: Path) -> dict:
     """Per dataset and model: the runs' MCC and, for the learned prior, alpha per matched factor."""
+    from slowvae.results import is_finished
     from slowvae.study import load_study
     from slowvae.study.core import run_dir
-    from slowvae.study.runner import is_finished, read_json
+    from slowvae.study.runner import read_json
 
     study = load_study(study_dir / "study.toml")
     out: dict = {}
     for spec in study.runs:
         path = run_dir(study_dir, spec.id)
         entry = out.setdefault(spec.dataset, {}).setdefault(spec.model, {"runs": []})
-        if not is_finished(path):
+        if not is_finished(path, spec.config["steps"]):
             entry["runs"].append({"seed": spec.seed, "finished": False})
             continue
         r = read_json(path / "results.json") or {}

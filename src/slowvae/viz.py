@@ -1,4 +1,5 @@
-"""Figures: latent traversals, reconstructions and factor-latent correlation matrices (PNG).
+"""Figures: latent traversals, reconstructions, factor-latent correlation matrices and score
+trajectories (PNG).
 
 Drawing only: every function takes the arrays to draw (the model runs in :mod:`slowvae.evaluate`).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -125,3 +127,32 @@ def save_traversal_gifs(decoded: np.ndarray, positions: np.ndarray, out_dir: Pat
         atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)
     return paths
+
+
+def trajectory_figure(metric: str, labels: Sequence[str], lines: Sequence[dict[str, Sequence[Any]]]) -> plt.Figure:
+    """``metric`` against the step, one line per entry of ``lines`` (``{"steps", "mean", "std"}``,
+    lists of equal length; std None for one seed) labelled by ``labels``: the mean with a ± std band."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for i, (label, line) in enumerate(zip(labels, lines)):
+        if not line["steps"]:
+            continue
+        steps = np.asarray(line["steps"], dtype=float)
+        mean = np.asarray(line["mean"], dtype=float)
+        std = np.asarray([np.nan if v is None else v for v in line["std"]], dtype=float)
+        color = f"C{i % 10}"
+        ax.plot(steps, mean, marker="o", markersize=3, color=color, label=label)
+        ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
+    ax.set_xlabel("step")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    if any(line["steps"] for line in lines):
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def save_trajectories(
+    metric: str, labels: Sequence[str], lines: Sequence[dict[str, Sequence[Any]]], path: Path
+) -> None:
+    """Save :func:`trajectory_figure` as a PNG at ``path`` (atomically)."""
+    _save(trajectory_figure(metric, labels, lines), Path(path))

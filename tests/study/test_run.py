@@ -17,6 +17,7 @@ import torch
 
 from slowvae.cli import main
 from slowvae.errors import SlowVAEError
+from slowvae.results import is_finished
 from slowvae.study import parse_study, prepare, runner, study_status, study_table
 from slowvae.study.core import run_dir
 from slowvae.study.local import threads_per_run
@@ -88,10 +89,10 @@ def test_rerun_skips_finished_runs_without_touching_them(finished, capsys):
 
 def test_a_changed_study_is_refused_naming_runs_and_settings(finished, tmp_path, capsys):
     _, out = finished
-    changed = _write(tmp_path / "changed.toml", STUDY.replace("steps = 4", "steps = 5"))
+    changed = _write(tmp_path / "changed.toml", STUDY.replace("steps = 4", "steps = 3"))  # raising extends
     assert main(["study", "run", str(changed), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "would change 5 run(s)" in err and "config.steps: 4 -> 5" in err
+    assert "would change 5 run(s)" in err and "config.steps: 4 -> 3" in err
     assert "slowvae-dsprites-procedural-gamma1-seed1-" in err and "Traceback" not in err
     changed = _write(tmp_path / "metrics.toml", STUDY.replace("samples = 200", "samples = 300"))
     assert main(["study", "run", str(changed), "--out", str(out)]) == 2
@@ -240,7 +241,7 @@ def test_failed_runs_are_retried_only_when_asked(tmp_path, capsys):
     row = study_table(out)["rows"][0]
     assert (row["n"], row["n_failed"], row["n_missing"]) == (0, 1, 0)
     assert main(["study", "run", str(study_file), "--out", str(out), "--retry-failed", "--workers", "1"]) == 0
-    assert runner.is_finished(path) and not (path / runner.ERROR_FILE).exists()
+    assert is_finished(path) and not (path / runner.ERROR_FILE).exists()
 
 
 def test_an_exception_marks_the_run_failed(tmp_path, monkeypatch):
@@ -251,7 +252,7 @@ def test_an_exception_marks_the_run_failed(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("no scores today\nsecond line")
 
-    monkeypatch.setattr(slowvae.evaluate, "evaluate_run", broken)
+    monkeypatch.setattr(slowvae.evaluate, "score_run", broken)
     path = run_dir(tmp_path, study.runs[0].id)
     assert runner.execute_run(path) == runner.FAILED
     error = json.loads((path / runner.ERROR_FILE).read_text())

@@ -16,6 +16,7 @@ import pytest
 
 from slowvae import rundir
 from slowvae.cli import main
+from slowvae.results import is_finished
 from slowvae.study import runner, slurm, study_status
 from slowvae.study.core import run_dir
 
@@ -106,7 +107,7 @@ def test_a_run_cancelled_with_scancel_completes_when_the_study_is_run_again(tmp_
     assert main(["study", "run", str(study), "--out", str(out), *SUBMIT]) == 0
     assert "submitted 1 run(s)" in capsys.readouterr().err
     assert slurm.read_jobs(out)[run_id] != job
-    _wait(lambda: runner.is_finished(path), 600, "the resumed run to finish", out)
+    _wait(lambda: is_finished(path), 600, "the resumed run to finish", out)
     steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
     assert steps == list(range(1, 1501))  # resumed from the checkpoint: every step once, in order
     assert json.loads((path / "results.json").read_text())["step"] == 1500
@@ -140,7 +141,7 @@ def test_a_two_process_ddp_run_is_cancelled_and_completes_through_sbatch(tmp_pat
     ckpt = rundir.load_checkpoint(path / "checkpoints" / "last.pt")
     assert 30 <= ckpt["step"] < 600 and len(ckpt["rng"]) == 2  # both ranks stopped at one step and saved
     assert main(["study", "run", str(study), "--out", str(out), *ddp]) == 0
-    _wait(lambda: runner.is_finished(path), 600, "the resumed two-process run to finish", out)
+    _wait(lambda: is_finished(path), 600, "the resumed two-process run to finish", out)
     steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
     assert steps == list(range(1, 601))
     config = json.loads((path / "config.json").read_text())

@@ -127,6 +127,14 @@ def test_a_model_entry_sets_training_fields_for_its_runs_only():
     assert all(r.id.split("-")[-1] != plain[r.seed].split("-")[-1] for r in warm)  # a different network: a new hash
 
 
+def test_at_steps_beyond_a_models_steps_are_skipped_for_that_model():
+    text = TINY.replace('preset = "fast"', 'preset = "fast"\nat_steps = [10, 30, 40]')
+    text = text.replace('[[models]]\nname = "slowvae"', '[[models]]\nname = "slowvae"\nsteps = 50')
+    runs = parse_study(text).runs
+    assert {r.model: r.evaluate["at_steps"] for r in runs} == {"slowvae": [10, 30, 40], "beta-vae": [10]}
+    assert {r.model: r.config["steps"] for r in runs} == {"slowvae": 50, "beta-vae": 30}
+
+
 def test_evaluate_settings_resolve():
     text = TINY.replace('preset = "fast"', "at_steps = [0, 10, 20]\n\n[evaluate.settings.dci]\nexact = true")
     text = text.replace('metrics = ["mcc", "mig"]', 'metrics = ["dci", "mcc"]')
@@ -134,7 +142,8 @@ def test_evaluate_settings_resolve():
     assert run.evaluate["preset"] == "fast"  # metrics beyond MCC: fast unless a preset is given
     assert run.evaluate["settings"] == {"dci": {"backend": "sklearn"}}
     assert run.evaluate["metrics"] == ["mcc", "dci"] and run.evaluate["at_steps"] == [0, 10, 20]
-    assert run.config["keep_checkpoints"] is True and run.config["checkpoint_every"] == 10
+    # scored segment by segment as training passes each step: no step checkpoints kept
+    assert run.config["keep_checkpoints"] is False and run.config["checkpoint_every"] == 30
     only_mcc = parse_study(TINY.replace('metrics = ["mcc", "mig"]\npreset = "fast"', "")).runs[0]
     assert only_mcc.evaluate["metrics"] == ["mcc"] and only_mcc.evaluate["preset"] is None
 
@@ -163,7 +172,6 @@ def test_evaluate_settings_resolve():
         (("seeds = [1, 2]", "seeds = [1, 1]"), "twice"),
         (("seeds = [1, 2]", "seeds = [1, 2]\nseed = 3"), "cannot be study-wide"),
         (("steps = 30", "steps = 0"), "steps must be a positive integer"),
-        (('preset = "fast"', 'preset = "fast"\nat_steps = [40]'), "beyond the run's 30 steps"),
         (('[[models]]\nname = "beta-vae"', '[[models]]\nname = "slowvae"'), "labelled 'slowvae'"),
         (('name = "tiny"', 'name = "tiny"\n[x'), "not valid TOML"),
         (('name = "beta-vae"', 'name = "beta-vae"\ntrain = { seed = 3 }'), "TrainConfig fields other than"),

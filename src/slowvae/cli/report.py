@@ -46,7 +46,7 @@ def write_study_page(study_dir: Path, out: Path | None) -> Path:
     from slowvae.report import StudyRun, write_study_report
     from slowvae.study import study_status, study_table
     from slowvae.study.core import run_dir
-    from slowvae.study.table import metric_value, seed_values
+    from slowvae.study.table import metric_value, seed_values, trajectories
 
     status = study_status(study_dir)
     paths = {r["id"]: run_dir(study_dir, r["id"]) for r in status["runs"]}
@@ -66,8 +66,9 @@ def write_study_page(study_dir: Path, out: Path | None) -> Path:
         for r in status["runs"]
     ]
     points = {m: seed_values(study_dir, table, m) for m in metrics}
+    lines = {m: trajectories(study_dir, table, m) for m in dict.fromkeys(m.partition("@")[0] for m in metrics)}
     _say(f"writing the study page of {len(runs)} runs (and the run pages it links to that are missing)")
-    return write_study_report(study_dir, status["name"], table, runs, points, out)
+    return write_study_report(study_dir, status["name"], table, runs, points, out, trajectories=lines)
 
 
 def _read_results(run_dir: Path) -> dict:

@@ -147,38 +147,18 @@ def run(args: argparse.Namespace) -> int:
     if not todo:
         _say("nothing to run: every run is finished" + (" or failed" if failed else ""))
         return 0
-    from slowvae.study.core import run_dir
-
-    dirs = [run_dir(args.out, spec.id) for spec in todo]
+    ids = [spec.id for spec in todo]
     if args.executor == "slurm":
-        from slowvae.study import slurm
-
-        resources = slurm.SlurmResources(
-            partition=args.partition,
-            time_min=slurm.parse_time(args.time),
-            cpus_per_run=args.cpus_per_run,
-            gpus_per_run=args.gpus_per_run,
-            mem_gb=slurm.parse_mem(args.mem),
-            max_parallel=args.max_parallel,
-            processes_per_run=args.processes_per_run,
-        )
-        jobs = slurm.submit(args.out, [spec.id for spec in todo], resources, study.name)
-        arrays = sorted({j.split("_")[0] for j in jobs.values()})
-        _say(
-            f"submitted {len(jobs)} run(s) as SLURM job array {', '.join(arrays) or '-'}"
-            + (f" ({len(todo) - len(jobs)} already queued or running)" if len(jobs) < len(todo) else "")
-            + f"; follow with `slowvae study status {args.out}`"
-        )
-        return 0
+        return _submit(args, study.name, ids)
     if args.workers < 1:
         raise SlowVAEError("--workers must be at least 1")
     from tqdm import tqdm
 
     from slowvae.study import local
 
-    workers = min(args.workers, len(dirs))
-    _say(f"running {len(dirs)} run(s) with {workers} worker(s) x {local.threads_per_run(workers)} thread(s)")
-    bar = tqdm(total=len(dirs), desc="runs", unit="run", dynamic_ncols=True, file=sys.stderr)
+    workers = min(args.workers, len(ids))
+    _say(f"running {len(ids)} run(s) with {workers} worker(s) x {local.threads_per_run(workers)} thread(s)")
+    bar = tqdm(total=len(ids), desc="runs", unit="run", dynamic_ncols=True, file=sys.stderr)
     outcome: dict[str, int] = {}
 
     def done(path: Path, state: str) -> None:
@@ -191,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             bar.write(f"failed: {path.name}: {error.get('error', '?')}", file=sys.stderr)
 
     try:
-        local.run_local(dirs, workers=args.workers, on_result=done)
+        local.LocalExecutor(workers=args.workers, on_result=done).run(args.out, ids)
     finally:
         bar.close()
     _say("; ".join(f"{n} {state}" for state, n in sorted(outcome.items())))
@@ -199,6 +179,29 @@ def run(args: argparse.Namespace) -> int:
         _say("interrupted: running runs were checkpointed; run the same command to continue")
         return 130
     return 1 if outcome.get("failed") else 0
+
+
+def _submit(args: argparse.Namespace, name: str, ids: list[str]) -> int:
+    """Submit the runs ``ids`` to SLURM with the resources the flags give."""
+    from slowvae.study import slurm
+
+    resources = slurm.SlurmResources(
+        partition=args.partition,
+        time_min=slurm.parse_time(args.time),
+        cpus_per_run=args.cpus_per_run,
+        gpus_per_run=args.gpus_per_run,
+        mem_gb=slurm.parse_mem(args.mem),
+        max_parallel=args.max_parallel,
+        processes_per_run=args.processes_per_run,
+    )
+    jobs = slurm.SlurmExecutor(resources, name).run(args.out, ids)
+    arrays = sorted({j.split("_")[0] for j in jobs.values()})
+    _say(
+        f"submitted {len(jobs)} run(s) as SLURM job array {', '.join(arrays) or '-'}"
+        + (f" ({len(ids) - len(jobs)} already queued or running)" if len(jobs) < len(ids) else "")
+        + f"; follow with `slowvae study status {args.out}`"
+    )
+    return 0
 
 
 def status(args: argparse.Namespace) -> int:
@@ -220,8 +223,8 @@ def status(args: argparse.Namespace) -> int:
         "scoring, summed over runs"
     )
     for r in info["runs"]:
-        if r["state"] == "running":
-            print(f"  running  {r['id']}  step {r['steps_done']}/{r['steps']}")
+        if r["state"] in ("running", "pending") and (r["state"] == "running" or r["at_steps"]):
+            print(f"  {r['state']:<8} {r['id']}  step {r['steps_done']}/{r['steps']}{_step_scores(r['at_steps'])}")
     for r in info["runs"]:
         if r["state"] == "failed":
             print(f"  failed   {r['id']}: {r['error']}")
@@ -232,8 +235,18 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _step_scores(at_steps: dict[str, dict[str, float | None]]) -> str:
+    """A run's scores at the at_steps entries it has passed, e.g. ``; at 5000: mcc 0.561, mig 0.102``."""
+    shown = [
+        f"at {step}: " + ", ".join(f"{m} {v:.3f}" for m, v in scores.items() if isinstance(v, (int, float)))
+        for step, scores in at_steps.items()
+    ]
+    return "; " + "; ".join(shown) if shown else ""
+
+
 def table(args: argparse.Namespace) -> int:
     from slowvae.study import render, save_figures, study_table
+    from slowvae.study.table import save_trajectories
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     result = study_table(args.study_dir, metrics=metrics, select=args.select, progress=_say)
@@ -247,6 +260,7 @@ def table(args: argparse.Namespace) -> int:
         folder = args.out.parent if args.out is not None else Path(args.study_dir) / "figures"
         stem = args.out.stem if args.out is not None else "table"
         paths = save_figures(args.study_dir, result, folder, stem=stem)
+        paths += save_trajectories(args.study_dir, result, folder, stem=stem)
         _say(f"figures: {', '.join(str(p) for p in paths)}")
     return 0
 

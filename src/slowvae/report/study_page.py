@@ -18,7 +18,7 @@ from typing import Any
 from slowvae import __version__, rundir
 from slowvae.errors import SlowVAEError
 from slowvae.report.figures import metric_panels_uri
-from slowvae.report.render import render, setting_text, write_page
+from slowvae.report.render import figure_uri, render, setting_text, write_page
 from slowvae.report.run_page import PAGE_FILE, read_log, write_run_report
 
 STUDY_FILE = "study.toml"
@@ -94,6 +94,21 @@ def _run_record(run: StudyRun, page_dir: Path) -> dict[str, Any]:
     return record
 
 
+def _trajectory_panels(
+    rows: Sequence[dict[str, Any]], trajectories: dict[str, list[dict[str, Any]]] | None
+) -> list[dict[str, str]]:
+    """One figure per metric with scores at more than one step (``trajectories``: metric -> a
+    ``{"steps", "mean", "std"}`` line per table row)."""
+    from slowvae import viz
+
+    panels = []
+    for metric, lines in (trajectories or {}).items():
+        if any(len(line["steps"]) > 1 for line in lines):
+            fig = viz.trajectory_figure(metric, _row_labels(rows), lines)
+            panels.append({"metric": metric, "uri": figure_uri(fig)})
+    return panels
+
+
 def study_context(
     study_dir: Path,
     name: str,
@@ -101,8 +116,10 @@ def study_context(
     runs: Sequence[StudyRun],
     points: dict[str, list[list[float]]] | None,
     page_dir: Path,
+    trajectories: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """Everything the study page shows. ``page_dir`` is the folder of the page (for links)."""
+    """Everything the study page shows. ``page_dir`` is the folder of the page (for links);
+    ``trajectories`` maps a metric to one line per table row against the step."""
     rows = [dict(row, selected=_chosen(table.get("selection"), row)) for row in table.get("rows", [])]
     metrics = _metric_names(rows)
     records = [_run_record(run, page_dir) for run in runs]
@@ -132,6 +149,7 @@ def study_context(
         "metrics": metrics,
         "selection": selection,
         "panels": panels,
+        "trajectories": _trajectory_panels(rows, trajectories),
         "runs": records,
         "varying": varying,
         "problems": [r for r in records if r["state"] != "finished" or r["error"]],
@@ -148,13 +166,14 @@ def write_study_report(
     runs: Sequence[StudyRun],
     points: dict[str, list[list[float]]] | None = None,
     out: Path | str | None = None,
+    trajectories: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Path:
     """Write the study page (default ``STUDY_DIR/report.html``) and the run page of every run with a
     config.json that has none yet (the study page links to them). Returns the study page's path.
 
     ``table`` is the study table dict (``{"rows": [...], "selection": None | {"chosen": [...], ...}}``,
     every row, selected or not); ``points`` maps a metric to each row's per-seed values for its
-    figure."""
+    figure; ``trajectories`` maps a metric to each row's ``{"steps", "mean", "std"}`` against the step."""
     study_dir = Path(study_dir)
     if not (study_dir / STUDY_FILE).is_file():
         raise SlowVAEError(f"{study_dir} is not a study directory (no {STUDY_FILE}); run one with `slowvae study run`")
@@ -162,5 +181,6 @@ def write_study_report(
     for run in runs:
         if run.path is not None and (run.path / rundir.CONFIG_FILE).is_file() and not (run.path / PAGE_FILE).is_file():
             write_run_report(run.path)
-    html = render("study.html.j2", study_context(study_dir, name, table, runs, points, out.resolve().parent))
+    context = study_context(study_dir, name, table, runs, points, out.resolve().parent, trajectories)
+    html = render("study.html.j2", context)
     return write_page(out, html)

@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slowvae import rundir
+from slowvae import results, rundir
 from slowvae.errors import SlowVAEError
+from slowvae.metrics.registry import headline_key as headline
+from slowvae.results import Results
 from slowvae.study import runner
+from slowvae.study.executor import Executor, executor_for
 from slowvae.study.spec import RunSpec, Study, compared, load_study
 
 STUDY_FILE = "study.toml"
@@ -25,9 +28,8 @@ RUNS_DIR = "runs"
 #: whole-machine training throughput (images/s, 2 cores) used for estimates before a study has
 #: finished runs of its own (benchmarks/README.md, "Training speed")
 _DEFAULT_RATE = {"fp32": 700.0, "bf16": 1300.0, "auto": 1000.0}
-#: encoder throughput during evaluation (images/s) and the exact DCI's seconds at 10,000 rows
+#: encoder throughput during evaluation (images/s)
 _ENCODE_RATE = 4000.0
-_EXACT_DCI_S = 300.0
 
 
 def run_dir(study_dir: Path | str, run_id: str) -> Path:
@@ -46,19 +48,51 @@ def open_study(study_dir: Path | str) -> Study:
 
 
 def conflicts(study: Study, study_dir: Path | str) -> list[str]:
-    """One line per run on disk whose saved settings the study would change."""
+    """One line per run on disk whose saved settings the study would change.
+
+    Raising ``steps`` is no change but an extension (the run resumes to the new count), and
+    ``at_steps`` may change, save for an added step the run has passed without scoring it or
+    keeping its checkpoint. A run linked in through ``reuse`` is never extended here."""
     lines = []
     for spec in study.runs:
-        saved = runner.read_json(run_dir(study_dir, spec.id) / runner.RECORD_FILE)
+        path = run_dir(study_dir, spec.id)
+        saved = runner.read_json(path / runner.RECORD_FILE)
         if saved is None:
             continue
         old, new = compared(saved), compared(spec.record())
         diffs = [
-            f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+            f"{k}: {old.get(k)!r} -> {new.get(k)!r}"
+            for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k) and not _allowed(k, old.get(k), new.get(k), path)
         ]
+        if path.is_symlink() and new["config.steps"] > old["config.steps"]:
+            diffs.append(f"config.steps raised for a run linked from {path.resolve()}; extend it in its own study")
         if diffs:
             lines.append(f"{spec.id} ({'; '.join(diffs)})")
     return lines
+
+
+def _allowed(key: str, old: Any, new: Any, path: Path) -> bool:
+    """Whether a changed setting leaves the run's results valid (more steps; other at_steps)."""
+    if key == "config.steps":
+        return isinstance(old, int) and isinstance(new, int) and new > old
+    if key == "evaluate.at_steps":
+        return not _unscorable(path, sorted(set(new or []) - set(old or [])))
+    return False
+
+
+def _unscorable(path: Path, added: list[int]) -> list[int]:
+    """Of the ``added`` at_steps entries, those the run has passed with neither scores nor a checkpoint kept."""
+    trained = _steps_done(path)
+    final = results.read_results(path)
+    return [
+        s
+        for s in added
+        if s < trained
+        and not results.step_path(path, s).exists()
+        and not (path / rundir.CHECKPOINT_DIR / f"step_{s}.pt").exists()
+        and not (final is not None and final.step == s)
+    ]
 
 
 def prepare(study: Study, study_dir: Path | str) -> None:
@@ -80,7 +114,8 @@ def prepare(study: Study, study_dir: Path | str) -> None:
         if spec.id in linked:  # a finished run with the same settings elsewhere: link it, do not redo it
             target.symlink_to(linked[spec.id], target_is_directory=True)
         path = target / runner.RECORD_FILE
-        if not path.exists():
+        saved = runner.read_json(path)
+        if saved is None or compared(saved) != compared(spec.record()):  # new, or extended
             rundir.atomic_write_json(path, spec.record())
 
 
@@ -95,7 +130,8 @@ def reusable(study: Study, study_dir: Path | str) -> dict[str, Path]:
         for other in study.reuse_dirs():
             path = run_dir(other, spec.id)
             saved = runner.read_json(path / runner.RECORD_FILE)
-            if saved is not None and compared(saved) == compared(spec.record()) and runner.is_finished(path):
+            finished = results.is_finished(path, spec.config["steps"])
+            if saved is not None and compared(saved) == compared(spec.record()) and finished:
                 found[spec.id] = path.resolve()
                 break
     return found
@@ -114,7 +150,7 @@ class RunState:
 def run_state(study_dir: Path | str, spec: RunSpec, active: set[str] | None = None) -> RunState:
     """The state of one run; ``active`` holds run ids a scheduler reports as running."""
     path = run_dir(study_dir, spec.id)
-    if runner.is_finished(path):
+    if results.is_finished(path, spec.config["steps"]):
         return RunState(spec, "finished", steps_done=spec.config["steps"])
     steps = _steps_done(path)
     if runner.is_locked(path) or (active is not None and spec.id in active):
@@ -150,31 +186,66 @@ def _machine_seconds(path: Path) -> tuple[float, float]:
             except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
                 continue
     score = 0.0
-    for results in [path / rundir.RESULTS_FILE, *path.glob("results_step_*.json")]:
-        seconds = (runner.read_json(results) or {}).get("seconds")
+    for file in [path / rundir.RESULTS_FILE, *path.glob("results_step_*.json")]:
+        seconds = getattr(results.read_results(file), "seconds", None)
         score += float(seconds) if isinstance(seconds, (int, float)) else 0.0
     return train, score
 
 
-def study_status(study_dir: Path | str) -> dict[str, Any]:
-    """Counts of finished, running, failed and pending runs, each failure's error, and the machine
-    time spent so far.
+def step_scores(study_dir: Path | str, spec: RunSpec) -> dict[str, Results]:
+    """A run's scores at its ``at_steps`` entries scored so far with the study's settings, by step
+    (as text): what shows a run's trajectory while it still trains."""
+    path = run_dir(study_dir, spec.id)
+    found = {}
+    for step in spec.evaluate["at_steps"]:
+        scored = results.read_step(path, step)
+        if scored is not None and scored.step == step and results.same_evaluation(scored.study_evaluate, spec.evaluate):
+            found[str(step)] = scored
+    return found
 
-    Returns ``{"name", "counts": {state: n}, "runs": [{"id", "state", "steps_done", "steps",
-    "error", "train_seconds", "score_seconds"}], "machine": {"train_seconds", "score_seconds"},
-    "not_in_study": [ids of run directories the study file no longer lists]}``. Runs with a live
-    SLURM job count as running (queued ones as pending). Runs linked through ``reuse`` count too.
-    """
-    from slowvae.study import slurm
 
-    study = open_study(study_dir)
-    active = slurm.active_runs(study_dir)
+def _states(study_dir: Path | str, study: Study, executor: Executor) -> tuple[list[RunState], dict[str, set[str]]]:
+    """Every run's state, with the runs ``executor`` reports alive, and runs it lost recorded as failed."""
+    active = executor.active_runs(study_dir)
     states = [run_state(study_dir, spec, active.get("RUNNING", set())) for spec in study.runs]
     alive = set().union(*active.values()) if active else set()
-    lost = slurm.record_failures(
+    lost = executor.record_failures(
         study_dir, [r.spec.id for r in states if r.state == "pending" and r.spec.id not in alive]
     )
     states = [RunState(r.spec, "failed", lost[r.spec.id], r.steps_done) if r.spec.id in lost else r for r in states]
+    return states, active
+
+
+def _run_summary(study_dir: Path | str, r: RunState) -> dict[str, Any]:
+    train, score = _machine_seconds(run_dir(study_dir, r.spec.id))
+    metrics = r.spec.evaluate["metrics"]
+    return {
+        "id": r.spec.id,
+        "state": r.state,
+        "steps_done": r.steps_done,
+        "steps": r.spec.config["steps"],
+        "error": r.error,
+        "train_seconds": round(train, 1),
+        "score_seconds": round(score, 1),
+        "at_steps": {
+            step: {m: scored.value(headline(m)) for m in metrics}
+            for step, scored in step_scores(study_dir, r.spec).items()
+        },
+    }
+
+
+def study_status(study_dir: Path | str, executor: Executor | None = None) -> dict[str, Any]:
+    """Counts of finished, running, failed and pending runs, each failure's error, the scores at
+    each ``at_steps`` entry passed so far, and the machine time spent so far.
+
+    Returns ``{"name", "counts": {state: n}, "runs": [{"id", "state", "steps_done", "steps",
+    "error", "train_seconds", "score_seconds", "at_steps": {step: {metric: value}}}], "machine":
+    {"train_seconds", "score_seconds"}, "not_in_study": [ids of run directories the study file no
+    longer lists]}``. Runs that ``executor`` (default: the one the study was run with) reports
+    alive count as running (queued ones as pending). Runs linked through ``reuse`` count too.
+    """
+    study = open_study(study_dir)
+    states, active = _states(study_dir, study, executor or executor_for(study_dir))
     counts = {s: sum(r.state == s for r in states) for s in ("finished", "running", "failed", "pending")}
     known = {spec.id for spec in study.runs}
     on_disk = (
@@ -182,20 +253,7 @@ def study_status(study_dir: Path | str) -> dict[str, Any]:
         if (Path(study_dir) / RUNS_DIR).is_dir()
         else []
     )
-    runs = []
-    for r in states:
-        train, score = _machine_seconds(run_dir(study_dir, r.spec.id))
-        runs.append(
-            {
-                "id": r.spec.id,
-                "state": r.state,
-                "steps_done": r.steps_done,
-                "steps": r.spec.config["steps"],
-                "error": r.error,
-                "train_seconds": round(train, 1),
-                "score_seconds": round(score, 1),
-            }
-        )
+    runs = [_run_summary(study_dir, r) for r in states]
     return {
         "name": study.name,
         "counts": counts,
@@ -206,17 +264,14 @@ def study_status(study_dir: Path | str) -> dict[str, Any]:
     }
 
 
-def to_run(study: Study, study_dir: Path | str, *, retry_failed: bool = False) -> tuple[list[RunSpec], list[RunState]]:
+def to_run(
+    study: Study, study_dir: Path | str, *, retry_failed: bool = False, executor: Executor | None = None
+) -> tuple[list[RunSpec], list[RunState]]:
     """The runs an executor should work on (unfinished, not running, not reusable from another
-    study; failed ones only with ``retry_failed``) and the failed runs left alone. SLURM tasks that died without recording
-    an error (sacct: out of memory, node failure) count as failed."""
-    from slowvae.study import slurm
-
-    states = {spec.id: run_state(study_dir, spec) for spec in study.runs}
-    if slurm.read_jobs(study_dir):
-        active = slurm.active_runs(study_dir)
-        alive = set().union(*active.values()) if active else set()
-        slurm.record_failures(study_dir, [i for i, s in states.items() if s.state == "pending" and i not in alive])
+    study; failed ones only with ``retry_failed``) and the failed runs left alone. Runs that died
+    under ``executor`` (default: the one the study was run with) without recording an error
+    (SLURM: out of memory, node failure) count as failed."""
+    _states(study_dir, study, executor or executor_for(study_dir))
     todo, failed = [], []
     linked = reusable(study, study_dir)
     for spec in study.runs:
@@ -241,9 +296,29 @@ def breadth_first(runs: list[RunSpec]) -> list[RunSpec]:
     return [spec for _, _, spec in sorted(keyed, key=lambda k: k[:2])]
 
 
+def scoring_seconds(evaluate: dict[str, Any]) -> float:
+    """Rough seconds of one scoring with a study's ``evaluate`` settings: the frames encoded (MCC's,
+    the suite's rows and what each metric samples itself) plus each metric's own fitting, as the
+    metric registry gives them."""
+    from slowvae.metrics import METRICS
+    from slowvae.metrics.suite import resolve_settings, samples_needed
+
+    frames, seconds = 2.0 * evaluate["samples"], 0.0
+    suite = [m for m in evaluate["metrics"] if m != "mcc"]
+    if suite:
+        settings = resolve_settings(evaluate["preset"], evaluate["fast"], evaluate["settings"])
+        frames += sum(samples_needed(evaluate["preset"], suite, overrides=evaluate["settings"]))
+        for metric in suite:
+            cost = METRICS[metric].cost
+            images, fit = cost(settings[metric]) if cost is not None else (0, 0.0)
+            frames, seconds = frames + images, seconds + fit
+    return frames / _ENCODE_RATE + seconds
+
+
 def estimate_seconds(runs: list[RunSpec], study_dir: Path | str) -> float:
     """Rough whole-machine seconds to train and evaluate ``runs``: the image throughput of this
-    study's finished runs where there are any (else a default for 2 CPU cores), plus encoding."""
+    study's finished runs where there are any (else a default for 2 CPU cores), plus scoring at
+    each ``at_steps`` entry still ahead and at the end."""
     rates = []
     for path in sorted((Path(study_dir) / RUNS_DIR).glob("*/" + rundir.LOG_FILE))[:20]:
         values = [json.loads(line).get("images_per_s") for line in path.read_text().splitlines()[1:] if line.strip()]
@@ -253,15 +328,10 @@ def estimate_seconds(runs: list[RunSpec], study_dir: Path | str) -> float:
     total = 0.0
     for spec in runs:
         rate = statistics.median(rates) if rates else _DEFAULT_RATE.get(spec.config["precision"], 1000.0)
-        remaining = spec.config["steps"] - _steps_done(run_dir(study_dir, spec.id))
-        total += max(remaining, 0) * 2 * spec.config["batch_pairs"] / rate
-        ev = spec.evaluate
-        frames = 2 * ev["samples"] * (1 + len(ev["at_steps"]))
-        if len(ev["metrics"]) > 1:
-            frames += 20_000 + (100_000 if {"beta_vae", "factor_vae"} & set(ev["metrics"]) else 0)
-        total += frames / _ENCODE_RATE
-        if "dci" in ev["metrics"] and ev["settings"].get("dci", {}).get("backend") == "sklearn":
-            total += _EXACT_DCI_S * (10_000 if ev["preset"] != "fast" else 1_000) / 10_000
+        done = _steps_done(run_dir(study_dir, spec.id))
+        total += max(spec.config["steps"] - done, 0) * 2 * spec.config["batch_pairs"] / rate
+        scorings = 1 + sum(s >= done for s in spec.evaluate["at_steps"])
+        total += scorings * scoring_seconds(spec.evaluate)
     return total
 
 

@@ -14,10 +14,12 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from slowvae.study import runner
+from slowvae.study.core import run_dir
 
 #: set in a worker once Ctrl-C arrived: the worker then starts no new run
 _INTERRUPTED = False
@@ -114,3 +116,33 @@ def run_local(
     finally:
         signal.signal(signal.SIGINT, previous)
     return results
+
+
+@dataclass
+class LocalExecutor:
+    """The :class:`~slowvae.study.executor.Executor` of this machine: :func:`run_local` with
+    ``workers`` processes of ``threads`` torch threads (default: an equal share of the cores);
+    ``on_result(run directory, status)`` hears of each run as it ends."""
+
+    workers: int = 2
+    threads: int | None = None
+    on_result: Callable[[Path, str], None] | None = None
+
+    @staticmethod
+    def used_in(study_dir: Path | str) -> bool:
+        """Any study directory can be run locally."""
+        return True
+
+    def active_runs(self, study_dir: Path | str) -> dict[str, set[str]]:
+        """None to report: a local run holds its lock, which the core sees itself."""
+        return {}
+
+    def record_failures(self, study_dir: Path | str, pending: list[str]) -> dict[str, str]:
+        """None to record: a local run writes its own error."""
+        return {}
+
+    def run(self, study_dir: Path | str, run_ids: list[str]) -> dict[str, str]:
+        """Execute the runs here; returns run id -> status (see :func:`runner.execute_run`)."""
+        dirs = [run_dir(study_dir, r) for r in run_ids]
+        done = run_local(dirs, workers=self.workers, threads=self.threads, on_result=self.on_result)
+        return {Path(path).name: status for path, status in done.items()}

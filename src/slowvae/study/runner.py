@@ -1,14 +1,16 @@
 """One run of a study: train it (or continue it from its checkpoint), then evaluate it.
 
-A study's run directory ``DIR/runs/<id>/`` is an ordinary run directory plus three small files:
+A study's run directory ``DIR/runs/<id>/`` is an ordinary run directory plus these files:
 
     study-run.json     the RunSpec record the run was created from (compared on every rerun)
     study-error.json   the last failure, one line (removed when the run later finishes)
     .study.lock        held (flock) by the process working on the run
+    results_step_N.json  the scores at each ``[evaluate] at_steps`` entry N, written as training passes N
 
-A run is *finished* when its results.json carries ``study_evaluate``: the evaluation settings of
-the study that scored it. Every executor calls :func:`execute_run`; nothing here depends on how
-the run was scheduled.
+A run is *finished* when its results.json has status ``finished`` at the run's steps
+(:func:`slowvae.results.is_finished`). A study that raises ``steps`` makes its finished runs
+unfinished: they resume to the new count, their earlier scores kept. Every executor calls
+:func:`execute_run`; nothing here depends on how the run was scheduled.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from slowvae import rundir
+from slowvae import results, rundir
 from slowvae.errors import SlowVAEError
+from slowvae.results import Results
 
 RECORD_FILE = "study-run.json"
 ERROR_FILE = "study-error.json"
@@ -41,12 +44,6 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError):
         return None
-
-
-def is_finished(run_dir: Path) -> bool:
-    """Whether the run has been trained and scored with its study's settings."""
-    results = read_json(Path(run_dir) / rundir.RESULTS_FILE)
-    return bool(results) and "study_evaluate" in results
 
 
 def is_locked(run_dir: Path) -> bool:
@@ -87,51 +84,137 @@ def trained_steps(run_dir: Path) -> int:
     return int(rundir.load_checkpoint(ckpt)["step"]) if ckpt.exists() else 0
 
 
-def _prepare(run_dir: Path, record: dict[str, Any]) -> bool | None:
-    """Make the run directory ready to train: None when it is already fully trained, else
-    whether training resumes from a checkpoint."""
+def _prepare(run_dir: Path, record: dict[str, Any]) -> None:
+    """Make the run directory ready to train: create it from the record, or (stopped before its
+    first step) start its log again."""
     from slowvae.run import TrainConfig, init_run_dir, make_pair_source
 
     if not (run_dir / rundir.CONFIG_FILE).exists():
         config = TrainConfig(**record["config"])
         init_run_dir(run_dir, config, make_pair_source(config))
-        return False
-    done = trained_steps(run_dir)
-    if done >= record["config"]["steps"]:
-        return None
-    if done == 0:  # stopped before its first checkpoint: start again with a clean log
+    elif trained_steps(run_dir) == 0:  # stopped before its first checkpoint: start again with a clean log
         (run_dir / rundir.LOG_FILE).unlink(missing_ok=True)
-    return done > 0
 
 
-def _evaluate(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None]) -> None:
-    from slowvae.evaluate import evaluate_run
+def _scored(run_dir: Path, step: int, evaluate: dict[str, Any]) -> Results | None:
+    """The scores at ``step`` when they were made with ``evaluate``'s settings, else None."""
+    found = results.read_step(run_dir, step)
+    return (
+        found
+        if found is not None and found.step == step and results.same_evaluation(found.study_evaluate, evaluate)
+        else None
+    )
+
+
+def _keep_earlier_final(run_dir: Path, evaluate: dict[str, Any], steps: int) -> None:
+    """A study extended to more steps: the run's final scores (at fewer steps) become its scores at that step."""
+    final = results.read_results(run_dir)
+    if final is None or final.step is None or final.step >= steps or _scored(run_dir, final.step, evaluate):
+        return
+    if results.same_evaluation(final.study_evaluate, evaluate):
+        final.status, final.at_steps, final.udr, final.udr_settings = results.EVALUATED, None, None, None
+        results.write_results(results.step_path(run_dir, final.step), final)
+
+
+#: one step of a run's plan: ("train", to step), ("score", step, checkpoint), ("skip", step) for an
+#: at_steps entry passed without a checkpoint kept, ("finish", steps, checkpoint)
+Action = tuple[str, int, str | None]
+
+
+def plan(run_dir: Path | str, record: dict[str, Any]) -> list[Action]:
+    """What bringing the run to finished takes, in order: train segment by segment to each
+    ``at_steps`` entry not yet scored, score it from the checkpoint at that step, train on to the
+    run's steps and score the end. Steps scored before (``results_step_N.json`` with the study's
+    evaluation settings) are not scored again; one already passed is scored from its kept
+    ``checkpoints/step_N.pt`` (runs of older versions kept every checkpoint)."""
+    run_dir = Path(run_dir)
+    steps, evaluate = record["config"]["steps"], record["evaluate"]
+    last = run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT
+    trained = trained_steps(run_dir) if last.exists() else None
+    actions: list[Action] = []
+    for step in (s for s in evaluate["at_steps"] if s < steps and _scored(run_dir, s, evaluate) is None):
+        kept = f"step_{step}.pt"
+        if trained == step:
+            checkpoint = rundir.LAST_CHECKPOINT
+        elif (run_dir / rundir.CHECKPOINT_DIR / kept).exists():
+            checkpoint = kept
+        elif trained is None or step > trained:
+            actions.append(("train", step, None))
+            trained, checkpoint = step, rundir.LAST_CHECKPOINT
+        else:
+            actions.append(("skip", step, None))
+            continue
+        actions.append(("score", step, checkpoint))
+    if trained is None or trained < steps:
+        actions.append(("train", steps, None))
+    return [*actions, ("finish", steps, rundir.LAST_CHECKPOINT)]
+
+
+def _train_to(run_dir: Path, step: int, ddp: Any, callback: Callable[[Any], None] | None) -> None:
+    """Train the run (every rank) to ``step``, resuming from its checkpoint, exactly as
+    ``slowvae train --resume RUN --steps STEP`` would."""
+    import dataclasses
+
+    from slowvae.run import load_run_config, update_run_config
+    from slowvae.train import train
+
+    if ddp.is_main:
+        update_run_config(run_dir, dataclasses.replace(load_run_config(run_dir), steps=step))
+    ddp.barrier()
+    resume = (run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT).exists()
+    train(run_dir, resume=resume, callback=callback)
+
+
+def _score(run_dir: Path, evaluate: dict[str, Any], checkpoint: str, say: Callable[[str], None]) -> Results:
+    """The study's evaluation of one checkpoint (no figures), with ``study_evaluate`` set."""
+    from slowvae import evaluate as evaluation
 
     suite = [m for m in evaluate["metrics"] if m != "mcc"]
-    options = dict(
+    config = evaluation.EvaluationConfig(
+        checkpoint=checkpoint,
         num_samples=evaluate["samples"],
+        figures=False,
         preset=evaluate["preset"] if suite else None,
         metrics=suite or None,
         fast=evaluate["fast"],
         overrides=evaluate["settings"] or None,
-        progress=say,
     )
-    at_steps: dict[str, Any] = {}
-    for step in evaluate["at_steps"]:
-        out = run_dir / f"results_step_{step}.json"
-        scores = read_json(out)
-        if scores is None or scores.get("study_evaluate") != evaluate:
-            scores = evaluate_run(run_dir, checkpoint=f"step_{step}.pt", figures=False, out=out, **options)
-            scores["study_evaluate"] = evaluate
-            rundir.atomic_write_json(out, scores)
-        at_steps[str(step)] = {
-            k: v for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
-    results = evaluate_run(run_dir, **options)
-    if at_steps:
-        results["at_steps"] = at_steps
-    results["study_evaluate"] = evaluate
-    rundir.atomic_write_json(run_dir / rundir.RESULTS_FILE, results)
+    scored = evaluation.score_run(run_dir, config, say).results
+    scored.study_evaluate = evaluate
+    return scored
+
+
+def _finish(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None]) -> None:
+    """Score the run's end and write results.json with status finished and every at_steps score."""
+    final = _score(run_dir, evaluate, rundir.LAST_CHECKPOINT, say)
+    kept = {str(s): found.numeric() for s in evaluate["at_steps"] if (found := _scored(run_dir, s, evaluate))}
+    final.at_steps = kept or None
+    final.status = results.FINISHED
+    results.write_results(run_dir / rundir.RESULTS_FILE, final)
+
+
+def _advance(
+    run_dir: Path,
+    record: dict[str, Any],
+    actions: list[Action],
+    ddp: Any,
+    callback: Callable[[Any], None] | None,
+    say: Callable[[str], None],
+) -> None:
+    """Carry out a run's :func:`plan`: every rank trains, rank 0 scores and writes."""
+    evaluate = record["evaluate"]
+    for kind, step, checkpoint in actions:
+        if kind == "train":
+            _train_to(run_dir, step, ddp, callback)
+        elif not ddp.is_main:
+            continue
+        elif kind == "score":
+            say(f"scoring step {step}")
+            results.write_results(results.step_path(run_dir, step), _score(run_dir, evaluate, str(checkpoint), say))
+        elif kind == "skip":
+            say(f"step {step} was passed without a checkpoint kept: not scored")
+        else:
+            _finish(run_dir, evaluate, say)
 
 
 def execute_run(
@@ -141,17 +224,18 @@ def execute_run(
     callback: Callable[[Any], None] | None = None,
     say: Callable[[str], None] | None = None,
 ) -> str:
-    """Bring one study run to finished: train (resuming from its checkpoint) and evaluate.
+    """Bring one study run to finished: train it segment by segment (resuming from its
+    checkpoint), scoring each ``at_steps`` entry as it passes it, then score its end.
 
     ``run_dir`` must hold ``study-run.json``. With ``threads`` torch uses that many threads.
     Under a distributed launch (``WORLD_SIZE`` > 1: SLURM tasks, torchrun) every rank calls it:
-    rank 0 holds the lock, prepares the directory and evaluates; all ranks train together (DDP).
+    rank 0 holds the lock, prepares the directory and scores; all ranks train together (DDP).
     Returns ``"finished"``, ``"failed"`` (the error is written to ``study-error.json``),
     ``"interrupted"`` (Ctrl-C or SIGTERM: training checkpointed) or ``"busy"`` (another process
     holds the run).
     """
     from slowvae.run import resolve_device
-    from slowvae.train import Distributed, TrainingStopped, leave_process_group, train
+    from slowvae.train import Distributed, TrainingStopped, leave_process_group
 
     run_dir = Path(run_dir)
     record = read_json(run_dir / RECORD_FILE)
@@ -166,25 +250,24 @@ def execute_run(
     lock = _locked(run_dir) if ddp.is_main else contextlib.nullcontext(True)
     try:
         with lock as held:
-            status, resume = None, None
+            status, actions = None, None
             if ddp.is_main:  # rank 0 decides and prepares; the gather below tells the other ranks
                 if not held:
                     status = BUSY
-                elif is_finished(run_dir):
+                elif results.is_finished(run_dir, record["config"]["steps"]):
                     status = FINISHED
                 else:
                     try:
-                        resume = _prepare(run_dir, record)
+                        _prepare(run_dir, record)
+                        _keep_earlier_final(run_dir, record["evaluate"], record["config"]["steps"])
+                        actions = plan(run_dir, record)
                     except Exception as err:
                         status = _failed(run_dir, err, rank)
-            status, resume = ddp.gather((status, resume))[0]
+            status, actions = ddp.gather((status, actions))[0]
             if status is not None:
                 return status
             try:
-                if resume is not None:
-                    train(run_dir, resume=resume, callback=callback)
-                if ddp.is_main:
-                    _evaluate(run_dir, record["evaluate"], say or (lambda _msg: None))
+                _advance(run_dir, record, actions, ddp, callback, say or (lambda _msg: None))
             except TrainingStopped as err:
                 if str(err).startswith("interrupted"):
                     return INTERRUPTED

@@ -14,12 +14,14 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from slowvae import rundir
 from slowvae.errors import SlowVAEError
+from slowvae.study import runner
+from slowvae.study.core import run_dir
 
 JOBS_FILE = Path("slurm") / "jobs.json"
 LOG_DIR = Path("slurm") / "logs"
@@ -97,8 +99,6 @@ class SlurmRun:
     def __call__(self, run_dir: str) -> str:
         import submitit
 
-        from slowvae.study import runner
-
         if submitit.JobEnvironment().num_tasks > 1:  # a multi-process (DDP) run: one task per rank
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
         threads = int(os.environ.get("SLURM_CPUS_PER_TASK", self.threads))
@@ -165,9 +165,6 @@ def record_failures(study_dir: Path | str, pending: list[str]) -> dict[str, str]
     """For ``pending`` runs whose last SLURM job ended in a failed state (per sacct) without the
     run recording an error itself (killed for memory, node failure), write the run's
     study-error.json. Returns run id -> error. Nothing happens where sacct is not available."""
-    from slowvae.study import runner
-    from slowvae.study.core import run_dir
-
     jobs = {r: j for r, j in read_jobs(study_dir).items() if r in set(pending)}
     if not jobs or shutil.which("sacct") is None:
         return {}
@@ -220,8 +217,6 @@ def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources,
     if resources.gpus_per_run:
         params["gpus_per_node"] = resources.gpus_per_run
     executor.update_parameters(**params)
-    from slowvae.study.core import run_dir
-
     try:
         jobs = executor.map_array(SlurmRun(resources.cpus_per_process), [str(run_dir(study_dir, r)) for r in run_ids])
     except Exception as err:  # submitit raises its own types for sbatch failures
@@ -231,6 +226,32 @@ def submit(study_dir: Path | str, run_ids: list[str], resources: SlurmResources,
     submitted = {r: str(job.job_id) for r, job in zip(run_ids, jobs)}
     rundir.atomic_write_json(study_dir / JOBS_FILE, {**read_jobs(study_dir), **submitted})
     return submitted
+
+
+@dataclass
+class SlurmExecutor:
+    """The :class:`~slowvae.study.executor.Executor` on SLURM: runs are submitted as one job array
+    named ``slowvae-<name>`` with ``resources`` each; live jobs are followed with squeue and sacct."""
+
+    resources: SlurmResources = field(default_factory=SlurmResources)
+    name: str = "study"
+
+    @staticmethod
+    def used_in(study_dir: Path | str) -> bool:
+        """Whether the study has SLURM jobs on record."""
+        return bool(read_jobs(study_dir))
+
+    def active_runs(self, study_dir: Path | str) -> dict[str, set[str]]:
+        """See :func:`active_runs`."""
+        return active_runs(study_dir)
+
+    def record_failures(self, study_dir: Path | str, pending: list[str]) -> dict[str, str]:
+        """See :func:`record_failures`."""
+        return record_failures(study_dir, pending)
+
+    def run(self, study_dir: Path | str, run_ids: list[str]) -> dict[str, str]:
+        """Submit the runs (see :func:`submit`); returns run id -> SLURM job id."""
+        return submit(study_dir, run_ids, self.resources, self.name)
 
 
 def cancel(study_dir: Path | str) -> list[str]:

@@ -33,9 +33,10 @@ _STUDY_KEYS = {"name", "steps", "seeds", "search_seed", "datasets", "evaluate", 
 #: TrainConfig fields a study sets per run (models, datasets, seeds), never as a top-level default
 _PER_RUN_FIELDS = {"model", "hyper", "seed", "dataset", "transitions", "data_rate", "k", "steps"}
 #: TrainConfig fields that only say how a run is executed: neither in the id nor compared on rerun
-OPERATIONAL_FIELDS = ("device", "checkpoint_every", "log_every", "tensorboard")
-#: fields compared with a run on disk but not part of its id (changing them is refused, not a new run)
-_COMPARED_NOT_HASHED = ("steps", "precision", "keep_checkpoints")
+OPERATIONAL_FIELDS = ("device", "checkpoint_every", "keep_checkpoints", "log_every", "tensorboard")
+#: fields compared with a run on disk but not part of its id (changing them is refused, not a new
+#: run; raising ``steps`` extends the run, see :func:`slowvae.study.core.conflicts`)
+_COMPARED_NOT_HASHED = ("steps", "precision")
 _MODEL_KEYS = {"name", "label", "hyper", "grid", "search", "samples", "seeds", "steps", "datasets", "train"}
 _EVALUATE_KEYS = {"metrics", "preset", "fast", "samples", "at_steps", "settings"}
 _DATASET_KEYS = {"name", "label", "transitions", "data_rate", "k", "options"}
@@ -433,11 +434,7 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
         labels.add(label)
         model_steps = _positive_int(entry.get("steps", steps), f"{where}steps", origin)
         model_seeds = _seeds(entry["seeds"], where, origin) if "seeds" in entry else seeds
-        at_steps = [s for s in evaluate["at_steps"] if s != model_steps]
-        if any(s > model_steps for s in at_steps):
-            raise _fail(
-                origin, f"{where}[evaluate] at_steps {evaluate['at_steps']} go beyond the run's {model_steps} steps"
-            )
+        at_steps = [s for s in evaluate["at_steps"] if s < model_steps]  # beyond the model's steps: skipped
         train = entry.get("train", {})
         allowed = _train_fields() - _PER_RUN_FIELDS
         if not isinstance(train, dict) or set(train) - allowed:
@@ -448,14 +445,6 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
                 f"{', '.join(sorted(_PER_RUN_FIELDS))}; got {wrong!r}",
             )
         run_defaults = {**defaults, **train}
-        if at_steps:
-            run_defaults["keep_checkpoints"] = True
-            every = run_defaults.get("checkpoint_every")
-            if every is None:
-                every = math.gcd(*[s for s in at_steps if s], model_steps, DEFAULT_CHECKPOINT_EVERY)
-            if any(s % every for s in at_steps):
-                raise _fail(origin, f"{where}every at_steps value must be a multiple of checkpoint_every ({every})")
-            run_defaults["checkpoint_every"] = every
         run_defaults.setdefault("checkpoint_every", min(DEFAULT_CHECKPOINT_EVERY, model_steps))
         only = entry.get("datasets")
         if only is not None:

@@ -18,33 +18,22 @@ from typing import Any
 
 from slowvae import rundir
 from slowvae.errors import SlowVAEError
+from slowvae.metrics.registry import METRICS, headline_key
+from slowvae.results import read_results
 from slowvae.study import runner
-from slowvae.study.core import open_study, run_dir, run_state
+from slowvae.study.core import open_study, run_dir, run_state, step_scores
 
-#: a metric name of the suite -> the key of results.json its column shows
-HEADLINE = {
-    "mcc": "mcc",
-    "mig": "mig",
-    "sap": "sap",
-    "dci": "dci_disentanglement",
-    "modularity": "modularity",
-    "explicitness": "explicitness_test",
-    "unsupervised": "gaussian_total_correlation",
-    "irs": "irs",
-    "beta_vae": "beta_vae_eval",
-    "factor_vae": "factor_vae_eval",
-    "udr": "udr",
-}
 FORMATS = ("md", "csv", "json", "tex")
 
 
-def metric_value(results: dict[str, Any], metric: str) -> float | None:
-    """``metric`` of a results.json: a suite name (its headline key), any numeric key, a dotted
-    path into a nested one (``mcc_per_factor.shape``), or ``<metric>@<step>`` for a checkpoint
-    scored through ``at_steps``."""
+def metric_value(results: dict[str, Any], metric: str, steps: dict[str, dict[str, Any]] | None = None) -> float | None:
+    """``metric`` of a results.json: a suite name (its headline key, from the metric registry), any
+    numeric key, a dotted path into a nested one (``mcc_per_factor.shape``), or ``<metric>@<step>``
+    for a checkpoint scored through ``at_steps`` (from ``steps``, step -> that step's
+    results_step_N.json, else from the results' ``at_steps`` summary)."""
     name, _, step = metric.partition("@")
-    value: Any = results.get("at_steps", {}).get(step, {}) if step else results
-    for key in HEADLINE.get(name, name).split("."):
+    value: Any = ((steps or {}).get(step) or results.get("at_steps", {}).get(step, {})) if step else results
+    for key in headline_key(name).split("."):
         value = value.get(key) if isinstance(value, dict) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -75,10 +64,10 @@ def _groups(study_dir: Path) -> list[dict[str, Any]]:
             spec.group, {"model": spec.model, "dataset": spec.dataset, "setting": dict(spec.setting), "runs": []}
         )
         state = run_state(study_dir, spec).state
-        results = runner.read_json(run_dir(study_dir, spec.id) / rundir.RESULTS_FILE) if state == "finished" else None
+        record = read_results(run_dir(study_dir, spec.id)) if state == "finished" else None
         config = (
             (runner.read_json(run_dir(study_dir, spec.id) / rundir.CONFIG_FILE) or {}).get("config", {})
-            if results
+            if record
             else {}
         )
         group["runs"].append(
@@ -86,7 +75,9 @@ def _groups(study_dir: Path) -> list[dict[str, Any]]:
                 "id": spec.id,
                 "seed": spec.seed,
                 "state": state,
-                "results": results or {},
+                "results": record.to_dict() if record else {},
+                "steps": {step: r.to_dict() for step, r in step_scores(study_dir, spec).items()},
+                "final_step": spec.config["steps"],
                 "precision": config.get("precision", "unknown"),
             }
         )
@@ -142,12 +133,23 @@ def study_table(
             "n_missing": sum(r["state"] in ("pending", "running") for r in group["runs"]),
         }
         for metric in metrics:
-            row[metric] = _mean_std([v for r in finished if (v := metric_value(r["results"], metric)) is not None])
+            row[metric] = _mean_std(_values(group["runs"], metric))
         rows.append(row)
     _check_columns(study_dir, groups, rows, metrics)
     # runs in a study file's "auto" precision resolve per machine (bf16 where native, else fp32)
     precisions = collections.Counter(r["precision"] for g in groups for r in g["runs"] if r["state"] == "finished")
     return {"rows": rows, "selection": selection, "precisions": dict(sorted(precisions.items()))}
+
+
+def _values(runs: list[dict[str, Any]], metric: str) -> list[float]:
+    """The runs' values of ``metric``: from finished runs, and for a ``METRIC@STEP`` column also
+    from runs still training that have passed (and scored) that step."""
+    return [
+        v
+        for r in runs
+        if (r["state"] == "finished" or "@" in metric)
+        and (v := metric_value(r["results"], metric, r["steps"])) is not None
+    ]
 
 
 def _check_columns(
@@ -166,7 +168,7 @@ def _check_columns(
     hint = "; run `slowvae study udr DIR` first" if "udr" in empty else ""
     raise SlowVAEError(
         f"no finished run of {study_dir} has {', '.join(empty)}{hint}. Columns can be suite names "
-        f"({', '.join(HEADLINE)}), METRIC@STEP for at_steps checkpoints, or results.json "
+        f"({', '.join([*METRICS, 'udr'])}), METRIC@STEP for at_steps checkpoints, or results.json "
         f"keys: {', '.join(sorted(known))}"
     )
 
@@ -184,14 +186,61 @@ def seed_values(study_dir: Path | str, table: dict[str, Any], metric: str) -> li
     out = []
     for row in table["rows"]:
         group = by_key[(row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True))]
+        out.append(_values(group["runs"], metric))
+    return out
+
+
+def trajectories(study_dir: Path | str, table: dict[str, Any], metric: str) -> list[dict[str, Any]]:
+    """Per table row, ``metric`` against the step: ``{"steps": [...], "mean": [...], "std": [...],
+    "n": [...]}`` over the seeds scored at each ``at_steps`` entry (runs still training included)
+    and at the end (finished runs); std is None for one seed."""
+    by_key = {(g["model"], g["dataset"], json.dumps(g["setting"], sort_keys=True)): g for g in _groups(Path(study_dir))}
+    out = []
+    for row in table["rows"]:
+        runs = by_key[(row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True))]["runs"]
+        found: dict[int, list[float]] = {}
+        for run in runs:
+            for step in {**run["results"].get("at_steps", {}), **run["steps"]}:
+                if (v := metric_value(run["results"], f"{metric}@{step}", run["steps"])) is not None:
+                    found.setdefault(int(step), []).append(v)
+            final = metric_value(run["results"], metric) if run["state"] == "finished" else None
+            if final is not None:
+                found.setdefault(int(run["results"].get("step") or run["final_step"]), []).append(final)
+        steps = sorted(found)
+        stats = [_mean_std(found[s]) for s in steps]
         out.append(
-            [
-                v
-                for r in group["runs"]
-                if r["state"] == "finished" and (v := metric_value(r["results"], metric)) is not None
-            ]
+            {
+                "steps": steps,
+                "mean": [st["mean"] for st in stats],
+                "std": [st["std"] for st in stats],
+                "n": [len(found[s]) for s in steps],
+            }
         )
     return out
+
+
+def row_label(row: dict[str, Any]) -> str:
+    """A table row as one line: model, dataset, setting."""
+    return f"{row['model']} · {row['dataset']} · {_setting_text(row['setting'])}"
+
+
+def save_trajectories(
+    study_dir: Path | str, table: dict[str, Any], out_dir: Path | str, stem: str = "table"
+) -> list[Path]:
+    """One PNG per metric of the table with scores at more than one step
+    (``<stem>-<metric>-trajectory.png`` in ``out_dir``): each row's mean over seeds against the
+    step, with a ± std band."""
+    from slowvae import viz
+
+    paths = []
+    for metric in dict.fromkeys(m.partition("@")[0] for m in _metric_names(table)):
+        lines = trajectories(study_dir, table, metric)
+        if not any(len(line["steps"]) > 1 for line in lines):
+            continue
+        path = Path(out_dir) / f"{stem}-{metric}-trajectory.png"
+        viz.save_trajectories(metric, [row_label(r) for r in table["rows"]], lines, path)
+        paths.append(path)
+    return paths
 
 
 def _setting_text(setting: dict[str, float]) -> str:
@@ -349,4 +398,14 @@ def save_figures(study_dir: Path | str, table: dict[str, Any], out_dir: Path | s
     return paths
 
 
-__all__ = ["FORMATS", "HEADLINE", "default_metrics", "render", "save_figures", "seed_values", "study_table"]
+__all__ = [
+    "FORMATS",
+    "default_metrics",
+    "render",
+    "row_label",
+    "save_figures",
+    "save_trajectories",
+    "seed_values",
+    "study_table",
+    "trajectories",
+]

@@ -18,7 +18,7 @@ import numpy as np
 
 from slowvae import rundir
 from slowvae.errors import SlowVAEError
-from slowvae.study import runner
+from slowvae.results import FINISHED, Results, read_results, write_results
 from slowvae.study.core import open_study, run_dir, run_state
 
 UDR_FRAMES = 10_000
@@ -77,9 +77,9 @@ def compute_study_udr(
         if len(finished) < 2:
             notes.append(f"{name}: left out, UDR needs two finished seeds ({len(finished)} so far)")
             continue
-        results = {s.id: runner.read_json(run_dir(study_dir, s.id) / rundir.RESULTS_FILE) or {} for s in finished}
+        records = {s.id: read_results(run_dir(study_dir, s.id)) or Results(status=FINISHED) for s in finished}
         if not force and all(
-            "udr" in r and r.get("udr_settings", {}).get("runs") == sorted(results) for r in results.values()
+            r.udr is not None and (r.udr_settings or {}).get("runs") == sorted(records) for r in records.values()
         ):
             continue
         say(f"UDR of {name}: encoding {UDR_FRAMES} frames with {len(finished)} models")
@@ -100,13 +100,12 @@ def compute_study_udr(
             "correlation": correlation,
             "filter_low_kl": True,
             "kl_threshold": 0.01,
-            "runs": sorted(results),
+            "runs": sorted(records),
         }
         for spec, score in zip(finished, out["model_scores"]):
-            record = results[spec.id]
-            record["udr"] = float(score)
-            record["udr_settings"] = settings
-            rundir.atomic_write_json(run_dir(study_dir, spec.id) / rundir.RESULTS_FILE, record)
+            record = records[spec.id]
+            record.udr, record.udr_settings = float(score), settings
+            write_results(run_dir(study_dir, spec.id) / rundir.RESULTS_FILE, record)
             scored[spec.id] = float(score)
     return {"scored": scored, "notes": notes}
 
@@ -125,9 +124,9 @@ def select_by_udr(study_dir: Path | str, *, progress: Callable[[str], None] | No
     for spec in study.runs:
         options = candidates.setdefault((spec.model, spec.dataset), {})
         entry = options.setdefault(spec.group[2], {"setting": dict(spec.setting), "udr": []})
-        results = runner.read_json(run_dir(study_dir, spec.id) / rundir.RESULTS_FILE) or {}
-        if run_state(study_dir, spec).state == "finished" and isinstance(results.get("udr"), (int, float)):
-            entry["udr"].append(float(results["udr"]))
+        record = read_results(run_dir(study_dir, spec.id))
+        if run_state(study_dir, spec).state == "finished" and record is not None and record.udr is not None:
+            entry["udr"].append(float(record.udr))
     chosen = []
     for (model, dataset), options in candidates.items():
         scored = {k: statistics.median(v["udr"]) for k, v in options.items() if v["udr"]}

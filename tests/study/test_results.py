@@ -1,0 +1,195 @@
+"""The results record: old-form runs read as finished and tabulate as before, step scores as a run
+trains, studies extended to more steps, and run ids that never change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from slowvae import results
+from slowvae.study import parse_study, prepare, runner, study_status, study_table
+from slowvae.study.core import conflicts, run_dir
+from slowvae.study.spec import load_study
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "benchmarks" / "results"
+BUDGET_METRICS = (
+    "mcc@5000,mcc,dci@5000,dci,beta_vae@5000,beta_vae,factor_vae@5000,factor_vae,mig@5000,mig,sap@5000,sap,"
+    "modularity@5000,modularity,factor_vae_num_active_dims@5000,factor_vae_num_active_dims"
+).split(",")
+
+#: (runs, SHA-256 of the ids joined by newlines) of every study file in benchmarks/studies, as
+#: the code before the results record expanded them
+STUDY_IDS = {
+    "baselines.toml": (12, "8042e238eb459c4a"),
+    "gl-images.toml": (12, "5a67f915f36b746d"),
+    "long-budget-ablation.toml": (8, "a64db021cbbe420b"),
+    "mcc-precision.toml": (3, "f957ecb04fe9297a"),
+    "mcc-vs-steps.toml": (6, "aae5c1fd6630bc5f"),
+    "paper-protocol-budget.toml": (6, "8006f1f94c079191"),
+    "paper-protocol-final.toml": (33, "21e969ee4ba79fce"),
+    "paper-protocol-search.toml": (42, "d9052b3c726f61b5"),
+    "time-to-quality.toml": (6, "236932e3acc50b67"),
+}
+
+
+def test_run_ids_of_existing_studies_do_not_change():
+    found = {}
+    for path in sorted((REPO / "benchmarks" / "studies").glob("*.toml")):
+        ids = [r.id for r in load_study(path).runs]
+        found[path.name] = (len(ids), hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16])
+    assert found == STUDY_IDS
+    for study in ("paper-protocol-final", "paper-protocol-budget"):  # the checked-in runs are named by their ids
+        ids = {r.id for r in load_study(BENCH / study / "study.toml").runs}
+        assert ids == {p.name for p in (BENCH / study / "runs").iterdir()}
+
+
+def _copy_study(name: str, dest: Path) -> Path:
+    out = dest / name
+    shutil.copytree(BENCH / name, out, ignore=shutil.ignore_patterns("checkpoints", "figures"))
+    return out
+
+
+def test_checked_in_old_form_runs_read_as_finished_and_tabulate_identically(tmp_path):
+    out = _copy_study("paper-protocol-budget", tmp_path)
+    for path in (out / "runs").iterdir():
+        assert "status" not in json.loads((path / "results.json").read_text())  # the old form
+        assert results.is_finished(path, 20_000) and not results.is_finished(path, 20_001)
+        record = results.read_results(path)
+        assert record.status == results.FINISHED and record.step == 20_000 and record.study_evaluate is not None
+        assert results.scored_steps(path) == [5000] and results.read_step(path, 5000).status == results.FINISHED
+    assert study_status(out)["counts"] == {"finished": 6, "running": 0, "failed": 0, "pending": 0}
+    table = study_table(out, metrics=BUDGET_METRICS)
+    assert table == json.loads((BENCH / "paper-protocol-budget.json").read_text())
+    final = _copy_study("paper-protocol-final", tmp_path)
+    assert study_table(final) == json.loads((BENCH / "paper-protocol.json").read_text())
+
+
+def test_the_record_round_trips_and_reads_the_old_form():
+    old = {"mcc": 0.5, "mcc_per_factor": {"shape": 0.2}, "step": 10, "settings": {"seed": 0}, "seconds": 1.5}
+    assert results.Results.from_dict(old).status == results.EVALUATED
+    finished = results.Results.from_dict({**old, "study_evaluate": {"samples": 10}, "udr": 0.3})
+    assert finished.status == results.FINISHED and finished.udr == 0.3
+    assert finished.scores == {"mcc": 0.5, "mcc_per_factor": {"shape": 0.2}}
+    assert finished.value("mcc_per_factor.shape") == 0.2 and finished.value("mig") is None
+    back = finished.to_dict()
+    assert back == {"status": "finished", **old, "study_evaluate": {"samples": 10}, "udr": 0.3}
+    assert results.Results.from_dict(back) == finished
+    with pytest.raises(ValueError, match="status"):
+        results.Results(status="done")
+
+
+STUDY = """
+name = "ext"
+steps = 4
+seeds = [1]
+datasets = ["dsprites-procedural"]
+batch_pairs = 4
+precision = "fp32"
+log_every = 1
+
+[evaluate]
+samples = 200
+at_steps = [2, 8]
+
+[[models]]
+name = "slowvae"
+"""
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path / "checkpoints" / "last.pt", weights_only=True)["model"]
+
+
+def test_steps_are_scored_as_passed_and_an_extended_run_equals_an_uninterrupted_one(tmp_path):
+    short = parse_study(STUDY)  # 4 steps: at_steps 8 is beyond them, skipped
+    (spec,) = short.runs
+    assert spec.evaluate["at_steps"] == [2] and not spec.config["keep_checkpoints"]
+    out = tmp_path / "out"
+    prepare(short, out)
+    path = run_dir(out, spec.id)
+    assert runner.execute_run(path) == runner.FINISHED
+    step2 = results.read_step(path, 2)
+    assert (
+        step2.step == 2
+        and step2.status == results.EVALUATED
+        and set(step2.value("mcc_per_factor"))
+        == {
+            "shape",
+            "scale",
+            "orientation",
+            "posX",
+            "posY",
+        }
+    )
+    final = results.read_results(path)
+    assert final.status == results.FINISHED and final.step == 4 and final.at_steps["2"]["mcc"] == step2.value("mcc")
+    assert not list((path / "checkpoints").glob("step_*.pt"))  # step checkpoints are not kept
+    stamp = results.step_path(path, 2).stat().st_mtime_ns
+
+    longer = parse_study(STUDY.replace("steps = 4", "steps = 6").replace("at_steps = [2, 8]", "at_steps = [2, 4, 8]"))
+    assert [r.id for r in longer.runs] == [spec.id] and conflicts(longer, out) == []
+    prepare(longer, out)
+    status = study_status(out)["runs"][0]
+    assert (
+        status["state"] == "pending" and status["steps"] == 6 and status["at_steps"]["2"]["mcc"] == step2.value("mcc")
+    )
+    assert study_table(out, metrics=["mcc@2"])["rows"][0]["mcc@2"] == {"mean": step2.value("mcc"), "std": None}
+    assert runner.execute_run(path) == runner.FINISHED
+    assert results.step_path(path, 2).stat().st_mtime_ns == stamp  # earlier step scores kept
+    assert results.read_step(path, 4).value("mcc") == final.value("mcc")  # the old end is the score at step 4
+    assert results.read_results(path).step == 6 and results.is_finished(path, 6)
+
+    straight = tmp_path / "straight"
+    prepare(parse_study(STUDY.replace("steps = 4", "steps = 6")), straight)
+    assert runner.execute_run(run_dir(straight, spec.id)) == runner.FINISHED
+    a, b = _weights(path), _weights(run_dir(straight, spec.id))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert results.read_results(run_dir(straight, spec.id)).value("mcc") == results.read_results(path).value("mcc")
+
+
+def test_a_run_started_by_older_code_resumes_and_scores_its_kept_checkpoints(tmp_path):
+    from slowvae.run import TrainConfig, init_run_dir, make_pair_source
+    from slowvae.train import train
+
+    study = parse_study(STUDY)
+    (spec,) = study.runs
+    out = tmp_path / "out"
+    prepare(study, out)
+    path = run_dir(out, spec.id)
+    record = json.loads((path / runner.RECORD_FILE).read_text())
+    record["config"].update(keep_checkpoints=True, checkpoint_every=2)  # what older code saved
+    (path / runner.RECORD_FILE).write_text(json.dumps(record))
+    config = TrainConfig(**{**record["config"], "steps": 3})
+    init_run_dir(path, config, make_pair_source(config))
+    train(path)  # older code trained past at_steps without scoring them
+    assert conflicts(study, out) == []
+    assert runner.plan(path, record) == [("score", 2, "step_2.pt"), ("train", 4, None), ("finish", 4, "last.pt")]
+    assert runner.execute_run(path) == runner.FINISHED
+    assert results.read_step(path, 2).checkpoint == "step_2.pt" and results.read_results(path).step == 4
+
+
+def test_headlines_and_costs_come_from_the_metric_registry(monkeypatch):
+    import dataclasses
+
+    from slowvae.metrics.registry import METRICS, headline_key
+    from slowvae.study.core import scoring_seconds
+
+    assert (headline_key("beta_vae"), headline_key("dci"), headline_key("udr")) == (
+        "beta_vae_eval",
+        "dci_disentanglement",
+        "udr",
+    )
+    evaluate = parse_study(STUDY.replace("samples = 200", 'samples = 200\nmetrics = ["mcc", "dci"]')).runs[0].evaluate
+    base = scoring_seconds(evaluate)  # fast preset: the fast DCI path costs no fitting estimate
+    entry = dataclasses.replace(
+        METRICS["dci"], cost=lambda s: (4000 * s["num_train"], 7.0), headline="dci_completeness"
+    )
+    monkeypatch.setitem(METRICS, "dci", entry)
+    assert scoring_seconds(evaluate) == pytest.approx(base + 1000 + 7.0)  # 4e6 images at 4000 images/s
+    assert headline_key("dci") == "dci_completeness"
