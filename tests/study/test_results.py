@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from slowvae import results
+from slowvae.cli import main
 from slowvae.study import parse_study, prepare, runner, study_status, study_table
 from slowvae.study.core import conflicts, run_dir
 from slowvae.study.spec import load_study
@@ -151,6 +152,14 @@ def test_steps_are_scored_as_passed_and_an_extended_run_equals_an_uninterrupted_
     a, b = _weights(path), _weights(run_dir(straight, spec.id))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert results.read_results(run_dir(straight, spec.id)).value("mcc") == results.read_results(path).value("mcc")
+
+    # per-factor columns at a step, the trajectory figure and the study page's trajectories
+    table = study_table(out, metrics=["mcc_per_factor.scale@2", "mcc@4"])
+    assert table["rows"][0]["mcc_per_factor.scale@2"] == {"mean": step2.value("mcc_per_factor.scale"), "std": None}
+    assert main(["study", "table", str(out), "--out", str(tmp_path / "t.md")]) == 0
+    assert (tmp_path / "t-mcc-trajectory.png").is_file() and (tmp_path / "t-mcc.png").is_file()
+    assert main(["report", str(out)]) == 0
+    assert 'id="trajectories"' in (out / "report.html").read_text()
 
 
 def test_a_run_started_by_older_code_resumes_and_scores_its_kept_checkpoints(tmp_path):

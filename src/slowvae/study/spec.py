@@ -376,10 +376,21 @@ def compared(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
-    from slowvae.models import model_class
-    from slowvae.run import TrainConfig
+@dataclass
+class _Defaults:
+    """What every [[models]] entry of a study starts from."""
 
+    steps: int
+    seeds: list[int]
+    search_seed: int
+    datasets: list[tuple[str, dict[str, Any]]]
+    evaluate: dict[str, Any]
+    train: dict[str, Any]
+    origin: str
+
+
+def _top_level(data: dict[str, Any], origin: str) -> tuple[str, _Defaults]:
+    """The study's name and the defaults its top-level keys give every model entry."""
     unknown = set(data) - _STUDY_KEYS - _train_fields()
     if unknown:
         raise _fail(
@@ -400,93 +411,104 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
     name = data["name"]
     if not isinstance(name, str) or not name.strip():
         raise _fail(origin, "name must be a non-empty string")
-    steps = _positive_int(data["steps"], "steps", origin)
-    seeds = _seeds(data["seeds"], "", origin)
     search_seed = data.get("search_seed", 0)
     if isinstance(search_seed, bool) or not isinstance(search_seed, int) or search_seed < 0:
         raise _fail(origin, f"search_seed must be a non-negative integer, got {search_seed!r}")
-    datasets = _datasets(data["datasets"], origin)
-    evaluate = _evaluate(data.get("evaluate"), origin)
-    defaults = {k: v for k, v in data.items() if k not in _STUDY_KEYS}
+    defaults = _Defaults(
+        steps=_positive_int(data["steps"], "steps", origin),
+        seeds=_seeds(data["seeds"], "", origin),
+        search_seed=search_seed,
+        datasets=_datasets(data["datasets"], origin),
+        evaluate=_evaluate(data.get("evaluate"), origin),
+        train={k: v for k, v in data.items() if k not in _STUDY_KEYS},
+        origin=origin,
+    )
+    return name.strip(), defaults
+
+
+def _entry(entry: Any, n: int, labels: set[str], origin: str) -> tuple[str, str, str]:
+    """Check one [[models]] entry; returns its model name, label and the prefix of its messages."""
+    from slowvae.models import model_class
+
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise _fail(origin, f"[[models]] entry {n} has no name")
+    model = entry["name"]
+    where = f"[[models]] {model}: "
+    unknown = set(entry) - _MODEL_KEYS
+    if unknown:
+        raise _fail(
+            origin, f"{where}unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_MODEL_KEYS))}"
+        )
+    try:
+        model_class(model)  # built-in, entry point or package.module:Class
+    except SlowVAEError as err:
+        raise _fail(origin, f"{where}{err}") from None
+    label = entry.get("label", model)
+    if label in labels:
+        raise _fail(origin, f'{where}two entries are labelled {label!r}; give one a distinct label = "..."')
+    return model, label, where
+
+
+def _entry_train(entry: dict[str, Any], where: str, base: _Defaults, steps: int) -> dict[str, Any]:
+    """The TrainConfig defaults of an entry's runs: the study's, then the entry's ``train`` table."""
+    train = entry.get("train", {})
+    allowed = _train_fields() - _PER_RUN_FIELDS
+    if not isinstance(train, dict) or set(train) - allowed:
+        wrong = sorted(set(train) - allowed) if isinstance(train, dict) else train
+        raise _fail(
+            base.origin,
+            f"{where}train must be a table of TrainConfig fields other than "
+            f"{', '.join(sorted(_PER_RUN_FIELDS))}; got {wrong!r}",
+        )
+    out = {**base.train, **train}
+    out.setdefault("checkpoint_every", min(DEFAULT_CHECKPOINT_EVERY, steps))
+    return out
+
+
+def _entry_runs(entry: dict[str, Any], model: str, label: str, where: str, base: _Defaults) -> list[RunSpec]:
+    """Every run of one [[models]] entry: settings x datasets x seeds."""
+    from slowvae.run import TrainConfig
+
+    origin = base.origin
+    steps = _positive_int(entry.get("steps", base.steps), f"{where}steps", origin)
+    seeds = _seeds(entry["seeds"], where, origin) if "seeds" in entry else base.seeds
+    run_eval = {**base.evaluate, "at_steps": [s for s in base.evaluate["at_steps"] if s < steps]}  # beyond: skipped
+    run_defaults = _entry_train(entry, where, base, steps)
+    only = entry.get("datasets")
+    if only is not None and (not isinstance(only, list) or not set(only) <= {d for d, _ in base.datasets}):
+        raise _fail(
+            origin,
+            f"{where}datasets must list labels of the study's datasets "
+            f"({', '.join(d for d, _ in base.datasets)}), got {only!r}",
+        )
+    runs = []
+    for setting in _settings(entry, where, base.search_seed, label, origin):
+        for dataset_label, data_fields in base.datasets:
+            if only is not None and dataset_label not in only:
+                continue
+            for seed in seeds:
+                fields = {**run_defaults, **data_fields, "model": model, "hyper": setting, "seed": seed, "steps": steps}
+                try:
+                    config = TrainConfig(**fields).to_dict()
+                except (TypeError, SlowVAEError) as err:
+                    raise _fail(origin, f"{where}{err}") from None
+                config["precision"] = fields.get("precision", "auto")  # resolved where the run trains
+                ident = run_id(label, dataset_label, setting, seed, identity(config))
+                runs.append(RunSpec(ident, label, dataset_label, setting, seed, config, run_eval))
+    return runs
+
+
+def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
+    name, base = _top_level(data, origin)
     models = data["models"]
     if not isinstance(models, list) or not models:
         raise _fail(origin, "give at least one [[models]] entry")
-
     runs: list[RunSpec] = []
     labels: set[str] = set()
     for n, entry in enumerate(models, 1):
-        if not isinstance(entry, dict) or "name" not in entry:
-            raise _fail(origin, f"[[models]] entry {n} has no name")
-        model = entry["name"]
-        where = f"[[models]] {model}: "
-        unknown = set(entry) - _MODEL_KEYS
-        if unknown:
-            raise _fail(
-                origin, f"{where}unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_MODEL_KEYS))}"
-            )
-        try:
-            model_class(model)  # built-in, entry point or package.module:Class
-        except SlowVAEError as err:
-            raise _fail(origin, f"{where}{err}") from None
-        label = entry.get("label", model)
-        if label in labels:
-            raise _fail(origin, f'{where}two entries are labelled {label!r}; give one a distinct label = "..."')
+        model, label, where = _entry(entry, n, labels, origin)
         labels.add(label)
-        model_steps = _positive_int(entry.get("steps", steps), f"{where}steps", origin)
-        model_seeds = _seeds(entry["seeds"], where, origin) if "seeds" in entry else seeds
-        at_steps = [s for s in evaluate["at_steps"] if s < model_steps]  # beyond the model's steps: skipped
-        train = entry.get("train", {})
-        allowed = _train_fields() - _PER_RUN_FIELDS
-        if not isinstance(train, dict) or set(train) - allowed:
-            wrong = sorted(set(train) - allowed) if isinstance(train, dict) else train
-            raise _fail(
-                origin,
-                f"{where}train must be a table of TrainConfig fields other than "
-                f"{', '.join(sorted(_PER_RUN_FIELDS))}; got {wrong!r}",
-            )
-        run_defaults = {**defaults, **train}
-        run_defaults.setdefault("checkpoint_every", min(DEFAULT_CHECKPOINT_EVERY, model_steps))
-        only = entry.get("datasets")
-        if only is not None:
-            if not isinstance(only, list) or not set(only) <= {d for d, _ in datasets}:
-                raise _fail(
-                    origin,
-                    f"{where}datasets must list labels of the study's datasets "
-                    f"({', '.join(d for d, _ in datasets)}), got {only!r}",
-                )
-        for setting in _settings(entry, where, search_seed, label, origin):
-            for dataset_label, data_fields in datasets:
-                if only is not None and dataset_label not in only:
-                    continue
-                for seed in model_seeds:
-                    fields = {
-                        **run_defaults,
-                        **data_fields,
-                        "model": model,
-                        "hyper": setting,
-                        "seed": seed,
-                        "steps": model_steps,
-                    }
-                    try:
-                        config = TrainConfig(**fields).to_dict()
-                    except TypeError as err:
-                        raise _fail(origin, f"{where}{err}") from None
-                    except SlowVAEError as err:
-                        raise _fail(origin, f"{where}{err}") from None
-                    config["precision"] = fields.get("precision", "auto")  # resolved where the run trains
-                    ident = identity(config)
-                    run_eval = {**evaluate, "at_steps": at_steps}
-                    runs.append(
-                        RunSpec(
-                            run_id(label, dataset_label, setting, seed, ident),
-                            label,
-                            dataset_label,
-                            setting,
-                            seed,
-                            config,
-                            run_eval,
-                        )
-                    )
+        runs += _entry_runs(entry, model, label, where, base)
     ids = [r.id for r in runs]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})
@@ -494,4 +516,4 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
     reuse = data.get("reuse", [])
     if not isinstance(reuse, list) or not all(isinstance(r, str) for r in reuse):
         raise _fail(origin, "reuse must be a list of study directories")
-    return Study(name.strip(), runs, text, evaluate=evaluate, reuse=reuse)
+    return Study(name, runs, text, evaluate=base.evaluate, reuse=reuse)

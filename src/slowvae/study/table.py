@@ -260,6 +260,68 @@ def _metric_names(table: dict[str, Any]) -> list[str]:
     return [k for k in table["rows"][0] if k not in fixed] if table["rows"] else []
 
 
+def _csv(table: dict[str, Any], metrics: list[str]) -> str:
+    """The table as CSV: one mean and one std column per metric."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    fixed = ["model", "dataset", "setting", "n", "n_failed", "n_missing"]
+    writer.writerow([*fixed, *[f"{m}_{s}" for m in metrics for s in ("mean", "std")]])
+    for row in table["rows"]:
+        writer.writerow(
+            [
+                row["model"],
+                row["dataset"],
+                json.dumps(row["setting"], sort_keys=True),
+                row["n"],
+                row["n_failed"],
+                row["n_missing"],
+                *["" if row[m][s] is None else f"{row[m][s]:.6g}" for m in metrics for s in ("mean", "std")],
+            ]
+        )
+    return buf.getvalue()
+
+
+def _grid(header: list[str], rows: list[list[str]], fmt: str) -> list[str]:
+    """Header and rows as Markdown or LaTeX (booktabs) lines."""
+    if fmt == "md":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return lines + ["| " + " | ".join(cells) + " |" for cells in rows]
+
+    def tex(text: str) -> str:
+        return text.replace("±", "$\\pm$").replace("_", "\\_").replace("&", "\\&")
+
+    lines = [
+        "\\begin{tabular}{lll" + "r" * (len(header) - 3) + "}",
+        "\\toprule",
+        " & ".join(tex(h) for h in header) + " \\\\",
+        "\\midrule",
+    ]
+    lines += [" & ".join(tex(c) for c in cells) + " \\\\" for cells in rows]
+    return lines + ["\\bottomrule", "\\end{tabular}"]
+
+
+def _notes(table: dict[str, Any]) -> list[str]:
+    """The lines under the table: the selection and the training precisions."""
+    lines = []
+    if table.get("selection"):
+        chosen = table["selection"]["chosen"]
+        notes = table["selection"].get("notes", [])
+        lines += [
+            "",
+            f"Settings selected by median UDR over seeds ({len(chosen)} model/dataset pairs)"
+            + ("; notes: " + "; ".join(notes) if notes else ""),
+        ]
+    precisions = table.get("precisions") or {}
+    if precisions:
+        counts = ", ".join(f"{p} ({n} run{'s' * (n != 1)})" for p, n in precisions.items())
+        mixed = (
+            ". Mixed: `auto` resolves per machine (bf16 where native, else fp32); pin `precision` in the "
+            "study file to compare like with like."
+        )
+        lines += ["", f"Training precision: {counts}" + (mixed if len(precisions) > 1 else "")]
+    return lines
+
+
 def render(table: dict[str, Any], fmt: str = "md") -> str:
     """The table as ``md`` (default), ``csv``, ``json`` or ``tex`` text."""
     if fmt not in FORMATS:
@@ -268,34 +330,9 @@ def render(table: dict[str, Any], fmt: str = "md") -> str:
         return json.dumps(table, indent=2)
     metrics = _metric_names(table)
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(
-            [
-                "model",
-                "dataset",
-                "setting",
-                "n",
-                "n_failed",
-                "n_missing",
-                *[f"{m}_{s}" for m in metrics for s in ("mean", "std")],
-            ]
-        )
-        for row in table["rows"]:
-            writer.writerow(
-                [
-                    row["model"],
-                    row["dataset"],
-                    json.dumps(row["setting"], sort_keys=True),
-                    row["n"],
-                    row["n_failed"],
-                    row["n_missing"],
-                    *["" if row[m][s] is None else f"{row[m][s]:.6g}" for m in metrics for s in ("mean", "std")],
-                ]
-            )
-        return buf.getvalue()
+        return _csv(table, metrics)
     header = ["model", "dataset", "setting", *metrics, "n", "failed", "missing"]
-    lines_rows = [
+    rows = [
         [
             row["model"],
             row["dataset"],
@@ -307,44 +344,7 @@ def render(table: dict[str, Any], fmt: str = "md") -> str:
         ]
         for row in table["rows"]
     ]
-    if fmt == "md":
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(cells) + " |" for cells in lines_rows]
-    else:
-
-        def tex(text: str) -> str:
-            return text.replace("±", "$\\pm$").replace("_", "\\_").replace("&", "\\&")
-
-        lines = [
-            "\\begin{tabular}{lll" + "r" * (len(header) - 3) + "}",
-            "\\toprule",
-            " & ".join(tex(h) for h in header) + " \\\\",
-            "\\midrule",
-        ]
-        lines += [" & ".join(tex(c) for c in cells) + " \\\\" for cells in lines_rows]
-        lines += ["\\bottomrule", "\\end{tabular}"]
-    if table.get("selection"):
-        chosen = table["selection"]["chosen"]
-        lines.append("")
-        notes = table["selection"].get("notes", [])
-        lines.append(
-            f"Settings selected by median UDR over seeds ({len(chosen)} model/dataset pairs)"
-            + ("; notes: " + "; ".join(notes) if notes else "")
-        )
-    precisions = table.get("precisions") or {}
-    if precisions:
-        counts = ", ".join(f"{p} ({n} run{'s' * (n != 1)})" for p, n in precisions.items())
-        lines += [
-            "",
-            f"Training precision: {counts}"
-            + (
-                ". Mixed: `auto` resolves per machine (bf16 where native, else fp32); pin `precision` in the "
-                "study file to compare like with like."
-                if len(precisions) > 1
-                else ""
-            ),
-        ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(_grid(header, rows, fmt) + _notes(table)) + "\n"
 
 
 def save_figures(study_dir: Path | str, table: dict[str, Any], out_dir: Path | str, stem: str = "table") -> list[Path]:
