@@ -188,6 +188,9 @@ def _mcc_scores(
         "mcc_untrained": floor["mcc"],
         "mcc_per_factor": dict(zip(names, map(float, scores["mcc_per_factor"]))),
         "latent_for_factor": dict(zip(names, map(int, scores["mcc_dim_for_factor"]))),
+        # |Spearman| (D, K) of every latent with every factor: the structure at this step, kept
+        # because a study keeps no step checkpoints to draw it from later
+        "mcc_abs_corr": np.asarray(scores["mcc_abs_corr"], dtype=float).tolist(),
     }
     return keys, scores
 

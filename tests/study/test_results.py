@@ -128,6 +128,11 @@ def test_steps_are_scored_as_passed_and_an_extended_run_equals_an_uninterrupted_
             "posY",
         }
     )
+    corr = step2.value("mcc_abs_corr")  # the latent x factor structure at the step, kept without its checkpoint
+    matched = step2.value("latent_for_factor")
+    assert len(corr) == 10 and [corr[matched[f]][i] for i, f in enumerate(matched)] == pytest.approx(
+        list(step2.value("mcc_per_factor").values())
+    )
     final = results.read_results(path)
     assert final.status == results.FINISHED and final.step == 4 and final.at_steps["2"]["mcc"] == step2.value("mcc")
     assert not list((path / "checkpoints").glob("step_*.pt"))  # step checkpoints are not kept
