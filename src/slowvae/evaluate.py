@@ -22,7 +22,18 @@ from slowvae.errors import SlowVAEError
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
 from slowvae.results import Results, write_results
-from slowvae.run import encode_images, images_to_tensor, load_model, new_model, resolve_precision, use_fast_layout
+from slowvae.run import (
+    encode_images,
+    images_to_tensor,
+    load_model,
+    load_run_config,
+    make_pair_source,
+    new_model,
+    resolve_device,
+    resolve_precision,
+    run_truth,
+    use_fast_layout,
+)
 
 
 def _suite(
@@ -133,7 +144,8 @@ class EvaluationConfig:
     ``num_samples`` frames drawn with ``seed`` for MCC; ``preset`` (``dlib``, ``slowvae-paper``,
     ``fast``) also runs the metric suite, ``metrics`` selects its metrics, ``fast`` picks the fast
     DCI path and ``overrides`` changes single settings (``{"dci": {"backend": "sklearn"}}``);
-    ``eval_precision`` (``auto``, ``fp32``, ``bf16``) is the precision of every encoding; ``truth``
+    ``"untrained"`` scores the run's untrained network (step 0: training starts from it, seeded by
+    the run's seed). ``eval_precision`` (``auto``, ``fp32``, ``bf16``) is the precision of every encoding; ``truth``
     a ground-truth CSV for a ``frames:`` run; ``figures`` whether :func:`evaluate` draws.
     """
 
@@ -195,13 +207,28 @@ def _mcc_scores(
     return keys, scores
 
 
+#: ``EvaluationConfig.checkpoint`` naming the run's untrained network (step 0), which needs no checkpoint file
+UNTRAINED = "untrained"
+
+
+def _load(run_dir: Path | str, config: EvaluationConfig) -> tuple[PairModel, Any, int, PairSource]:
+    """The model to score (the checkpoint's, or the untrained network for :data:`UNTRAINED`), the
+    run's TrainConfig, the step and the run's PairSource."""
+    if config.checkpoint != UNTRAINED:
+        return load_model(run_dir, config.checkpoint, config.device, config.truth)
+    train_config = load_run_config(run_dir)
+    source = make_pair_source(train_config, truth=run_truth(run_dir, config.truth))
+    model = new_model(train_config, source.channels).to(resolve_device(config.device)).eval()
+    return model, train_config, 0, source
+
+
 def score_run(run_dir: Path | str, config: EvaluationConfig, progress: Callable[[str], None] | None = None) -> Scored:
     """Score a run's checkpoint (MCC on ``config.num_samples`` frames, the untrained network's MCC
     as the floor, the suite with ``config.preset``); draws and writes nothing."""
     say = progress or (lambda _msg: None)
     start = time.perf_counter()
     precision = resolve_precision(config.eval_precision, config.device)
-    model, train_config, step, source = load_model(run_dir, config.checkpoint, config.device, config.truth)
+    model, train_config, step, source = _load(run_dir, config)
     has_truth = len(source.latent_names) > 0
     if config.preset is not None and not has_truth:
         raise SlowVAEError("the metric suite (--preset) needs ground truth: pass --truth FILE.csv")

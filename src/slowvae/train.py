@@ -255,8 +255,8 @@ def train(
                 rundir.atomic_torch_save(ckpt_path.with_name(f"step_{at_step}.pt"), ckpt)
         ddp.barrier()
 
-    if step == 0 and (config.keep_checkpoints or config.steps == 0):
-        save(0)  # the untrained network, for curves that start at step 0 (a study scores it so)
+    if config.keep_checkpoints and step == 0:
+        save(0)  # the untrained network, for curves that start at step 0
     sums: dict[str, torch.Tensor] = {}
     first_step = step
     loop_start = time.perf_counter()

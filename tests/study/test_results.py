@@ -207,3 +207,19 @@ def test_headlines_and_costs_come_from_the_metric_registry(monkeypatch):
     monkeypatch.setitem(METRICS, "dci", entry)
     assert scoring_seconds(evaluate) == pytest.approx(base + 1000 + 7.0)  # 4e6 images at 4000 images/s
     assert headline_key("dci") == "dci_completeness"
+
+
+def test_step_zero_scores_the_untrained_network_and_training_goes_on_exactly(tmp_path):
+    text = STUDY.replace("at_steps = [2, 8]", "at_steps = [0]").replace("steps = 4", "steps = 3")
+    (spec,) = parse_study(text).runs
+    prepare(parse_study(text), tmp_path / "a")
+    path = run_dir(tmp_path / "a", spec.id)
+    assert runner.plan(path, spec.record()) == [("score", 0, "untrained"), ("train", 3, None), ("finish", 3, "last.pt")]
+    assert runner.execute_run(path) == runner.FINISHED
+    zero = results.read_step(path, 0)
+    assert zero.step == 0 and zero.value("mcc") == pytest.approx(zero.value("mcc_untrained"))
+    plain = parse_study(text.replace("at_steps = [0]", ""))
+    prepare(plain, tmp_path / "b")
+    assert runner.execute_run(run_dir(tmp_path / "b", spec.id)) == runner.FINISHED
+    a, b = _weights(path), _weights(run_dir(tmp_path / "b", spec.id))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -126,7 +126,10 @@ def plan(run_dir: Path | str, record: dict[str, Any]) -> list[Action]:
     ``at_steps`` entry not yet scored, score it from the checkpoint at that step, train on to the
     run's steps and score the end. Steps scored before (``results_step_N.json`` with the study's
     evaluation settings) are not scored again; one already passed is scored from its kept
-    ``checkpoints/step_N.pt`` (runs of older versions kept every checkpoint)."""
+    ``checkpoints/step_N.pt`` (runs of older versions kept every checkpoint); step 0 is the
+    untrained network."""
+    from slowvae.evaluate import UNTRAINED
+
     run_dir = Path(run_dir)
     steps, evaluate = record["config"]["steps"], record["evaluate"]
     last = run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT
@@ -138,6 +141,8 @@ def plan(run_dir: Path | str, record: dict[str, Any]) -> list[Action]:
             checkpoint = rundir.LAST_CHECKPOINT
         elif (run_dir / rundir.CHECKPOINT_DIR / kept).exists():
             checkpoint = kept
+        elif step == 0:  # the untrained network, rebuilt from the run's seed
+            checkpoint = UNTRAINED
         elif trained is None or step > trained:
             actions.append(("train", step, None))
             trained, checkpoint = step, rundir.LAST_CHECKPOINT
