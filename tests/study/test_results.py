@@ -223,3 +223,41 @@ def test_step_zero_scores_the_untrained_network_and_training_goes_on_exactly(tmp
     assert runner.execute_run(run_dir(tmp_path / "b", spec.id)) == runner.FINISHED
     a, b = _weights(path), _weights(run_dir(tmp_path / "b", spec.id))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+class _Rank0:
+    """Rank 0 of a distributed run, as the runner sees it (one process here: the ranks' collectives are no-ops)."""
+
+    active, is_main = True, True
+
+    def barrier(self) -> None:
+        pass
+
+
+def test_a_distributed_run_trains_first_and_scores_each_step_from_a_copy_it_then_removes(tmp_path):
+    text = STUDY.replace("at_steps = [2, 8]", "at_steps = [0, 2, 3]")
+    study = parse_study(text)
+    (spec,) = study.runs
+    for name in ("ddp", "single"):
+        prepare(study, tmp_path / name)
+    ddp_path, single = run_dir(tmp_path / "ddp", spec.id), run_dir(tmp_path / "single", spec.id)
+    runner._prepare(ddp_path, spec.record())
+    actions = runner.plan(ddp_path, spec.record())
+    assert runner.trains_first(actions) == [
+        ("train", 2, None),
+        ("keep", 2, "step_2.pt"),
+        ("train", 3, None),
+        ("keep", 3, "step_3.pt"),
+        ("train", 4, None),
+        ("score", 0, "untrained"),
+        ("score", 2, "step_2.pt"),
+        ("score", 3, "step_3.pt"),
+        ("finish", 4, "last.pt"),
+    ]
+    runner._advance(ddp_path, spec.record(), actions, _Rank0(), None, lambda _msg: None)
+    assert runner.execute_run(single) == runner.FINISHED
+    assert not list((ddp_path / "checkpoints").glob("step_*.pt"))  # the copies are gone once scored
+    for step in (0, 2, 3):
+        a, b = results.read_step(ddp_path, step), results.read_step(single, step)
+        assert a.step == b.step == step and a.value("mcc_per_factor") == b.value("mcc_per_factor")
+    assert results.read_results(ddp_path).to_dict()["at_steps"] == results.read_results(single).to_dict()["at_steps"]

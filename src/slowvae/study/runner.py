@@ -117,7 +117,8 @@ def _keep_earlier_final(run_dir: Path, evaluate: dict[str, Any], steps: int) -> 
 
 
 #: one step of a run's plan: ("train", to step), ("score", step, checkpoint), ("skip", step) for an
-#: at_steps entry passed without a checkpoint kept, ("finish", steps, checkpoint)
+#: at_steps entry passed without a checkpoint kept, ("finish", steps, checkpoint); under DDP also
+#: ("keep", step, file): copy last.pt to checkpoints/<file> (see :func:`trains_first`)
 Action = tuple[str, int, str | None]
 
 
@@ -198,6 +199,25 @@ def _finish(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None])
     results.write_results(run_dir / rundir.RESULTS_FILE, final)
 
 
+def trains_first(actions: list[Action]) -> list[Action]:
+    """A :func:`plan` for a distributed run: every training segment first, each at_steps entry
+    then scored from a copy of its checkpoint (``("keep", step, file)`` after its segment), so
+    that no rank waits in a collective while rank 0 scores."""
+    trained = [a for a in actions if a[0] == "train"]
+    kept, scores = [], []
+    for kind, step, checkpoint in actions:
+        if kind == "score" and checkpoint == rundir.LAST_CHECKPOINT:
+            checkpoint = f"step_{step}.pt"
+            kept.append(("keep", step, checkpoint))
+        if kind != "train":
+            scores.append((kind, step, checkpoint))
+    ordered: list[Action] = []
+    for action in trained:
+        ordered.append(action)
+        ordered += [k for k in kept if k[1] == action[1]]
+    return ordered + scores
+
+
 def _advance(
     run_dir: Path,
     record: dict[str, Any],
@@ -206,16 +226,26 @@ def _advance(
     callback: Callable[[Any], None] | None,
     say: Callable[[str], None],
 ) -> None:
-    """Carry out a run's :func:`plan`: every rank trains, rank 0 scores and writes."""
+    """Carry out a run's :func:`plan`: every rank trains, rank 0 scores and writes (under DDP
+    after all training, see :func:`trains_first`)."""
     evaluate = record["evaluate"]
-    for kind, step, checkpoint in actions:
+    checkpoints, copies = run_dir / rundir.CHECKPOINT_DIR, set()
+    for kind, step, checkpoint in trains_first(actions) if ddp.active else actions:
         if kind == "train":
             _train_to(run_dir, step, ddp, callback)
         elif not ddp.is_main:
             continue
+        elif kind == "keep":
+            if not (checkpoints / str(checkpoint)).exists():  # (with keep_checkpoints training wrote it)
+                rundir.atomic_write_bytes(
+                    checkpoints / str(checkpoint), (checkpoints / rundir.LAST_CHECKPOINT).read_bytes()
+                )
+                copies.add(checkpoint)
         elif kind == "score":
             say(f"scoring step {step}")
             results.write_results(results.step_path(run_dir, step), _score(run_dir, evaluate, str(checkpoint), say))
+            if checkpoint in copies:  # the copy trains_first kept has served
+                (checkpoints / str(checkpoint)).unlink()
         elif kind == "skip":
             say(f"step {step} was passed without a checkpoint kept: not scored")
         else:
