@@ -56,8 +56,10 @@ def main() -> int:
     import torch
 
     from slowvae import rundir
+    from slowvae.codes import encode_images
+    from slowvae.config import TrainConfig
     from slowvae.metrics import compute_suite, mcc, samples_needed
-    from slowvae.run import TrainConfig, encode_images, init_run_dir, load_model
+    from slowvae.rundir import init_run_dir, load_model
     from slowvae.train import train
 
     run_dir = args.runs / f"bf16-eval-slowvae-seed{args.seed}"

@@ -48,7 +48,8 @@ def train_to(run_dir: Path, config) -> float:
     """Train ``run_dir`` to ``config.steps``: a new run, or the saved run continued from its last
     checkpoint (exact resume) with more steps; the seconds this took."""
     from slowvae import rundir
-    from slowvae.run import init_run_dir, load_run_config, make_pair_source, update_run_config
+    from slowvae.config import make_pair_source
+    from slowvae.rundir import init_run_dir, load_run_config, update_run_config
     from slowvae.train import train
 
     start = time.perf_counter()
@@ -78,8 +79,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "frames_mcc.json")
     args = parser.parse_args()
 
+    from slowvae.config import TrainConfig
     from slowvae.evaluate import evaluate_run
-    from slowvae.run import TrainConfig
 
     truth = make_video(args.work, args.sequences, args.length, args.seed)
     run_dir = args.work / f"slowvae-seed{args.seed}"

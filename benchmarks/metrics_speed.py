@@ -129,7 +129,9 @@ def main() -> None:
     if args.run:
         import torch
 
-        from slowvae.run import encode_images, load_model, use_fast_layout
+        from slowvae.codes import encode_images
+        from slowvae.hardware import use_fast_layout
+        from slowvae.rundir import load_model
 
         model, _, step, pairs = load_model(args.run)
         use_fast_layout(model, torch.device("cpu"))  # as evaluate_run encodes

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, make_pair_source, new_model, use_fast_layout
+from slowvae.config import TrainConfig, make_pair_source, new_model
+from slowvae.hardware import PRECISIONS, batch_to_tensor, use_fast_layout
 from slowvae.train import compile_network
 
 BATCH_PAIRS = 32  # the default: 64 images per step

@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from slowvae.config import TrainConfig, new_model
 from slowvae.data import LaplaceTransitions, get_pair_source
+from slowvae.hardware import PRECISIONS, batch_to_tensor, use_fast_layout
 from slowvae.models.networks import Decoder, Encoder
-from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, new_model, use_fast_layout
 from steplib import matmul_peak
 
 HERE = Path(__file__).resolve().parent
@@ -155,7 +156,7 @@ def main() -> int:
             lines = [json.loads(x) for x in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
             cli[precision] = float(np.mean([x["images_per_s"] for x in lines[1:]]))
     # evaluation: render and encode --encode images in large batches under inference mode
-    from slowvae.run import encode_images
+    from slowvae.codes import encode_images
 
     model = new_model(TrainConfig(), 1).eval()
     start = time.perf_counter()

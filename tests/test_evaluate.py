@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 import torch
 
+from slowvae.codes import encode_images
+from slowvae.config import TrainConfig
 from slowvae.evaluate import evaluate_run, reconstructions, traversals
+from slowvae.hardware import resolve_precision
 from slowvae.metrics import compute_suite, mcc
 from slowvae.models import build_model
-from slowvae.run import TrainConfig, encode_images, init_run_dir, load_model, resolve_precision
+from slowvae.rundir import init_run_dir, load_model
 from slowvae.train import train
 
 MCC_TOLERANCE = 0.005  # issue 17: MCC within 0.005 of fp32 encoding on the same frames
@@ -88,7 +91,7 @@ def test_bf16_encoding_keeps_the_suite_within_001(briefly_trained):
 
 
 def test_evaluate_run_records_the_resolved_precision(briefly_trained, tmp_path, monkeypatch):
-    from slowvae import run as run_module
+    from slowvae import hardware
 
     fp32 = evaluate_run(briefly_trained, num_samples=500, eval_precision="fp32", figures=False, out=tmp_path / "a.json")
     bf16 = evaluate_run(briefly_trained, num_samples=500, eval_precision="bf16", figures=False, out=tmp_path / "b.json")
@@ -97,9 +100,9 @@ def test_evaluate_run_records_the_resolved_precision(briefly_trained, tmp_path, 
     assert abs(fp32["mcc"] - bf16["mcc"]) <= MCC_TOLERANCE
     assert abs(fp32["mcc_untrained"] - bf16["mcc_untrained"]) <= MCC_TOLERANCE
     assert json.loads((tmp_path / "b.json").read_text())["settings"]["eval_precision"] == "bf16"
-    monkeypatch.setattr(run_module, "native_bf16", lambda device: True)
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: True)
     assert resolve_precision("auto", "cpu") == "bf16"
-    monkeypatch.setattr(run_module, "native_bf16", lambda device: False)
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: False)
     assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
     auto = evaluate_run(briefly_trained, num_samples=500, figures=False, out=tmp_path / "c.json")
     assert auto["settings"]["eval_precision"] == "fp32" and auto["mcc"] == fp32["mcc"]

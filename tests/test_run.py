@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import slowvae
+from slowvae.config import TrainConfig, make_pair_source
 from slowvae.errors import SlowVAEError
-from slowvae.run import TrainConfig, init_run_dir, load_run, make_pair_source
+from slowvae.rundir import init_run_dir, load_run
 from slowvae.train import train
 
 SMALL = dict(steps=3, batch_pairs=4, checkpoint_every=3, log_every=3, seed=5, device="cpu", precision="fp32")

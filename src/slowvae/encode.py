@@ -16,7 +16,8 @@ from slowvae import rundir
 from slowvae.data.arrays import save_npy
 from slowvae.data.frames import PREFIX, FrameSet, Progress, open_frames
 from slowvae.errors import SlowVAEError
-from slowvae.run import images_to_tensor, load_run
+from slowvae.hardware import images_to_tensor
+from slowvae.rundir import load_run
 
 
 def input_path(text: str) -> Path:

@@ -11,11 +11,14 @@ import numpy as np
 import torch
 
 from slowvae import rundir
+from slowvae.codes import encode_images
+from slowvae.config import new_model
 from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
+from slowvae.hardware import images_to_tensor, resolve_precision, use_fast_layout
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
-from slowvae.run import encode_images, images_to_tensor, load_model, new_model, resolve_precision, use_fast_layout
+from slowvae.rundir import load_model
 
 
 def _suite(

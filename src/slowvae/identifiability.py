@@ -28,7 +28,7 @@ from slowvae.data.synthetic import MIXINGS, SyntheticPairs, gennorm_std
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import mcc
 from slowvae.models.mlp import POSTERIORS, VECTOR_MODELS, build_vector_model
-from slowvae.run import NonFiniteLoss, training_step
+from slowvae.train import NonFiniteLoss, training_step
 
 #: the keys every record has, in order
 RECORD_KEYS = ("model", "alpha", "seed", "mcc_pearson", "mcc_spearman")

@@ -1,4 +1,4 @@
-"""The training loop: seeds, optimizer, checkpoints, exact resume, NaN guard and DDP.
+"""The training loop and its step: seeds, optimizer, checkpoints, exact resume, NaN guard and DDP.
 
 One readable loop (in the spirit of nanoGPT). Nothing here parses arguments or draws progress
 bars: :func:`train` takes a :class:`TrainConfig` and reports through a callback.
@@ -23,27 +23,62 @@ import torch
 import torch.distributed as dist
 
 from slowvae import rundir
+from slowvae.config import TrainConfig, learning_rate, make_pair_source, new_model
 from slowvae.errors import SlowVAEError
+from slowvae.hardware import PRECISIONS, batch_to_tensor, resolve_device, use_fast_layout
 from slowvae.models.base import AUXILIARY_INPUT
-from slowvae.run import (
-    PRECISIONS,
-    NonFiniteLoss,
-    TrainConfig,
-    batch_to_tensor,
-    learning_rate,
-    load_run_config,
-    make_pair_source,
-    new_model,
-    optimizer_step,
-    resolve_device,
-    training_step,
-    use_fast_layout,
-)
+from slowvae.rundir import load_run_config
 
 CHECKPOINT_FORMAT = 1
 #: under DDP the ranks agree every this many steps whether a signal asked them to stop (a
 #: collective per step would stall a GPU's queue; ten steps stay far inside SLURM's kill grace)
 STOP_SYNC_EVERY = 10
+
+
+# --------------------------------------------------------------------------------------------
+# the training step (shared by the image loop below and the vector experiment in identifiability.py)
+
+
+class NonFiniteLoss(SlowVAEError):
+    """A training step's loss was NaN or infinite; the optimizer did not step. ``value`` is the loss."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(f"the loss became {value}")
+        self.value = value
+
+
+def optimizer_step(
+    optimizer: torch.optim.Optimizer, loss: torch.Tensor, before_step: Callable[[], None] | None = None
+) -> None:
+    """Minimise ``loss`` (a scalar) by one step of ``optimizer``: raise :class:`NonFiniteLoss` if it
+    is not finite, else zero the gradients, backpropagate, call ``before_step`` (e.g. to average
+    gradients over processes) and step."""
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(loss.item())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if before_step is not None:
+        before_step()
+    optimizer.step()
+
+
+def training_step(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: torch.Tensor,
+    generator: torch.Generator | None,
+    *,
+    amp_dtype: torch.dtype | None = None,
+    **forward_kwargs: Any,
+) -> dict[str, torch.Tensor]:
+    """One training step on a pair batch (2, B, ...): ``net(batch, generator, **forward_kwargs)``
+    (autocast to ``amp_dtype`` when given), then :func:`optimizer_step` on its ``"loss"``.
+    ``forward_kwargs`` carry per-step values such as a schedule's. Returns the forward's terms."""
+    device_type = batch.device.type
+    with torch.autocast(device_type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        terms = net(batch, generator, **forward_kwargs)
+    optimizer_step(optimizer, terms["loss"])
+    return terms
 
 
 @dataclass
@@ -170,7 +205,7 @@ def train(
     resume: bool = False,
     callback: Callable[[StepReport], None] | None = None,
 ) -> TrainConfig:
-    """Train the run in ``run_dir`` (created with :func:`slowvae.run.init_run_dir`) to its configured steps.
+    """Train the run in ``run_dir`` (created with :func:`slowvae.rundir.init_run_dir`) to its configured steps.
 
     With ``resume`` it continues from ``checkpoints/last.pt``: model, optimizer (and a model's
     auxiliary optimizer), every RNG state and the step, so the final weights equal those of an

@@ -90,7 +90,8 @@ def trained_steps(run_dir: Path) -> int:
 def _prepare(run_dir: Path, record: dict[str, Any]) -> bool | None:
     """Make the run directory ready to train: None when it is already fully trained, else
     whether training resumes from a checkpoint."""
-    from slowvae.run import TrainConfig, init_run_dir, make_pair_source
+    from slowvae.config import TrainConfig, make_pair_source
+    from slowvae.rundir import init_run_dir
 
     if not (run_dir / rundir.CONFIG_FILE).exists():
         config = TrainConfig(**record["config"])
@@ -150,7 +151,7 @@ def execute_run(
     ``"interrupted"`` (Ctrl-C or SIGTERM: training checkpointed) or ``"busy"`` (another process
     holds the run).
     """
-    from slowvae.run import resolve_device
+    from slowvae.hardware import resolve_device
     from slowvae.train import Distributed, TrainingStopped, leave_process_group, train
 
     run_dir = Path(run_dir)

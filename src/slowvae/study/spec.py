@@ -114,7 +114,7 @@ def _fail(origin: str, message: str) -> SlowVAEError:
 
 
 def _train_fields() -> set[str]:
-    from slowvae.run import TrainConfig
+    from slowvae.config import TrainConfig
 
     return {f.name for f in dataclasses.fields(TrainConfig)}
 
@@ -200,7 +200,7 @@ def _datasets(value: Any, origin: str) -> list[tuple[str, dict[str, Any]]]:
 
 def _accepted_options(name: str, origin: str) -> tuple[str, ...]:
     """The options a dataset's entry lets a run set (``frames:``: max_dt, binary, ...)."""
-    from slowvae.run import settable_options
+    from slowvae.config import settable_options
 
     try:
         return settable_options(name)
@@ -352,7 +352,7 @@ def identity(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a run's config that its id hashes: :data:`IDENTITY_FIELDS`, plus any other
     field that is neither operational nor only compared and differs from its TrainConfig default
     (so a field added to TrainConfig later does not change the ids of existing runs)."""
-    from slowvae.run import TrainConfig
+    from slowvae.config import TrainConfig
 
     missing = dataclasses.MISSING
     defaults = {
@@ -376,8 +376,8 @@ def compared(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
+    from slowvae.config import TrainConfig
     from slowvae.models import model_class
-    from slowvae.run import TrainConfig
 
     unknown = set(data) - _STUDY_KEYS - _train_fields()
     if unknown:

@@ -58,7 +58,7 @@ def compute_study_udr(
     from slowvae.metrics import udr
     from slowvae.models import model_class
     from slowvae.models.base import ContrastivePairModel
-    from slowvae.run import load_model
+    from slowvae.rundir import load_model
 
     say = progress or (lambda _msg: None)
     study_dir = Path(study_dir)
