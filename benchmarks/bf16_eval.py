@@ -56,7 +56,7 @@ def main() -> int:
     import torch
 
     from slowvae import rundir
-    from slowvae.codes import encode_images
+    from slowvae.codes import encode as encode_codes
     from slowvae.config import TrainConfig
     from slowvae.metrics import compute_suite, mcc, samples_needed
     from slowvae.rundir import init_run_dir, load_model
@@ -80,7 +80,7 @@ def main() -> int:
         start = time.perf_counter()
 
         def encode(x: np.ndarray, precision: str = precision) -> np.ndarray:
-            return encode_images(model, x, source.binary, precision=precision)
+            return encode_codes(model, x, binary=source.binary, precision=precision)
 
         codes[precision] = encode(images)
         suite = compute_suite(

@@ -129,7 +129,7 @@ def main() -> None:
     if args.run:
         import torch
 
-        from slowvae.codes import encode_images
+        from slowvae.codes import encode as encode_codes
         from slowvae.hardware import use_fast_layout
         from slowvae.rundir import load_model
 
@@ -137,7 +137,7 @@ def main() -> None:
         use_fast_layout(model, torch.device("cpu"))  # as evaluate_run encodes
 
         def encode(images: np.ndarray) -> np.ndarray:
-            return encode_images(model, images, pairs.binary, precision=args.eval_precision)
+            return encode_codes(model, images, binary=pairs.binary, precision=args.eval_precision)
 
         (images, factors), (test_images, tf) = pairs.sample_eval(10000, rng), pairs.sample_eval(5000, rng)
         codes, tc = encode(images), encode(test_images)

@@ -156,7 +156,7 @@ def main() -> int:
             lines = [json.loads(x) for x in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
             cli[precision] = float(np.mean([x["images_per_s"] for x in lines[1:]]))
     # evaluation: render and encode --encode images in large batches under inference mode
-    from slowvae.codes import encode_images
+    from slowvae.codes import encode as encode_codes
 
     model = new_model(TrainConfig(), 1).eval()
     start = time.perf_counter()
@@ -165,7 +165,7 @@ def main() -> int:
         t0 = time.perf_counter()
         images, _ = source.sample_eval(min(10_000, args.encode - begin), rng)
         render_s += time.perf_counter() - t0
-        encode_images(model, images, True)
+        encode_codes(model, images, binary=True)
     encode_total = time.perf_counter() - start
     plain_ips = rows["plain"]["images_per_s"]
     result = {

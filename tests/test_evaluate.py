@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from slowvae.codes import encode_images
+from slowvae.codes import encode as encode_codes
 from slowvae.config import TrainConfig
 from slowvae.evaluate import evaluate_run, reconstructions, traversals
 from slowvae.hardware import resolve_precision
@@ -43,8 +43,8 @@ def briefly_trained(tmp_path_factory):
 def test_bf16_encoding_keeps_mcc_within_0005_on_the_same_frames(briefly_trained):
     model, _, _, source = load_model(briefly_trained)
     images, latents = source.sample_eval(2000, np.random.default_rng(0))
-    fp32 = encode_images(model, images, source.binary, precision="fp32")
-    bf16 = encode_images(model, images, source.binary, precision="bf16")
+    fp32 = encode_codes(model, images, binary=source.binary, precision="fp32")
+    bf16 = encode_codes(model, images, binary=source.binary, precision="bf16")
     difference = np.abs(bf16 - fp32) / fp32.std(0)
     assert difference.max() > 0 and np.median(difference) < 0.02  # bf16 really ran, and only rounds
     assert fp32.std(0).max() > 0.1  # trained codes, not a collapsed posterior
@@ -59,7 +59,7 @@ def test_bf16_encoding_keeps_the_suite_within_001(briefly_trained):
     for precision in ("fp32", "bf16"):
 
         def encode(x: np.ndarray, precision: str = precision) -> np.ndarray:
-            return encode_images(model, x, source.binary, precision=precision)
+            return encode_codes(model, x, binary=source.binary, precision=precision)
 
         suite = compute_suite(
             encode(images),

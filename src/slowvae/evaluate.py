@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from slowvae import rundir
-from slowvae.codes import encode_images
+from slowvae.codes import encode
 from slowvae.config import new_model
 from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
@@ -19,6 +19,12 @@ from slowvae.hardware import images_to_tensor, resolve_precision, use_fast_layou
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
 from slowvae.rundir import load_model
+
+
+def _codes(model: PairModel, images: np.ndarray, binary: bool, precision: str = "fp32") -> np.ndarray:
+    """Codes float64 (N, D) of uint8 images (N, C, 64, 64) (:func:`slowvae.codes.encode` on the
+    model's device, in ``precision``), as the metrics take them."""
+    return encode(model, images, binary=binary, precision=precision).astype(np.float64)
 
 
 def _suite(
@@ -44,19 +50,19 @@ def _suite(
 
     encoded = 0
 
-    def encode(x: np.ndarray) -> np.ndarray:
+    def encode_frames(x: np.ndarray) -> np.ndarray:
         nonlocal encoded
         encoded += len(x)
-        return encode_images(model, x, source.binary, precision=precision)
+        return _codes(model, x, source.binary, precision)
 
     say("computing the metric suite")
     suite = compute_suite(
-        encode(images),
+        encode_frames(images),
         factors,
-        test_codes=None if test_images is None else encode(test_images),
+        test_codes=None if test_images is None else encode_frames(test_images),
         test_factors=test_factors,
         dataset=dataset,
-        encode=encode if dataset is not None else None,
+        encode=encode_frames if dataset is not None else None,
         metrics=metrics,
         preset=preset,
         fast=fast,
@@ -91,7 +97,7 @@ def _sweep(model: PairModel, codes: np.ndarray, images: np.ndarray, binary: bool
     d, t, b = codes.shape[1], len(ramp), len(images)
     mean, std = codes.mean(0), codes.std(0)
     with torch.inference_mode():
-        base = model.encode(images_to_tensor(images, binary, device))  # (B, D)
+        base = torch.from_numpy(encode(model, images, binary=binary)).to(device)  # (B, D)
         z = base.repeat(d * t, 1).reshape(d, t, b, d)
         for k in range(d):
             z[k, :, :, k] = torch.from_numpy(mean[k] + ramp * std[k]).to(z)[:, None]
@@ -126,7 +132,7 @@ def encode_pairs(run_dir: Path | str, n: int, seed: int) -> tuple[np.ndarray, np
     model, _, _, source = load_model(run_dir)
     rng = np.random.default_rng([seed, 0x5EED])
     x_t, x_next, _, _ = source.sample_pairs(n, rng)
-    return encode_images(model, x_t, source.binary), encode_images(model, x_next, source.binary)
+    return _codes(model, x_t, source.binary), _codes(model, x_next, source.binary)
 
 
 def evaluate_run(
@@ -182,7 +188,7 @@ def evaluate_run(
     rng = np.random.default_rng(seed)
     say(f"encoding {num_samples} frames")
     images, latents = source.sample_eval(num_samples, rng)
-    codes = encode_images(model, images, source.binary, precision=precision)
+    codes = _codes(model, images, source.binary, precision)
     if not np.all(np.isfinite(codes)):
         raise SlowVAEError("the model produced NaN or infinite codes; the checkpoint is broken")
     results: dict[str, Any] = {
@@ -199,7 +205,7 @@ def evaluate_run(
     }
     names = list(source.latent_names)
     if has_truth:
-        codes_untrained = encode_images(untrained, images, source.binary, precision=precision)
+        codes_untrained = _codes(untrained, images, source.binary, precision)
         say("computing MCC")
         scores = mcc(codes, latents)
         floor = mcc(codes_untrained, latents)

@@ -64,10 +64,15 @@ def resolve_device(name: str) -> torch.device:
 # images -> float tensors (the one place the uint8 -> [0, 1] conversion happens)
 
 
+def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """A host tensor (any shape) on ``device``."""
+    return tensor.to(device, non_blocking=True)
+
+
 def images_to_tensor(images: np.ndarray, binary: bool, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 images (..., C, H, W) -> float32 in [0, 1] on ``device``: 0/1 pixels of a binary
     source as they are, 0..255 pixels divided by 255."""
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device, non_blocking=True).float()
+    x = to_device(torch.from_numpy(np.ascontiguousarray(images)), device).float()
     return x if binary else x.div_(255)
 
 

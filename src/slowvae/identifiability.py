@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from slowvae.codes import encode
 from slowvae.data.synthetic import MIXINGS, SyntheticPairs, gennorm_std
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import mcc
@@ -284,9 +285,8 @@ def _train(
 
 
 def _encode(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """Posterior means (N, dim) of observations ``x`` (N, obs_dim)."""
-    with torch.inference_mode():
-        return torch.cat([model.encode(torch.from_numpy(c)) for c in np.array_split(x, max(1, len(x) // 4096))]).numpy()
+    """Posterior means float32 (N, dim) of observations ``x`` (N, obs_dim), in float32 on the CPU."""
+    return encode(model, x, binary=False, device="cpu", precision="fp32", batch_size=4096)
 
 
 def heldout_loss(model: torch.nn.Module, source: SyntheticPairs, seed: int, config: IdentifiabilityConfig) -> float:

@@ -26,10 +26,11 @@ import numpy as np
 import torch
 
 from slowvae import __version__
+from slowvae.codes import encode
 from slowvae.config import TrainConfig, make_pair_source, new_model
 from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
-from slowvae.hardware import images_to_tensor, resolve_device
+from slowvae.hardware import resolve_device, resolve_precision, to_device, use_fast_layout
 from slowvae.models import PairModel
 
 CONFIG_FILE = "config.json"
@@ -200,7 +201,9 @@ def _trained_model(
         model.load_state_dict(ckpt["model"])
     except RuntimeError as err:
         raise SlowVAEError(f"{path} does not fit the run's model {config.model!r}: {err}") from None
-    return model.to(resolve_device(device)).eval(), int(ckpt.get("step", -1))
+    target = resolve_device(device)
+    # the layout evaluation encodes in, so that every caller of slowvae.codes.encode gets its codes
+    return use_fast_layout(model.to(target), target).eval(), int(ckpt.get("step", -1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,7 +214,8 @@ class Run:
     """A trained run, for use from Python (see :func:`load_run`).
 
     ``config`` is its :class:`TrainConfig`, ``model`` the trained model (eval mode), ``step`` the
-    step of the loaded checkpoint, ``channels`` and ``binary`` the image format it was trained on.
+    step of the loaded checkpoint, ``channels`` and ``binary`` the image format it was trained on,
+    ``precision`` the resolved precision its encodings run in ("fp32" or "bf16", as evaluation's).
     """
 
     def __init__(
@@ -223,15 +227,17 @@ class Run:
         channels: int,
         binary: bool,
         batch_size: int = 1024,
+        precision: str = "fp32",
     ) -> None:
         self.run_dir, self.config, self.model, self.step = run_dir, config, model, step
-        self.channels, self.binary, self.batch_size = channels, binary, batch_size
+        self.channels, self.binary, self.batch_size, self.precision = channels, binary, batch_size, precision
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _as_tensor(self, images: np.ndarray) -> torch.Tensor:
+    def _checked(self, images: np.ndarray) -> np.ndarray:
+        """``images`` as (N, C, 64, 64), uint8 or float in [0, 1]; a SlowVAEError on anything else."""
         x = np.asarray(images)
         if x.ndim == 3 and self.channels == 1:
             x = x[:, None]
@@ -241,23 +247,22 @@ class Run:
                 f"images must have shape (N, {self.channels}, 64, 64){grey} for this run, got {tuple(x.shape)}"
             )
         if x.dtype == np.uint8:
-            # a binary run's images are 0/1; a 0/255 mask is accepted as well
-            return images_to_tensor(x, self.binary and (x.size == 0 or int(x.max()) <= 1), self.device)
+            return x
         if not np.issubdtype(x.dtype, np.floating):
             raise SlowVAEError(f"images must be uint8 (0..255) or float in [0, 1], got dtype {x.dtype}")
         if x.size and (not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 1):
             raise SlowVAEError("float images must be finite and in [0, 1]")
-        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        return x
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """Codes (N, D) float64 of images (N, C, 64, 64) or (N, 64, 64), uint8 or float in [0, 1]:
-        posterior means for the VAEs, the encoder's output for the contrastive models."""
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                x = self._as_tensor(images[start : start + self.batch_size])
-                out.append(self.model.encode(x).double().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.model.z_dim))
+        posterior means for the VAEs, the encoder's output for the contrastive models. Encoded by
+        :func:`slowvae.codes.encode` in the run's ``precision``, as evaluation encodes."""
+        x = self._checked(images)
+        # a binary run's images are 0/1; a 0/255 mask is accepted as well
+        binary = self.binary and (x.size == 0 or int(x.max()) <= 1)
+        codes = encode(self.model, x, binary=binary, precision=self.precision, batch_size=self.batch_size)
+        return codes.astype(np.float64)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Images (N, C, 64, 64) float32 in [0, 1] (Bernoulli means) decoded from codes (N, D)."""
@@ -269,17 +274,21 @@ class Run:
         out = []
         with torch.inference_mode():
             for start in range(0, len(z), self.batch_size):
-                batch = torch.from_numpy(z[start : start + self.batch_size]).to(self.device)
+                batch = to_device(torch.from_numpy(z[start : start + self.batch_size]), self.device)
                 out.append(self.model.decode(batch).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.channels, 64, 64), np.float32)
 
 
-def load_run(run_dir: Path | str, *, checkpoint: str | None = None, device: str = "cpu") -> Run:
+def load_run(
+    run_dir: Path | str, *, checkpoint: str | None = None, device: str = "cpu", precision: str = "auto"
+) -> Run:
     """The trained run in ``run_dir`` (its last checkpoint, or ``checkpoint``) on ``device``.
 
     ``load_run(d).encode(images)`` gives codes (N, D) of images (N, C, 64, 64) or (N, 64, 64),
     uint8 or float; ``.decode(codes)`` images (N, C, 64, 64) for the VAEs; ``.config`` and
-    ``.model`` are the run's TrainConfig and trained model.
+    ``.model`` are the run's TrainConfig and trained model. Encodings run in ``precision``
+    (``auto``: bf16 where the device has native bf16, else fp32), the rule ``slowvae evaluate``
+    follows with its ``--eval-precision``.
     """
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
@@ -288,4 +297,5 @@ def load_run(run_dir: Path | str, *, checkpoint: str | None = None, device: str 
         source = make_pair_source(config)
         images = {"channels": source.channels, "binary": source.binary}
     model, step = _trained_model(run_dir, config, int(images["channels"]), checkpoint, device)
-    return Run(run_dir, config, model, step, int(images["channels"]), bool(images["binary"]))
+    resolved = resolve_precision(precision, device)
+    return Run(run_dir, config, model, step, int(images["channels"]), bool(images["binary"]), precision=resolved)
