@@ -66,13 +66,22 @@ class Step:
         return float(loss.detach())
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
-    """GFLOP/s of an n x n matmul in ``dtype`` (the machine's practical peak for that dtype)."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def synchronize(device: torch.device) -> None:
+    """Wait for the kernels queued on ``device`` (CUDA); nothing on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10, device: torch.device | str = "cpu") -> float:
+    """GFLOP/s of an n x n matmul in ``dtype`` on ``device`` (the machine's practical peak for that dtype)."""
+    device = torch.device(device)
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
     a @ b
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(reps):
         a @ b
+    synchronize(device)
     return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
 
 

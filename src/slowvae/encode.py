@@ -31,7 +31,7 @@ def encode_input(
     input: str | Path,
     *,
     batch_size: int = 256,
-    device: str = "cpu",
+    device: str = "auto",
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, FrameSet]:
     """Codes float32 (N, D) of every frame of ``input`` (posterior means; encoder outputs for

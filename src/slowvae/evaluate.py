@@ -15,10 +15,10 @@ from slowvae.codes import encode
 from slowvae.config import new_model
 from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
-from slowvae.hardware import images_to_tensor, resolve_precision, use_fast_layout
+from slowvae.hardware import images_to_tensor, resolve_precision, to_device, use_fast_layout
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
-from slowvae.rundir import load_model
+from slowvae.rundir import load_model, run_device
 
 
 def _codes(model: PairModel, images: np.ndarray, binary: bool, precision: str = "fp32") -> np.ndarray:
@@ -97,7 +97,7 @@ def _sweep(model: PairModel, codes: np.ndarray, images: np.ndarray, binary: bool
     d, t, b = codes.shape[1], len(ramp), len(images)
     mean, std = codes.mean(0), codes.std(0)
     with torch.inference_mode():
-        base = torch.from_numpy(encode(model, images, binary=binary)).to(device)  # (B, D)
+        base = to_device(torch.from_numpy(encode(model, images, binary=binary)), device)  # (B, D)
         z = base.repeat(d * t, 1).reshape(d, t, b, d)
         for k in range(d):
             z[k, :, :, k] = torch.from_numpy(mean[k] + ramp * std[k]).to(z)[:, None]
@@ -141,7 +141,7 @@ def evaluate_run(
     checkpoint: str | None = None,
     num_samples: int = 10_000,
     seed: int = 0,
-    device: str = "cpu",
+    device: str = "auto",
     figures: bool = True,
     preset: str | None = None,
     metrics: list[str] | None = None,
@@ -175,6 +175,7 @@ def evaluate_run(
     say = progress or (lambda _msg: None)
     run_dir = Path(run_dir)
     start = time.perf_counter()
+    device = run_device(run_dir, device)  # auto: where the run trained, if this machine has it
     precision = resolve_precision(eval_precision, device)
     model, config, step, source = load_model(run_dir, checkpoint, device, truth)
     has_truth = len(source.latent_names) > 0

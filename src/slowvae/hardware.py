@@ -64,9 +64,26 @@ def resolve_device(name: str) -> torch.device:
 # images -> float tensors (the one place the uint8 -> [0, 1] conversion happens)
 
 
+def available_device(name: str) -> torch.device:
+    """The device ``name`` names ("cpu", "cuda", "cuda:N") where this machine has it, else the CPU
+    (also for "auto" and names torch does not know): where a run trained is not always here."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        return torch.device("cpu")
+    if device.type == "cuda" and torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count():
+        return device
+    return torch.device("cpu")
+
+
 def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
-    """A host tensor (any shape) on ``device``."""
-    return tensor.to(device, non_blocking=True)
+    """A host tensor (any shape) on ``device``: to a CUDA device through pinned memory and without
+    blocking the host (the copy is ordered on the device's stream before the kernels that read it);
+    on the CPU as it is."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 def images_to_tensor(images: np.ndarray, binary: bool, device: torch.device | str = "cpu") -> torch.Tensor:

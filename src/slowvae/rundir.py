@@ -30,7 +30,7 @@ from slowvae.codes import encode
 from slowvae.config import TrainConfig, make_pair_source, new_model
 from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
-from slowvae.hardware import resolve_device, resolve_precision, to_device, use_fast_layout
+from slowvae.hardware import available_device, resolve_device, resolve_precision, to_device, use_fast_layout
 from slowvae.models import PairModel
 
 CONFIG_FILE = "config.json"
@@ -179,15 +179,26 @@ def run_truth(run_dir: Path | str, truth: Path | str | None = None) -> Path | No
     return Path(truth) if truth is not None else saved if saved.is_file() else None
 
 
+def run_device(run_dir: Path | str, device: str = "auto") -> str:
+    """The device to load a run on: ``device``, or for ``"auto"`` the device the run trained on
+    (config.json's ``trained_on``, else its config's ``device``) where this machine has it, else the CPU."""
+    if device != "auto":
+        return device
+    meta = read_config(Path(run_dir))
+    trained = meta.get("trained_on", {}).get("device") or meta.get("config", {}).get("device", "cpu")
+    return str(available_device(trained))
+
+
 def load_model(
-    run_dir: Path | str, checkpoint: str | None = None, device: str = "cpu", truth: Path | str | None = None
+    run_dir: Path | str, checkpoint: str | None = None, device: str = "auto", truth: Path | str | None = None
 ) -> tuple[PairModel, TrainConfig, int, PairSource]:
-    """The trained model of a run (``checkpoints/last.pt`` or the named checkpoint file), its
-    config, the step it was saved at and the run's PairSource (with ground truth ``truth`` for
-    ``frames:`` data, see :func:`run_truth`). The model is in eval mode."""
+    """The trained model of a run (``checkpoints/last.pt`` or the named checkpoint file) on
+    ``device`` (``"auto"``: :func:`run_device`), its config, the step it was saved at and the
+    run's PairSource (with ground truth ``truth`` for ``frames:`` data, see :func:`run_truth`).
+    The model is in eval mode."""
     config = load_run_config(run_dir)
     source = make_pair_source(config, truth=run_truth(run_dir, truth))
-    model, step = _trained_model(run_dir, config, source.channels, checkpoint, device)
+    model, step = _trained_model(run_dir, config, source.channels, checkpoint, run_device(run_dir, device))
     return model, config, step, source
 
 
@@ -280,9 +291,10 @@ class Run:
 
 
 def load_run(
-    run_dir: Path | str, *, checkpoint: str | None = None, device: str = "cpu", precision: str = "auto"
+    run_dir: Path | str, *, checkpoint: str | None = None, device: str = "auto", precision: str = "auto"
 ) -> Run:
-    """The trained run in ``run_dir`` (its last checkpoint, or ``checkpoint``) on ``device``.
+    """The trained run in ``run_dir`` (its last checkpoint, or ``checkpoint``) on ``device``
+    (``"auto"``: the device it trained on where this machine has it, else the CPU; :func:`run_device`).
 
     ``load_run(d).encode(images)`` gives codes (N, D) of images (N, C, 64, 64) or (N, 64, 64),
     uint8 or float; ``.decode(codes)`` images (N, C, 64, 64) for the VAEs; ``.config`` and
@@ -296,6 +308,7 @@ def load_run(
     if images is None:  # a run made before the image format was saved: ask its data
         source = make_pair_source(config)
         images = {"channels": source.channels, "binary": source.binary}
+    device = run_device(run_dir, device)
     model, step = _trained_model(run_dir, config, int(images["channels"]), checkpoint, device)
     resolved = resolve_precision(precision, device)
     return Run(run_dir, config, model, step, int(images["channels"]), bool(images["binary"]), precision=resolved)

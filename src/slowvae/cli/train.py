@@ -243,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
         results = evaluate_run(
             run_dir,
             num_samples=args.eval_samples,
+            device=str(resolve_device(config.device)),  # the training device
             eval_precision=args.eval_precision,
             progress=lambda msg: print(msg, file=sys.stderr),
         )

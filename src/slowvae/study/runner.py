@@ -105,7 +105,8 @@ def _prepare(run_dir: Path, record: dict[str, Any]) -> bool | None:
     return done > 0
 
 
-def _evaluate(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None]) -> None:
+def _evaluate(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None], device: str = "auto") -> None:
+    """Score the run (and its ``at_steps`` checkpoints) with the study's ``evaluate`` settings on ``device``."""
     from slowvae.evaluate import evaluate_run
 
     suite = [m for m in evaluate["metrics"] if m != "mcc"]
@@ -116,6 +117,7 @@ def _evaluate(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None
         fast=evaluate["fast"],
         overrides=evaluate["settings"] or None,
         progress=say,
+        device=device,
     )
     at_steps: dict[str, Any] = {}
     for step in evaluate["at_steps"]:
@@ -185,7 +187,7 @@ def execute_run(
                 if resume is not None:
                     train(run_dir, resume=resume, callback=callback)
                 if ddp.is_main:
-                    _evaluate(run_dir, record["evaluate"], say or (lambda _msg: None))
+                    _evaluate(run_dir, record["evaluate"], say or (lambda _msg: None), str(ddp.device))
             except TrainingStopped as err:
                 if str(err).startswith("interrupted"):
                     return INTERRUPTED
