@@ -37,7 +37,7 @@ class TrainConfig:
     reference trains 300,000) and ``checkpoint_every``. ``model`` is a registered model name or
     ``package.module:ClassName``; ``dataset`` is a registered dataset name (``slowvae data list``)
     or ``PREFIX:ARGUMENT`` such as ``frames:PATH``, and ``dataset_options`` the options its entry
-    accepts (``DatasetEntry.extra["options"]``; for ``frames:``, ``max_dt`` and ``binary``).
+    accepts (``DatasetEntry.options``; for ``frames:``, ``max_dt`` and ``binary``).
     """
 
     dataset: str = "dsprites-procedural"
@@ -100,8 +100,8 @@ def learning_rate(config: TrainConfig, step: int) -> float:
 
 def dataset_options(name: str) -> tuple[str, ...]:
     """The keyword options the entry of dataset ``name`` declares its factories accept
-    (``DatasetEntry.extra["options"]``; none for most datasets)."""
-    return tuple(dataset_entry(name)[0].extra.get("options", ()))
+    (``DatasetEntry.options``; none for most datasets)."""
+    return dataset_entry(name)[0].options
 
 
 def settable_options(name: str) -> tuple[str, ...]:
