@@ -19,7 +19,7 @@ from slowvae.hardware import PRECISIONS, images_to_tensor, resolve_precision, to
 BATCH_SIZE = 1024
 
 
-def model_device(model: torch.nn.Module, device: torch.device | str = "auto") -> torch.device:
+def _encode_device(model: torch.nn.Module, device: torch.device | str = "auto") -> torch.device:
     """The device to encode on: the model's own with ``"auto"``, else ``device`` (the model moves there)."""
     own = next(model.parameters()).device
     if str(device) == "auto":
@@ -58,7 +58,7 @@ def encode(
     With ``posterior`` the result is the posterior's (means (N, D), log-variances (N, D)), both
     float32, from ``model.encoder`` (VAEs only).
     """
-    target = model_device(model, device)
+    target = _encode_device(model, device)
     amp = PRECISIONS[resolve_precision(precision, str(target))]
     means, logvars = [], []
     with torch.inference_mode(), torch.autocast(target.type, dtype=amp or torch.float32, enabled=amp is not None):

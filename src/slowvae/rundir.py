@@ -124,7 +124,7 @@ def git_commit() -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
-# run directories
+# a run's directory: its config, checkpoints and trained model
 
 
 def init_run_dir(run_dir: Path | str, config: TrainConfig, source: PairSource | None = None) -> None:
@@ -205,6 +205,8 @@ def load_model(
 def _trained_model(
     run_dir: Path | str, config: TrainConfig, channels: int, checkpoint: str | None, device: str
 ) -> tuple[PairModel, int]:
+    """The run's model with the checkpoint's weights, in eval mode and evaluation's layout on
+    ``device``, and the step the checkpoint was saved at."""
     path = checkpoint_path(run_dir, checkpoint)
     ckpt = load_checkpoint(path)
     model = new_model(config, channels)
