@@ -50,7 +50,7 @@ def main() -> int:
         "--sampling-scale", type=float, default=1.0, help="BetaVAE/FactorVAE counts x the fast preset's"
     )
     parser.add_argument("--runs", type=Path, default=HERE / "runs")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "bf16_eval.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "precision" / "bf16_eval.json")
     args = parser.parse_args()
 
     import torch

@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--steps-per-block", type=int, default=20)
     parser.add_argument("--run-steps", type=int, default=5000, help="run length the compile time is weighed against")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "compile_speed.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "compile" / "compile_speed.json")
     parser.add_argument("--first-step-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.first_step_only:  # the warm-cache child process

@@ -21,7 +21,7 @@ Each phase reports seconds, the images that went through a network and images/s.
 starts from a fresh directory (a temporary one unless ``--keep DIR``).
 
     python benchmarks/run_cost.py --steps 5000
-    python benchmarks/run_cost.py --steps 5000 --compile --out benchmarks/results/run_cost-compile.json
+    python benchmarks/run_cost.py --steps 5000 --compile --out benchmarks/results/compile/run_cost-compile.json
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main() -> int:
     parser.add_argument("--metrics", help="only these suite metrics (comma-separated; for a quick check of the script)")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of both processes (default: torch's default)")
     parser.add_argument("--keep", type=Path, help="run directory to keep (must not exist; default: a temporary one)")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "run_cost.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "run_cost.json")
     args = parser.parse_args()
 
     env = dict(os.environ)

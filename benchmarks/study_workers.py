@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000, help="steps per run (default 1000)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--root", type=Path, default=HERE / "runs" / "study-workers", help="scratch study directories")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "study_workers.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "study_workers.json")
     args = parser.parse_args()
     layouts = [measure(args.root, 1, 2, args), measure(args.root, 2, 1, args)]
     faster = max(layouts, key=lambda r: r["runs_per_hour"])

@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--study", type=Path, required=True, help="the study directory")
     parser.add_argument("--reference", default="reference", help="label of the reference recipe")
     parser.add_argument("--step-ms", type=float, default=97.7, help="milliseconds per step on 2 threads")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "time_to_quality.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "time-to-quality" / "time_to_quality.json")
     args = parser.parse_args()
 
     run = parse_study((args.study / "study.toml").read_text()).runs[0]

@@ -63,7 +63,7 @@ def main() -> int:
     parser.add_argument(
         "--encode", type=int, default=100_000, help="images to render and encode for the evaluation timing"
     )
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "train_speed.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "train_speed.json")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
