@@ -1,4 +1,4 @@
-"""bf16 against fp32 encoding in evaluation (issue 17): the scores, not the speed.
+"""bf16 against fp32 encoding in evaluation: the scores, not the speed.
 
 Trains (or continues) a briefly trained SlowVAE, then scores it twice on the same frames and the same
 metric random streams, once with codes encoded in fp32 and once in bf16 (autocast of the encoder,

@@ -1,4 +1,4 @@
-"""``--compile`` against the eager step (issue 17): compile time and steady-state ms/step.
+"""``--compile`` against the eager step: compile time and steady-state ms/step.
 
 In one process: the eager and the compiled training step (``steplib.Step``, same precision, same
 initial weights). The compiled step's first call compiles forward and backward with inductor

@@ -1,4 +1,4 @@
-"""Decode speed and memory of the frames:PATH cache for a 100k-frame input (issue 14).
+"""Decode speed and memory of the frames:PATH cache for a 100k-frame input.
 
 Generates the input once into ``--work`` (sprite frames, 96 x 128 grey, from
 ``tests/data/sprite_video.py``): ``npy`` is an (S, T, 96, 128) uint8 array, ``mp4`` one H.264

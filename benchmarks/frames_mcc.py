@@ -1,4 +1,4 @@
-"""SlowVAE on your own videos (issue 14): MCC against training steps on a synthetic sprite video.
+"""SlowVAE on your own videos: MCC against training steps on a synthetic sprite video.
 
 Writes ``--sequences`` mp4 files of a disc whose x and y follow a Laplace random walk
 (``tests/data/sprite_video.py``; 96 x 128 frames, cropped and resized to 64 x 64 by the frames

@@ -1,4 +1,4 @@
-"""Float32 accuracy of the generalized-Laplace cross-entropy pieces (issue 16), against float64.
+"""Float32 accuracy of the generalized-Laplace cross-entropy pieces, against float64.
 
 Grid: |m| / sigma from 0 to 50 (301 values, geometric above 1e-4), alpha 0.2..2 (19 values), sigma 0.05
 and 1, scale 0.1 and 1. Writes ``results/gl-prior/gl_float32.json``: the largest relative error in float32 of

@@ -1,4 +1,4 @@
-"""The learned transition prior on images (issue 16): MCC of slowvae-gl against the fixed-Laplace
+"""The learned transition prior on images: MCC of slowvae-gl against the fixed-Laplace
 SlowVAE per dataset, and where each latent's learned alpha goes, from a finished study
 (``benchmarks/studies/gl-images.toml``).
 

@@ -1,4 +1,4 @@
-"""Where does the ELBO put alpha once the codes are right? (issue 16 diagnostic)
+"""Where does the ELBO put alpha once the codes are right? (a diagnostic)
 
 Trains the fixed-Laplace SlowVAE of the identifiability experiment (``IdentifiabilityConfig``
 defaults except the flags), then, with the networks frozen, fits a generalized-Laplace alpha and

@@ -1,4 +1,4 @@
-"""The identifiability experiment (issue 4): MCC against alpha for SlowVAE and its gamma = 0 control.
+"""The identifiability experiment: MCC against alpha for SlowVAE and its gamma = 0 control.
 
 Runs every model x alpha x seed of :class:`slowvae.identifiability.IdentifiabilityConfig`, one
 process per worker, one torch thread each, and writes into ``benchmarks/results/identifiability/``:

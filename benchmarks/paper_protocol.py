@@ -1,4 +1,4 @@
-"""Where SlowVAE stands against every baseline in the paper's protocol (issue 12 §6), from a
+"""Where SlowVAE stands against every baseline in the paper's protocol, from a
 study directory (``benchmarks/results/paper-protocol-final``, or the search while it runs).
 
 Per metric it ranks the table's rows by their mean over seeds and compares each baseline with

@@ -1,4 +1,4 @@
-"""The cost of one complete run as a study pays it (issue 17): train, then the ``fast`` suite.
+"""The cost of one complete run as a study pays it: train, then the ``fast`` suite.
 
 Runs the two commands a run is made of, each in its own process as a study runs them::
 

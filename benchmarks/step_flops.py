@@ -1,4 +1,4 @@
-"""Achieved GFLOP/s of the 64-image training step against the matmul peaks (issue 17), and where
+"""Achieved GFLOP/s of the 64-image training step against the matmul peaks, and where
 its time goes.
 
 For each variant (precision × eager/compiled, ``steplib.Step``):

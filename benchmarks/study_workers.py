@@ -3,7 +3,7 @@
 Runs the same small study (SlowVAE, ``--runs`` seeds, ``--steps`` steps, MCC only) twice into
 fresh directories under ``--root``, once per layout, and records the wall time and runs per hour
 of each with the machine's description. Measure on an otherwise idle machine: other processes
-change both numbers and their ratio (issue 12: with one other busy process, 2 threads ran at 375
+change both numbers and their ratio (with one other busy process, 2 threads ran at 375
 images/s and 1 thread at 845).
 
     python benchmarks/study_workers.py --runs 4 --steps 1000

@@ -1,4 +1,4 @@
-"""Time to quality (issue 17): MCC against training steps and CPU-seconds per recipe of a study.
+"""Time to quality: MCC against training steps and CPU-seconds per recipe of a study.
 
 Reads a finished study whose model entries are recipes of the same model and dataset (for example
 ``benchmarks/studies/time-to-quality.toml``) and records, per recipe, the mean ± std MCC over

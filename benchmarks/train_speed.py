@@ -1,4 +1,4 @@
-"""Training speed on CPU: the project's step against a plain fp32 eager PyTorch loop (issue 8).
+"""Training speed on CPU: the project's step against a plain fp32 eager PyTorch loop.
 
 Alternates blocks of the two in one process, so machine noise hits both alike, and reports:
 images/s of each and their ratio; the project's share of step time spent producing batches;
