@@ -5,7 +5,7 @@ Reads a finished study whose model entries are recipes of the same model and dat
 seeds at every scored checkpoint, and the first checkpoint where the recipe's mean MCC reaches the
 reference recipe's mean MCC at its last step. Every recipe there has the same step cost, so
 CPU-seconds are steps × ``--step-ms`` (the default: the fp32 channels_last step measured on the idle
-2-core machine, benchmarks/README.md "Whole-run cost") × the 2 cores.
+2-core machine, docs/benchmarks/speed.md "Whole-run cost") × the 2 cores.
 
     python benchmarks/time_to_quality.py --study benchmarks/results/time-to-quality --reference reference
 """
