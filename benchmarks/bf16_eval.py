@@ -1,4 +1,4 @@
-"""bf16 against fp32 encoding in evaluation (issue 17): the scores, not the speed.
+"""bf16 against fp32 encoding in evaluation: the scores, not the speed.
 
 Trains (or continues) a briefly trained SlowVAE, then scores it twice on the same frames and the same
 metric random streams, once with codes encoded in fp32 and once in bf16 (autocast of the encoder,
@@ -50,7 +50,7 @@ def main() -> int:
         "--sampling-scale", type=float, default=1.0, help="BetaVAE/FactorVAE counts x the fast preset's"
     )
     parser.add_argument("--runs", type=Path, default=HERE / "runs")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "bf16_eval.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "precision" / "bf16_eval.json")
     args = parser.parse_args()
 
     import torch

@@ -122,7 +122,7 @@ def main() -> None:
         default="fp32",
         help="with --run: precision of the encoder (default fp32)",
     )
-    parser.add_argument("--out", default="benchmarks/results/metrics_speed.json")
+    parser.add_argument("--out", default="benchmarks/results/speed/metrics_speed.json")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     encode = make_encoder(args.seed)

@@ -1,4 +1,4 @@
-"""The cost of one complete run as a study pays it (issue 17): train, then the ``fast`` suite.
+"""The cost of one complete run as a study pays it: train, then the ``fast`` suite.
 
 Runs the two commands a run is made of, each in its own process as a study runs them::
 
@@ -21,8 +21,8 @@ Each phase reports seconds, the images that went through a network and images/s.
 starts from a fresh directory (a temporary one unless ``--keep DIR``).
 
     python benchmarks/run_cost.py --steps 5000
-    python benchmarks/run_cost.py --steps 5000 --compile --out benchmarks/results/run_cost-compile.json
-    python benchmarks/run_cost.py --steps 5000 --device cuda --out run_cost-cuda.json
+    python benchmarks/run_cost.py --steps 5000 --compile --out benchmarks/results/compile/run_cost-compile.json
+    python benchmarks/run_cost.py --steps 5000 --device cuda --out benchmarks/results/speed/run_cost-cuda.json
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def main() -> int:
     parser.add_argument("--metrics", help="only these suite metrics (comma-separated; for a quick check of the script)")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of both processes (default: torch's default)")
     parser.add_argument("--keep", type=Path, help="run directory to keep (must not exist; default: a temporary one)")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "run_cost.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "run_cost.json")
     args = parser.parse_args()
 
     env = dict(os.environ)

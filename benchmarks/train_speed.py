@@ -1,4 +1,4 @@
-"""Training speed on a CPU or GPU: the project's step against a plain fp32 eager PyTorch loop (issue 8).
+"""Training speed on a CPU or GPU: the project's step against a plain fp32 eager PyTorch loop.
 
 Alternates blocks of the two in one process, so machine noise hits both alike, and reports:
 images/s of each and their ratio; the project's share of step time spent producing batches;
@@ -66,7 +66,7 @@ def main() -> int:
         "--encode", type=int, default=100_000, help="images to render and encode for the evaluation timing"
     )
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N: where every variant runs")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "train_speed.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "train_speed.json")
     args = parser.parse_args()
     device = resolve_device(args.device)
 

@@ -76,7 +76,7 @@ def test_bf16_encoding_keeps_the_suite_within_001(briefly_trained):
     assert scores["fp32"].keys() == scores["bf16"].keys()
     assert {"mig", "sap", "dci_disentanglement", "beta_vae_eval", "factor_vae_eval"} <= scores["fp32"].keys()
     tolerance = {key: SCORE_TOLERANCE for key in scores["fp32"]}
-    # Not met at 0.01 (benchmarks/results/bf16_eval.json, issue 17): a vote accuracy moves by one
+    # Not met at 0.01 (benchmarks/results/precision/bf16_eval.json): a vote accuracy moves by one
     # point in n (one flipped vote of FactorVAE's 70: 0.014); the boosted trees' train accuracy by
     # 0.012; the total correlation is in nats (0.0115 of 3.78). These get the deviation seen.
     for metric, counts in SAMPLING.items():

@@ -37,7 +37,7 @@ RECORD_KEYS = ("model", "alpha", "seed", "mcc_pearson", "mcc")
 #: the MCC results a record holds, each summarised over seeds as {"mean", "std"}
 MCC_KEYS = ("mcc_pearson", "mcc")
 #: hyperparameters this experiment uses in place of the models' defaults (the image defaults are
-#: the reference's; benchmarks/README.md, Identifiability, records why gamma is 30 here)
+#: the reference's; docs/benchmarks/identifiability.md records why gamma is 30 here)
 EXPERIMENT_HYPER: dict[str, dict[str, float]] = {"slowvae": {"gamma": 30.0}, "slowvae-gl": {"gamma": 30.0}}
 
 

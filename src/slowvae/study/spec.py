@@ -3,7 +3,7 @@
 A study is models x datasets x hyperparameter settings x seeds. Each run is described by a
 :class:`RunSpec`: its id (readable parts plus a short hash of the configuration that defines the
 trained network), the :class:`~slowvae.train.TrainConfig` fields it trains with and the
-evaluation settings. The format is documented in the README ("Studies").
+evaluation settings. The format is documented in docs/guide/studies.md.
 """
 
 from __future__ import annotations
