@@ -1,4 +1,4 @@
-"""bf16 against fp32 encoding in evaluation (issue 17): the scores, not the speed.
+"""bf16 against fp32 encoding in evaluation: the scores, not the speed.
 
 Trains (or continues) a briefly trained SlowVAE, then scores it twice on the same frames and the same
 metric random streams, once with codes encoded in fp32 and once in bf16 (autocast of the encoder,
@@ -50,14 +50,16 @@ def main() -> int:
         "--sampling-scale", type=float, default=1.0, help="BetaVAE/FactorVAE counts x the fast preset's"
     )
     parser.add_argument("--runs", type=Path, default=HERE / "runs")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "bf16_eval.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "precision" / "bf16_eval.json")
     args = parser.parse_args()
 
     import torch
 
     from slowvae import rundir
+    from slowvae.codes import encode as encode_codes
+    from slowvae.config import TrainConfig
     from slowvae.metrics import compute_suite, mcc, samples_needed
-    from slowvae.run import TrainConfig, encode_images, init_run_dir, load_model
+    from slowvae.rundir import init_run_dir, load_model
     from slowvae.train import train
 
     run_dir = args.runs / f"bf16-eval-slowvae-seed{args.seed}"
@@ -78,7 +80,7 @@ def main() -> int:
         start = time.perf_counter()
 
         def encode(x: np.ndarray, precision: str = precision) -> np.ndarray:
-            return encode_images(model, x, source.binary, precision=precision)
+            return encode_codes(model, x, binary=source.binary, precision=precision)
 
         codes[precision] = encode(images)
         suite = compute_suite(

@@ -1,4 +1,4 @@
-"""``--compile`` against the eager step (issue 17): compile time and steady-state ms/step.
+"""``--compile`` against the eager step: compile time and steady-state ms/step.
 
 In one process: the eager and the compiled training step (``steplib.Step``, same precision, same
 initial weights). The compiled step's first call compiles forward and backward with inductor
@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--steps-per-block", type=int, default=20)
     parser.add_argument("--run-steps", type=int, default=5000, help="run length the compile time is weighed against")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "compile_speed.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "compile" / "compile_speed.json")
     parser.add_argument("--first-step-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.first_step_only:  # the warm-cache child process

@@ -1,6 +1,6 @@
 """Data speed: microseconds per image for ProceduralDSprites.images and for temporal pairs.
 
-Usage: python benchmarks/data_speed.py [--repeats N] [--out benchmarks/results/data_speed.json]
+Usage: python benchmarks/data_speed.py [--repeats N] [--out benchmarks/results/speed/data_speed.json]
 
 Single-threaded (thread counts pinned to 1 before numpy loads). Images: batches of 64 uniformly
 random factor vectors. Pairs: ``GroundTruthPairs.sample_pairs(32, rng)`` with ``LaplaceTransitions()``
@@ -44,7 +44,7 @@ def best_us_per_image(step: Callable[[], object], images_per_call: int, repeats:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/data_speed.json"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed/data_speed.json"))
     args = parser.parse_args()
 
     start = time.perf_counter()

@@ -1,7 +1,7 @@
 """DCI against disentanglement_lib's own values on the two parity cases in tests/fixtures.
 
 Usage: python benchmarks/dci_parity.py [--backends sklearn lightgbm hist] [--seeds 0]
-       [--out benchmarks/results/dci_parity.json]
+       [--out benchmarks/results/metrics-parity/dci_parity.json]
 
 Each case is scored as dlib scored it: the first 5,000 training rows and all 5,000 test rows. The
 ``sklearn`` backend is the exact path (minutes per case); the others are the fast histogram
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["sklearn"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--n-jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dci_parity.json"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/metrics-parity/dci_parity.json"))
     args = parser.parse_args()
     expected = json.loads((FIXTURES / "expected.json").read_text())["array_cases"]
     records: list[dict] = []

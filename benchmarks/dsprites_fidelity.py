@@ -1,6 +1,6 @@
 """Fidelity of the procedural dSprites renderer to real dSprites images.
 
-Usage: python benchmarks/dsprites_fidelity.py [--out benchmarks/results/dsprites_fidelity.json]
+Usage: python benchmarks/dsprites_fidelity.py [--out benchmarks/results/dsprites-fidelity/dsprites_fidelity.json]
 
 Compares ``ProceduralDSprites.images`` with the real images in ``tests/fixtures``: the 46,080-image
 grid the geometry was fitted to (every shape and scale, every 4th orientation, every 2nd position)
@@ -43,7 +43,7 @@ def compare(ours: np.ndarray, real: np.ndarray, shape: np.ndarray) -> dict[str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dsprites_fidelity.json"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dsprites-fidelity/dsprites_fidelity.json"))
     args = parser.parse_args()
     data = ProceduralDSprites()
     with np.load(FIXTURES / "dsprites_real_grid.npz") as z:

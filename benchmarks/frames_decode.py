@@ -1,4 +1,4 @@
-"""Decode speed and memory of the frames:PATH cache for a 100k-frame input (issue 14).
+"""Decode speed and memory of the frames:PATH cache for a 100k-frame input.
 
 Generates the input once into ``--work`` (sprite frames, 96 x 128 grey, from
 ``tests/data/sprite_video.py``): ``npy`` is an (S, T, 96, 128) uint8 array, ``mp4`` one H.264
@@ -113,7 +113,7 @@ def main() -> int:
     parser.add_argument("--forms", nargs="+", default=["npy", "mp4"], choices=["npy", "mp4"])
     parser.add_argument("--frames", type=int, default=100_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/slowvae-frames-decode"))
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "frames_decode.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "frames" / "frames_decode.json")
     args = parser.parse_args()
 
     results = {}

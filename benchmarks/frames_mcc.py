@@ -1,4 +1,4 @@
-"""SlowVAE on your own videos (issue 14): MCC against training steps on a synthetic sprite video.
+"""SlowVAE on your own videos: MCC against training steps on a synthetic sprite video.
 
 Writes ``--sequences`` mp4 files of a disc whose x and y follow a Laplace random walk
 (``tests/data/sprite_video.py``; 96 x 128 frames, cropped and resized to 64 x 64 by the frames
@@ -7,7 +7,7 @@ dataset), with their ground truth as a CSV; trains SlowVAE on ``frames:FOLDER`` 
 every ``--eval-every`` steps (step 0 is the untrained network) with MCC on the ground truth.
 Resumable: run the same command again and a finished run is scored, an unfinished one continued.
 
-    nice -n 10 python benchmarks/frames_mcc.py --steps 4000 --out benchmarks/results/frames_mcc.json
+    nice -n 10 python benchmarks/frames_mcc.py --steps 4000 --out benchmarks/results/frames/frames_mcc.json
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def train_to(run_dir: Path, config) -> float:
     """Train ``run_dir`` to ``config.steps``: a new run, or the saved run continued from its last
     checkpoint (exact resume) with more steps; the seconds this took."""
     from slowvae import rundir
-    from slowvae.run import init_run_dir, load_run_config, make_pair_source, update_run_config
+    from slowvae.config import make_pair_source
+    from slowvae.rundir import init_run_dir, load_run_config, update_run_config
     from slowvae.train import train
 
     start = time.perf_counter()
@@ -75,11 +76,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--samples", type=int, default=10_000, help="frames MCC is computed on")
     parser.add_argument("--work", type=Path, default=HERE / "runs" / "frames_mcc")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "frames_mcc.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "frames" / "frames_mcc.json")
     args = parser.parse_args()
 
+    from slowvae.config import TrainConfig
     from slowvae.evaluate import evaluate_run
-    from slowvae.run import TrainConfig
 
     truth = make_video(args.work, args.sequences, args.length, args.seed)
     run_dir = args.work / f"slowvae-seed{args.seed}"

@@ -1,7 +1,7 @@
-"""Float32 accuracy of the generalized-Laplace cross-entropy pieces (issue 16), against float64.
+"""Float32 accuracy of the generalized-Laplace cross-entropy pieces, against float64.
 
 Grid: |m| / sigma from 0 to 50 (301 values, geometric above 1e-4), alpha 0.2..2 (19 values), sigma 0.05
-and 1, scale 0.1 and 1. Writes ``results/gl_float32.json``: the largest relative error in float32 of
+and 1, scale 0.1 and 1. Writes ``results/gl-prior/gl_float32.json``: the largest relative error in float32 of
 1F1(-alpha/2; 1/2; -x) (against scipy), of E|z|^alpha, of the cross-entropy, and of its gradients in
 m, sigma, alpha and scale (against the float64 autograd gradients, relative to the largest of each).
 
@@ -53,7 +53,7 @@ def main() -> None:
     for name, g_hi, g_lo in zip(("m", "sigma", "alpha", "scale"), g64, g32):
         out[f"grad_{name}_max_error_rel_to_max"] = float((g_lo - g_hi).abs().max() / g_hi.abs().max())
         out[f"grad_{name}_median_rel_error"] = float(((g_lo - g_hi).abs() / g_hi.abs().clamp_min(1e-12)).median())
-    path = HERE / "results" / "gl_float32.json"
+    path = HERE / "results" / "gl-prior" / "gl_float32.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
 

@@ -1,4 +1,4 @@
-"""The learned transition prior on images (issue 16): MCC of slowvae-gl against the fixed-Laplace
+"""The learned transition prior on images: MCC of slowvae-gl against the fixed-Laplace
 SlowVAE per dataset, and where each latent's learned alpha goes, from a finished study
 (``benchmarks/studies/gl-images.toml``).
 
@@ -9,7 +9,7 @@ learned alpha of the latent matched to each factor, of the unmatched latents, an
 all latents, beside the data's alpha where the dataset has one (natural-like: the
 generalized-Laplace fits of YouTube-VOS). A figure shows every latent's learned alpha per run.
 
-    python benchmarks/gl_images.py --study benchmarks/results/gl-images --out benchmarks/results/gl-images.json
+    python benchmarks/gl_images.py --study benchmarks/results/gl-images --out benchmarks/results/gl-images/gl-images.json
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", type=Path, required=True, help="the study directory")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "gl-images.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "gl-images" / "gl-images.json")
     args = parser.parse_args()
     if not (args.study / "study.toml").exists():
         raise SystemExit(f"{args.study} is not a study directory (no study.toml); run the study first")

@@ -1,10 +1,10 @@
-"""Where does the ELBO put alpha once the codes are right? (issue 16 diagnostic)
+"""Where does the ELBO put alpha once the codes are right? (a diagnostic)
 
 Trains the fixed-Laplace SlowVAE of the identifiability experiment (``IdentifiabilityConfig``
 defaults except the flags), then, with the networks frozen, fits a generalized-Laplace alpha and
 scale per latent by minimising the same transition cross-entropy (LBFGS) on 4,000 fresh pairs:
 once on the posteriors (the ELBO's own optimum) and once on the posterior means alone. Writes
-``results/gl_prior_fit[-TAG].json`` and prints one line per data alpha.
+``results/gl-prior/gl_prior_fit[-TAG].json`` and prints one line per data alpha.
 
     nice -n 10 python benchmarks/gl_prior_fit.py --dim 3 --mixing linear --layers 1 --steps 500 --lr 1e-2 --hidden 32 --tag fast
 """
@@ -109,7 +109,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     stem = "gl_prior_fit" + (f"-{args.tag}" if args.tag else "")
     command = "nice -n 10 python benchmarks/gl_prior_fit.py " + shlex.join(sys.argv[1:])
-    (HERE / "results" / f"{stem}.json").write_text(
+    (HERE / "results" / "gl-prior" / f"{stem}.json").write_text(
         json.dumps({"command": command, "seed": args.seed, "rows": rows}, indent=1) + "\n"
     )
 

@@ -1,7 +1,7 @@
-"""The identifiability experiment (issue 4): MCC against alpha for SlowVAE and its gamma = 0 control.
+"""The identifiability experiment: MCC against alpha for SlowVAE and its gamma = 0 control.
 
 Runs every model x alpha x seed of :class:`slowvae.identifiability.IdentifiabilityConfig`, one
-process per worker, one torch thread each, and writes into ``benchmarks/results/``:
+process per worker, one torch thread each, and writes into ``benchmarks/results/identifiability/``:
 ``identifiability[-TAG].json`` (config, records, wall times, machine), ``identifiability[-TAG].png``
 (MCC against alpha) and ``identifiability[-TAG].md`` (the table and the exact command).
 
@@ -87,8 +87,8 @@ def main() -> None:
     )
     config.validate()
     stem = "identifiability" + (f"-{args.tag}" if args.tag else "")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
+    out = HERE / "results" / "identifiability"
+    out.mkdir(parents=True, exist_ok=True)
     path = out / f"{stem}.json"
     command = "nice -n 10 python benchmarks/identifiability.py " + shlex.join(sys.argv[1:])
     done = _reusable(path, config_dict(config), only_same=True)

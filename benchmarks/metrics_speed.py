@@ -122,20 +122,22 @@ def main() -> None:
         default="fp32",
         help="with --run: precision of the encoder (default fp32)",
     )
-    parser.add_argument("--out", default="benchmarks/results/metrics_speed.json")
+    parser.add_argument("--out", default="benchmarks/results/speed/metrics_speed.json")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     encode = make_encoder(args.seed)
     if args.run:
         import torch
 
-        from slowvae.run import encode_images, load_model, use_fast_layout
+        from slowvae.codes import encode as encode_codes
+        from slowvae.hardware import use_fast_layout
+        from slowvae.rundir import load_model
 
         model, _, step, pairs = load_model(args.run)
         use_fast_layout(model, torch.device("cpu"))  # as evaluate_run encodes
 
         def encode(images: np.ndarray) -> np.ndarray:
-            return encode_images(model, images, pairs.binary, precision=args.eval_precision)
+            return encode_codes(model, images, binary=pairs.binary, precision=args.eval_precision)
 
         (images, factors), (test_images, tf) = pairs.sample_eval(10000, rng), pairs.sample_eval(5000, rng)
         codes, tc = encode(images), encode(test_images)

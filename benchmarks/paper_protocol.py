@@ -1,4 +1,4 @@
-"""Where SlowVAE stands against every baseline in the paper's protocol (issue 12 §6), from a
+"""Where SlowVAE stands against every baseline in the paper's protocol, from a
 study directory (``benchmarks/results/paper-protocol-final``, or the search while it runs).
 
 Per metric it ranks the table's rows by their mean over seeds and compares each baseline with
@@ -9,7 +9,7 @@ also tabulates MCC per factor, which says *where* a model's MCC comes from, the 
 seed (what the FactorVAE score can use), and the machine time
 the study took so far (``slowvae study status``).
 
-    python benchmarks/paper_protocol.py --study benchmarks/results/paper-protocol-final --out benchmarks/results/paper-protocol-standing.json
+    python benchmarks/paper_protocol.py --study benchmarks/results/paper-protocol-final --out benchmarks/results/paper-protocol-final/paper-protocol-standing.json
 
 writes the JSON and a Markdown summary beside it (``.md``).
 """

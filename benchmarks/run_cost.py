@@ -1,9 +1,9 @@
-"""The cost of one complete run as a study pays it (issue 17): train, then the ``fast`` suite.
+"""The cost of one complete run as a study pays it: train, then the ``fast`` suite.
 
 Runs the two commands a run is made of, each in its own process as a study runs them::
 
-    slowvae train --steps N --no-eval --device cpu --out DIR
-    slowvae evaluate DIR --preset fast
+    slowvae train --steps N --no-eval --device DEVICE --out DIR
+    slowvae evaluate DIR --preset fast        (scores on the training device: --device auto)
 
 and splits their wall time into phases from the timings the code itself records:
 ``DIR/timing.json`` (written by training: run assembly and loop seconds per invocation) and the
@@ -21,7 +21,8 @@ Each phase reports seconds, the images that went through a network and images/s.
 starts from a fresh directory (a temporary one unless ``--keep DIR``).
 
     python benchmarks/run_cost.py --steps 5000
-    python benchmarks/run_cost.py --steps 5000 --compile --out benchmarks/results/run_cost-compile.json
+    python benchmarks/run_cost.py --steps 5000 --compile --out benchmarks/results/compile/run_cost-compile.json
+    python benchmarks/run_cost.py --steps 5000 --device cuda --out benchmarks/results/speed/run_cost-cuda.json
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5000, help="training steps (default 5000)")
     parser.add_argument("--compile", action="store_true", help="train with --compile")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu (default), cuda or cuda:N: where the run trains and is scored"
+    )
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="training precision")
     parser.add_argument(
         "--eval-precision", choices=["auto", "fp32", "bf16"], default="auto", help="evaluation precision"
@@ -96,7 +100,7 @@ def main() -> int:
     parser.add_argument("--metrics", help="only these suite metrics (comma-separated; for a quick check of the script)")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of both processes (default: torch's default)")
     parser.add_argument("--keep", type=Path, help="run directory to keep (must not exist; default: a temporary one)")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "run_cost.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "run_cost.json")
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -117,7 +121,7 @@ def main() -> int:
         str(args.steps),
         "--no-eval",
         "--device",
-        "cpu",
+        args.device,
         "--precision",
         args.precision,
         "--out",
@@ -146,6 +150,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {env.get('OMP_NUM_THREADS', torch.get_num_threads())}, "
         f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}",
         "date": time.strftime("%Y-%m-%d"),
+        "device": args.device,
         "training_precision": config["precision"],
         "compile": bool(config.get("compile", False)),
         "eval_precision": results["settings"].get("eval_precision"),

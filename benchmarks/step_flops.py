@@ -1,4 +1,4 @@
-"""Achieved GFLOP/s of the 64-image training step against the matmul peaks (issue 17), and where
+"""Achieved GFLOP/s of the 64-image training step against the matmul peaks, and where
 its time goes.
 
 For each variant (precision × eager/compiled, ``steplib.Step``):
@@ -12,7 +12,7 @@ For each variant (precision × eager/compiled, ``steplib.Step``):
   convolution backward, linear layers, optimizer, elementwise and other), to say what limits the step.
 
     python benchmarks/step_flops.py
-    python benchmarks/step_flops.py --variants bf16 bf16-compiled --out benchmarks/results/step_flops-compile.json
+    python benchmarks/step_flops.py --variants bf16 bf16-compiled --out benchmarks/results/compile/step_flops-compile.json
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main() -> int:
     parser.add_argument("--steps-per-block", type=int, default=20)
     parser.add_argument("--profile-steps", type=int, default=10)
     parser.add_argument("--peak-size", type=int, default=2048, help="n of the n x n matmuls that measure the peaks")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "step_flops.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "step_flops.json")
     args = parser.parse_args()
 
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, make_pair_source, new_model, use_fast_layout
+from slowvae.config import TrainConfig, make_pair_source, new_model
+from slowvae.hardware import PRECISIONS, batch_to_tensor, use_fast_layout
 from slowvae.train import compile_network
 
 BATCH_PAIRS = 32  # the default: 64 images per step
@@ -65,13 +66,22 @@ class Step:
         return float(loss.detach())
 
 
-def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
-    """GFLOP/s of an n x n matmul in ``dtype`` (the machine's practical peak for that dtype)."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def synchronize(device: torch.device) -> None:
+    """Wait for the kernels queued on ``device`` (CUDA); nothing on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 10, device: torch.device | str = "cpu") -> float:
+    """GFLOP/s of an n x n matmul in ``dtype`` on ``device`` (the machine's practical peak for that dtype)."""
+    device = torch.device(device)
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
     a @ b
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(reps):
         a @ b
+    synchronize(device)
     return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
 
 

@@ -3,7 +3,7 @@
 Runs the same small study (SlowVAE, ``--runs`` seeds, ``--steps`` steps, MCC only) twice into
 fresh directories under ``--root``, once per layout, and records the wall time and runs per hour
 of each with the machine's description. Measure on an otherwise idle machine: other processes
-change both numbers and their ratio (issue 12: with one other busy process, 2 threads ran at 375
+change both numbers and their ratio (with one other busy process, 2 threads ran at 375
 images/s and 1 thread at 845).
 
     python benchmarks/study_workers.py --runs 4 --steps 1000
@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000, help="steps per run (default 1000)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     parser.add_argument("--root", type=Path, default=HERE / "runs" / "study-workers", help="scratch study directories")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "study_workers.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "study_workers.json")
     args = parser.parse_args()
     layouts = [measure(args.root, 1, 2, args), measure(args.root, 2, 1, args)]
     faster = max(layouts, key=lambda r: r["runs_per_hour"])

@@ -1,11 +1,11 @@
-"""Time to quality (issue 17): MCC against training steps and CPU-seconds per recipe of a study.
+"""Time to quality: MCC against training steps and CPU-seconds per recipe of a study.
 
 Reads a finished study whose model entries are recipes of the same model and dataset (for example
 ``benchmarks/studies/time-to-quality.toml``) and records, per recipe, the mean ± std MCC over
 seeds at every scored checkpoint, and the first checkpoint where the recipe's mean MCC reaches the
 reference recipe's mean MCC at its last step. Every recipe there has the same step cost, so
 CPU-seconds are steps × ``--step-ms`` (the default: the fp32 channels_last step measured on the idle
-2-core machine, benchmarks/README.md "Whole-run cost") × the 2 cores.
+2-core machine, docs/benchmarks/speed.md "Whole-run cost") × the 2 cores.
 
     python benchmarks/time_to_quality.py --study benchmarks/results/time-to-quality --reference reference
 """
@@ -32,7 +32,7 @@ def main() -> int:
     parser.add_argument("--study", type=Path, required=True, help="the study directory")
     parser.add_argument("--reference", default="reference", help="label of the reference recipe")
     parser.add_argument("--step-ms", type=float, default=97.7, help="milliseconds per step on 2 threads")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "time_to_quality.json")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "time-to-quality" / "time_to_quality.json")
     args = parser.parse_args()
 
     run = parse_study((args.study / "study.toml").read_text()).runs[0]

@@ -1,4 +1,4 @@
-"""Training speed on CPU: the project's step against a plain fp32 eager PyTorch loop (issue 8).
+"""Training speed on a CPU or GPU: the project's step against a plain fp32 eager PyTorch loop.
 
 Alternates blocks of the two in one process, so machine noise hits both alike, and reports:
 images/s of each and their ratio; the project's share of step time spent producing batches;
@@ -7,6 +7,7 @@ same run. Then it times `slowvae train` itself per precision from its own log (s
 and the evaluation path: rendering and encoding 100k images in batches of 1024 under inference mode.
 
     python benchmarks/train_speed.py --precisions fp32 bf16 --blocks 5 --steps-per-block 20
+    python benchmarks/train_speed.py --device cuda
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from slowvae.config import TrainConfig, new_model
 from slowvae.data import LaplaceTransitions, get_pair_source
+from slowvae.hardware import PRECISIONS, batch_to_tensor, resolve_device, use_fast_layout
 from slowvae.models.networks import Decoder, Encoder
-from slowvae.run import PRECISIONS, TrainConfig, batch_to_tensor, new_model, use_fast_layout
-from steplib import matmul_peak
+from steplib import matmul_peak, synchronize
 
 HERE = Path(__file__).resolve().parent
 BATCH_PAIRS = 32
@@ -63,15 +65,17 @@ def main() -> int:
     parser.add_argument(
         "--encode", type=int, default=100_000, help="images to render and encode for the evaluation timing"
     )
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "train_speed.json")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N: where every variant runs")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "speed" / "train_speed.json")
     args = parser.parse_args()
+    device = resolve_device(args.device)
 
     rng = np.random.default_rng(0)
     source = get_pair_source("dsprites-procedural", LaplaceTransitions(1.0))
-    plain = PlainVAE()
+    plain = PlainVAE().to(device)
     plain_opt = torch.optim.Adam(plain.parameters(), lr=1e-4)
     x_t, x_next, _, _ = source.sample_pairs(BATCH_PAIRS, rng)
-    fixed = torch.from_numpy(np.concatenate([x_t, x_next])).float()  # the plain loop gets a ready batch
+    fixed = torch.from_numpy(np.concatenate([x_t, x_next])).float().to(device)  # the plain loop gets a ready batch
 
     def plain_step() -> None:
         plain_opt.zero_grad()
@@ -81,18 +85,18 @@ def main() -> int:
     projects, data_times = {}, {p: 0.0 for p in args.precisions}
     for precision in args.precisions:
         config = TrainConfig(precision=precision)
-        model = new_model(config, 1)
+        model = new_model(config, 1).to(device)
         amp = PRECISIONS[precision]
-        use_fast_layout(model, torch.device("cpu"))  # as train() does on CPU
+        use_fast_layout(model, device)  # as train() does
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-        gen = torch.Generator().manual_seed(0)
+        gen = torch.Generator(device=device).manual_seed(0)
 
         def project_step(model=model, opt=opt, gen=gen, amp=amp, precision=precision) -> None:
             t0 = time.perf_counter()
             a, b, _, _ = source.sample_pairs(BATCH_PAIRS, rng)
-            batch = batch_to_tensor(a, b, True, torch.device("cpu"))
+            batch = batch_to_tensor(a, b, True, device)
             data_times[precision] += time.perf_counter() - t0
-            with torch.autocast("cpu", dtype=amp or torch.float32, enabled=amp is not None):
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
                 loss = model(batch, gen)["loss"]
             opt.zero_grad()
             loss.backward()
@@ -111,10 +115,11 @@ def main() -> int:
             start = time.perf_counter()
             for _ in range(args.steps_per_block):
                 s()
+            synchronize(device)
             seconds[name] += time.perf_counter() - start
     steps = args.blocks * args.steps_per_block
     images = 2 * BATCH_PAIRS * steps
-    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    peaks = {"fp32": matmul_peak(torch.float32, device=device), "bf16": matmul_peak(torch.bfloat16, device=device)}
     rows = {}
     for name, secs in seconds.items():
         rows[name] = {
@@ -145,7 +150,7 @@ def main() -> int:
                     precision,
                     "--no-eval",
                     "--device",
-                    "cpu",
+                    args.device,
                     "--out",
                     f"{tmp}/run",
                 ],
@@ -155,22 +160,25 @@ def main() -> int:
             lines = [json.loads(x) for x in Path(f"{tmp}/run/metrics.jsonl").read_text().splitlines()]
             cli[precision] = float(np.mean([x["images_per_s"] for x in lines[1:]]))
     # evaluation: render and encode --encode images in large batches under inference mode
-    from slowvae.run import encode_images
+    from slowvae.codes import encode as encode_codes
 
-    model = new_model(TrainConfig(), 1).eval()
+    model = new_model(TrainConfig(), 1).to(device).eval()
     start = time.perf_counter()
     render_s = 0.0
     for begin in range(0, args.encode, 10_000):
         t0 = time.perf_counter()
         images, _ = source.sample_eval(min(10_000, args.encode - begin), rng)
         render_s += time.perf_counter() - t0
-        encode_images(model, images, True)
+        encode_codes(model, images, binary=True)
+    synchronize(device)
     encode_total = time.perf_counter() - start
     plain_ips = rows["plain"]["images_per_s"]
     result = {
         "command": "python " + " ".join([sys.argv[0].replace(str(HERE.parent) + "/", ""), *sys.argv[1:]]),
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
-        f"CPU capability {torch.backends.cpu.get_cpu_capability()}",
+        f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+        + (f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else ""),
+        "device": str(device),
         "date": time.strftime("%Y-%m-%d"),
         "batch": f"{BATCH_PAIRS} pairs = {2 * BATCH_PAIRS} images",
         "matmul_peak_gflops": peaks,

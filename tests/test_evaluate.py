@@ -13,10 +13,13 @@ import numpy as np
 import pytest
 import torch
 
+from slowvae.codes import encode as encode_codes
+from slowvae.config import TrainConfig
 from slowvae.evaluate import evaluate_run, reconstructions, traversals
+from slowvae.hardware import resolve_precision
 from slowvae.metrics import compute_suite, mcc
 from slowvae.models import build_model
-from slowvae.run import TrainConfig, encode_images, init_run_dir, load_model, resolve_precision
+from slowvae.rundir import init_run_dir, load_model
 from slowvae.train import train
 
 MCC_TOLERANCE = 0.005  # issue 17: MCC within 0.005 of fp32 encoding on the same frames
@@ -40,8 +43,8 @@ def briefly_trained(tmp_path_factory):
 def test_bf16_encoding_keeps_mcc_within_0005_on_the_same_frames(briefly_trained):
     model, _, _, source = load_model(briefly_trained)
     images, latents = source.sample_eval(2000, np.random.default_rng(0))
-    fp32 = encode_images(model, images, source.binary, precision="fp32")
-    bf16 = encode_images(model, images, source.binary, precision="bf16")
+    fp32 = encode_codes(model, images, binary=source.binary, precision="fp32")
+    bf16 = encode_codes(model, images, binary=source.binary, precision="bf16")
     difference = np.abs(bf16 - fp32) / fp32.std(0)
     assert difference.max() > 0 and np.median(difference) < 0.02  # bf16 really ran, and only rounds
     assert fp32.std(0).max() > 0.1  # trained codes, not a collapsed posterior
@@ -56,7 +59,7 @@ def test_bf16_encoding_keeps_the_suite_within_001(briefly_trained):
     for precision in ("fp32", "bf16"):
 
         def encode(x: np.ndarray, precision: str = precision) -> np.ndarray:
-            return encode_images(model, x, source.binary, precision=precision)
+            return encode_codes(model, x, binary=source.binary, precision=precision)
 
         suite = compute_suite(
             encode(images),
@@ -73,7 +76,7 @@ def test_bf16_encoding_keeps_the_suite_within_001(briefly_trained):
     assert scores["fp32"].keys() == scores["bf16"].keys()
     assert {"mig", "sap", "dci_disentanglement", "beta_vae_eval", "factor_vae_eval"} <= scores["fp32"].keys()
     tolerance = {key: SCORE_TOLERANCE for key in scores["fp32"]}
-    # Not met at 0.01 (benchmarks/results/bf16_eval.json, issue 17): a vote accuracy moves by one
+    # Not met at 0.01 (benchmarks/results/precision/bf16_eval.json): a vote accuracy moves by one
     # point in n (one flipped vote of FactorVAE's 70: 0.014); the boosted trees' train accuracy by
     # 0.012; the total correlation is in nats (0.0115 of 3.78). These get the deviation seen.
     for metric, counts in SAMPLING.items():
@@ -88,7 +91,7 @@ def test_bf16_encoding_keeps_the_suite_within_001(briefly_trained):
 
 
 def test_evaluate_run_records_the_resolved_precision(briefly_trained, tmp_path, monkeypatch):
-    from slowvae import run as run_module
+    from slowvae import hardware
 
     fp32 = evaluate_run(briefly_trained, num_samples=500, eval_precision="fp32", figures=False, out=tmp_path / "a.json")
     bf16 = evaluate_run(briefly_trained, num_samples=500, eval_precision="bf16", figures=False, out=tmp_path / "b.json")
@@ -97,9 +100,9 @@ def test_evaluate_run_records_the_resolved_precision(briefly_trained, tmp_path, 
     assert abs(fp32["mcc"] - bf16["mcc"]) <= MCC_TOLERANCE
     assert abs(fp32["mcc_untrained"] - bf16["mcc_untrained"]) <= MCC_TOLERANCE
     assert json.loads((tmp_path / "b.json").read_text())["settings"]["eval_precision"] == "bf16"
-    monkeypatch.setattr(run_module, "native_bf16", lambda device: True)
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: True)
     assert resolve_precision("auto", "cpu") == "bf16"
-    monkeypatch.setattr(run_module, "native_bf16", lambda device: False)
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: False)
     assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
     auto = evaluate_run(briefly_trained, num_samples=500, figures=False, out=tmp_path / "c.json")
     assert auto["settings"]["eval_precision"] == "fp32" and auto["mcc"] == fp32["mcc"]

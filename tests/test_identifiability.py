@@ -17,6 +17,7 @@ from slowvae.identifiability import (
     continuous_mcc,
     markdown_table,
     plot_mcc,
+    read_record,
     run_experiment,
     summarise,
 )
@@ -71,7 +72,7 @@ def test_continuous_mcc_is_invariant_to_permutation_sign_and_monotone_maps():
     z = rng.standard_normal((4000, 4))
     codes = np.c_[-2 * z[:, 2], np.exp(z[:, 0]), z[:, 3] + 1, -z[:, 1], rng.standard_normal(4000)]
     m = continuous_mcc(codes, z)
-    assert m["mcc_spearman"] == pytest.approx(1.0)
+    assert set(m) == {"mcc", "mcc_pearson"} and m["mcc"] == pytest.approx(1.0)
     assert 0.8 < m["mcc_pearson"] < 0.99  # exp is monotone but not linear
     c = np.sqrt(0.5)  # 45 degrees in the (z0, z1) plane: |corr| 0.707 there, 1 elsewhere
     rot = np.c_[c * (z[:, 0] + z[:, 1]), c * (z[:, 0] - z[:, 1]), z[:, 2:]]
@@ -82,16 +83,29 @@ def test_continuous_mcc_is_invariant_to_permutation_sign_and_monotone_maps():
 
 def test_summary_table_and_figure(tmp_path):
     recs = [
-        {"model": m, "alpha": a, "seed": s, "mcc_pearson": v, "mcc_spearman": v}
+        {"model": m, "alpha": a, "seed": s, "mcc_pearson": v, "mcc": v - 0.1}
         for m, a, s, v in [("slowvae", 1.0, 1, 0.9), ("slowvae", 1.0, 2, 1.0), ("betavae", 1.0, 1, 0.5)]
     ]
     rows = {(r["model"], r["alpha"]): r for r in summarise(recs)}
-    assert rows["slowvae", 1.0]["mcc_pearson_mean"] == pytest.approx(0.95)
-    assert rows["slowvae", 1.0]["mcc_pearson_sd"] == pytest.approx(np.std([0.9, 1.0], ddof=1))
+    assert rows["slowvae", 1.0]["mcc_pearson"] == pytest.approx({"mean": 0.95, "std": np.std([0.9, 1.0], ddof=1)})
+    assert rows["slowvae", 1.0]["mcc"]["mean"] == pytest.approx(0.85)
     assert rows["betavae", 1.0]["n"] == 1
-    assert "| slowvae | 1 | 2 | 0.950 ± 0.071 |" in markdown_table(recs)
+    assert rows["betavae", 1.0]["mcc"] == pytest.approx({"mean": 0.4, "std": None})  # no spread over one seed
+    table = markdown_table(recs)
+    assert "| slowvae | 1 | 2 | 0.950 ± 0.071 | 0.850 ± 0.071 |" in table
+    assert "| betavae | 1 | 1 | 0.500 | 0.400 |" in table
     png = plot_mcc(recs, tmp_path / "f.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_old_records_with_mcc_spearman_still_read():
+    old = {"model": "slowvae", "alpha": 1.0, "seed": 1, "mcc_pearson": 0.9, "mcc_spearman": 0.8}
+    old["restarts"] = [{"restart": 0, "heldout_loss": 1.0, "mcc_pearson": 0.9, "mcc_spearman": 0.8}]
+    record = read_record(old)
+    assert record["mcc"] == 0.8 and "mcc_spearman" not in record and record["restarts"][0]["mcc"] == 0.8
+    assert summarise([old])[0]["mcc"] == {"mean": 0.8, "std": None}
+    config = IdentifiabilityConfig(models=("slowvae",), alphas=(1.0,), seeds=1)
+    assert run_experiment(config, done=[old]) == [record]  # resumed from old records, nothing retrained
 
 
 def test_obs_std_schedule():

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import slowvae
+from slowvae.config import TrainConfig, make_pair_source
 from slowvae.errors import SlowVAEError
-from slowvae.run import TrainConfig, init_run_dir, load_run, make_pair_source
+from slowvae.rundir import init_run_dir, load_run
 from slowvae.train import train
 
 SMALL = dict(steps=3, batch_pairs=4, checkpoint_every=3, log_every=3, seed=5, device="cpu", precision="fp32")
@@ -31,7 +32,7 @@ def vae_run(tmp_path_factory) -> Path:
 
 
 def test_encode_gives_posterior_means_of_the_trained_weights(vae_run):
-    run = slowvae.load_run(vae_run)
+    run = slowvae.load_run(vae_run, precision="fp32")
     assert run.config.model == "slowvae" and run.step == 3 and not run.model.training
     ckpt = torch.load(vae_run / "checkpoints" / "last.pt", weights_only=False)
     assert all(torch.equal(run.model.state_dict()[k], v) for k, v in ckpt["model"].items())
@@ -88,7 +89,7 @@ def test_image_format_is_saved_and_old_runs_still_load(vae_run, tmp_path):
 
 
 def test_contrastive_run_encodes_but_cannot_decode(tmp_path):
-    run = load_run(_trained(tmp_path / "pcl", model="pcl"))
+    run = load_run(_trained(tmp_path / "pcl", model="pcl"), precision="fp32")
     images, _ = make_pair_source(run.config).sample_eval(4, np.random.default_rng(0))
     with torch.inference_mode():
         expected = run.model.encoder(torch.from_numpy(images).float()).double().numpy()

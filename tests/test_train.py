@@ -14,9 +14,10 @@ import pytest
 import torch
 
 from slowvae import rundir
+from slowvae.config import TrainConfig, learning_rate
 from slowvae.errors import SlowVAEError
 from slowvae.models import slowvae as slowvae_module
-from slowvae.run import TrainConfig, init_run_dir, learning_rate, load_run_config, update_run_config
+from slowvae.rundir import init_run_dir, load_run_config, update_run_config
 from slowvae.train import TrainingStopped, train
 
 SMALL = dict(batch_pairs=4, checkpoint_every=5, log_every=2, seed=3)
@@ -79,7 +80,7 @@ def test_warmup_raises_the_learning_rate_linearly_and_resumes_exactly(tmp_path, 
 
 
 def _untrained(config: TrainConfig) -> dict[str, torch.Tensor]:
-    from slowvae.run import new_model
+    from slowvae.config import new_model
 
     return new_model(config, channels=1).state_dict()
 
@@ -301,22 +302,22 @@ def test_bf16_precision_trains_with_float32_losses(tmp_path):
 
 
 def test_auto_precision_resolves_by_hardware_and_is_saved(tmp_path, monkeypatch):
-    from slowvae import run as assembly
+    from slowvae import hardware
 
-    monkeypatch.setattr(assembly, "native_bf16", lambda device: True)
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: True)
     assert TrainConfig(**SMALL).precision == "bf16"
-    monkeypatch.setattr(assembly, "native_bf16", lambda device: False)
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: False)
     config = TrainConfig(**SMALL)
     assert config.precision == "fp32" and TrainConfig(precision="bf16", **SMALL).precision == "bf16"
     init_run_dir(tmp_path / "r", config)
-    monkeypatch.setattr(assembly, "native_bf16", lambda device: True)  # another machine resumes it
+    monkeypatch.setattr(hardware, "native_bf16", lambda device: True)  # another machine resumes it
     assert load_run_config(tmp_path / "r").precision == "fp32"
     # a run directory written before the field existed was trained in fp32, on any machine
     meta = json.loads((tmp_path / "r" / "config.json").read_text())
     meta["config"].pop("precision")
     (tmp_path / "r" / "config.json").write_text(json.dumps(meta))
     assert load_run_config(tmp_path / "r").precision == "fp32"
-    with pytest.raises(assembly.SlowVAEError, match="precision must be auto or one of"):
+    with pytest.raises(hardware.SlowVAEError, match="precision must be auto or one of"):
         TrainConfig(precision="fp16")
 
 

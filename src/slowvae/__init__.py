@@ -11,7 +11,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 def __getattr__(name: str) -> object:
     """``slowvae.load_run``, imported on first use (``import slowvae`` stays light)."""
     if name == "load_run":
-        from slowvae.run import load_run
+        from slowvae.rundir import load_run
 
         return load_run
     raise AttributeError(f"module 'slowvae' has no attribute {name!r}")

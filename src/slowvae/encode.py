@@ -16,7 +16,8 @@ from slowvae import rundir
 from slowvae.data.arrays import save_npy
 from slowvae.data.frames import PREFIX, FrameSet, Progress, open_frames
 from slowvae.errors import SlowVAEError
-from slowvae.run import images_to_tensor, load_run
+from slowvae.hardware import images_to_tensor
+from slowvae.rundir import load_run
 
 
 def input_path(text: str) -> Path:
@@ -30,7 +31,7 @@ def encode_input(
     input: str | Path,
     *,
     batch_size: int = 256,
-    device: str = "cpu",
+    device: str = "auto",
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, FrameSet]:
     """Codes float32 (N, D) of every frame of ``input`` (posterior means; encoder outputs for

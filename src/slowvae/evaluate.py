@@ -7,6 +7,7 @@ Three steps: :func:`score_run` (encode and score, nothing written), :func:`draw_
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,23 +18,21 @@ import numpy as np
 import torch
 
 from slowvae import rundir
+from slowvae.codes import encode
+from slowvae.config import make_pair_source, new_model
 from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
+from slowvae.hardware import images_to_tensor, resolve_device, resolve_precision, to_device, use_fast_layout
 from slowvae.metrics import compute_suite, mcc, samples_needed
 from slowvae.models import PairModel
 from slowvae.results import Results, write_results
-from slowvae.run import (
-    encode_images,
-    images_to_tensor,
-    load_model,
-    load_run_config,
-    make_pair_source,
-    new_model,
-    resolve_device,
-    resolve_precision,
-    run_truth,
-    use_fast_layout,
-)
+from slowvae.rundir import load_model, load_run_config, run_device, run_truth
+
+
+def _codes(model: PairModel, images: np.ndarray, binary: bool, precision: str = "fp32") -> np.ndarray:
+    """Codes float64 (N, D) of uint8 images (N, C, 64, 64) (:func:`slowvae.codes.encode` on the
+    model's device, in ``precision``), as the metrics take them."""
+    return encode(model, images, binary=binary, precision=precision).astype(np.float64)
 
 
 def _suite(
@@ -51,19 +50,19 @@ def _suite(
 
     encoded = 0
 
-    def encode(x: np.ndarray) -> np.ndarray:
+    def encode_frames(x: np.ndarray) -> np.ndarray:
         nonlocal encoded
         encoded += len(x)
-        return encode_images(model, x, source.binary, precision=precision)
+        return _codes(model, x, source.binary, precision)
 
     say("computing the metric suite")
     suite = compute_suite(
-        encode(images),
+        encode_frames(images),
         factors,
-        test_codes=None if test_images is None else encode(test_images),
+        test_codes=None if test_images is None else encode_frames(test_images),
         test_factors=test_factors,
         dataset=dataset,
-        encode=encode if dataset is not None else None,
+        encode=encode_frames if dataset is not None else None,
         metrics=config.metrics,
         preset=preset,
         fast=config.fast,
@@ -98,7 +97,7 @@ def _sweep(model: PairModel, codes: np.ndarray, images: np.ndarray, binary: bool
     d, t, b = codes.shape[1], len(ramp), len(images)
     mean, std = codes.mean(0), codes.std(0)
     with torch.inference_mode():
-        base = model.encode(images_to_tensor(images, binary, device))  # (B, D)
+        base = to_device(torch.from_numpy(encode(model, images, binary=binary)), device)  # (B, D)
         z = base.repeat(d * t, 1).reshape(d, t, b, d)
         for k in range(d):
             z[k, :, :, k] = torch.from_numpy(mean[k] + ramp * std[k]).to(z)[:, None]
@@ -133,7 +132,7 @@ def encode_pairs(run_dir: Path | str, n: int, seed: int) -> tuple[np.ndarray, np
     model, _, _, source = load_model(run_dir)
     rng = np.random.default_rng([seed, 0x5EED])
     x_t, x_next, _, _ = source.sample_pairs(n, rng)
-    return encode_images(model, x_t, source.binary), encode_images(model, x_next, source.binary)
+    return _codes(model, x_t, source.binary), _codes(model, x_next, source.binary)
 
 
 @dataclass
@@ -152,7 +151,7 @@ class EvaluationConfig:
     checkpoint: str | None = None
     num_samples: int = 10_000
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"
     figures: bool = True
     preset: str | None = None
     metrics: list[str] | None = None
@@ -191,7 +190,7 @@ def _mcc_scores(
     """The MCC keys of the results (codes (N, D) against latents (N, K), and the untrained
     network's floor) and the full output of :func:`slowvae.metrics.mcc`."""
     names = list(source.latent_names)
-    codes_untrained = encode_images(untrained, images, source.binary, precision=precision)
+    codes_untrained = _codes(untrained, images, source.binary, precision)
     scores = mcc(codes, latents)
     floor = mcc(codes_untrained, latents)
     keys = {
@@ -227,6 +226,7 @@ def score_run(run_dir: Path | str, config: EvaluationConfig, progress: Callable[
     as the floor, the suite with ``config.preset``); draws and writes nothing."""
     say = progress or (lambda _msg: None)
     start = time.perf_counter()
+    config = dataclasses.replace(config, device=run_device(run_dir, config.device))  # auto: where it trained
     precision = resolve_precision(config.eval_precision, config.device)
     model, train_config, step, source = _load(run_dir, config)
     has_truth = len(source.latent_names) > 0
@@ -239,7 +239,7 @@ def score_run(run_dir: Path | str, config: EvaluationConfig, progress: Callable[
     clock = time.perf_counter()
     say(f"encoding {config.num_samples} frames")
     images, latents = source.sample_eval(config.num_samples, np.random.default_rng(config.seed))
-    codes = encode_images(model, images, source.binary, precision=precision)
+    codes = _codes(model, images, source.binary, precision)
     if not np.all(np.isfinite(codes)):
         raise SlowVAEError("the model produced NaN or infinite codes; the checkpoint is broken")
     settings: dict[str, Any] = {
@@ -337,7 +337,7 @@ def evaluate_run(
     checkpoint: str | None = None,
     num_samples: int = 10_000,
     seed: int = 0,
-    device: str = "cpu",
+    device: str = "auto",
     figures: bool = True,
     preset: str | None = None,
     metrics: list[str] | None = None,

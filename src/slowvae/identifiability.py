@@ -5,8 +5,9 @@ when transitions are factorised generalized Laplace with alpha < 2 and the mixin
 alpha = 2 (Gaussian) is rotation invariant and not identifiable. This module runs the controlled
 test the nonlinear-ICA papers use (TCL, PCL, SlowVAE's appendix): for each model, alpha and seed,
 draw a mixing (:mod:`slowvae.data.synthetic`), train on fresh pairs with Adam, and score the
-posterior means against the true latents with MCC (Pearson and Spearman after Hungarian
-matching). No argument parsing and no printing here: progress goes to a callback.
+posterior means against the true latents with MCC (``mcc``: Spearman, and ``mcc_pearson``, after
+Hungarian matching, as everywhere in slowvae). No argument parsing and no printing here: progress
+goes to a callback.
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from slowvae.codes import encode
 from slowvae.data.synthetic import MIXINGS, SyntheticPairs, gennorm_std
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import mcc
 from slowvae.models.mlp import POSTERIORS, VECTOR_MODELS, build_vector_model
-from slowvae.run import NonFiniteLoss, training_step
+from slowvae.train import NonFiniteLoss, training_step
 
 #: the keys every record has, in order
-RECORD_KEYS = ("model", "alpha", "seed", "mcc_pearson", "mcc_spearman")
+RECORD_KEYS = ("model", "alpha", "seed", "mcc_pearson", "mcc")
+#: the MCC results a record holds, each summarised over seeds as {"mean", "std"}
+MCC_KEYS = ("mcc_pearson", "mcc")
 #: hyperparameters this experiment uses in place of the models' defaults (the image defaults are
-#: the reference's; benchmarks/README.md, Identifiability, records why gamma is 30 here)
+#: the reference's; docs/benchmarks/identifiability.md records why gamma is 30 here)
 EXPERIMENT_HYPER: dict[str, dict[str, float]] = {"slowvae": {"gamma": 30.0}, "slowvae-gl": {"gamma": 30.0}}
 
 
@@ -152,10 +156,19 @@ def obs_std_at(step: int, steps: int, start: float, final: float | None) -> floa
 
 
 def continuous_mcc(codes: np.ndarray, latents: np.ndarray) -> dict[str, float]:
-    """MCC of codes (N, D) against continuous true latents (N, K), D >= K: Pearson and Spearman
-    after Hungarian matching (:func:`slowvae.metrics.mcc`)."""
+    """MCC of codes (N, D) against continuous true latents (N, K), D >= K, after Hungarian
+    matching (:func:`slowvae.metrics.mcc`): ``mcc`` (Spearman) and ``mcc_pearson``."""
     scores = mcc(codes, latents)
-    return {"mcc_pearson": scores["mcc_pearson"], "mcc_spearman": scores["mcc"]}
+    return {"mcc_pearson": scores["mcc_pearson"], "mcc": scores["mcc"]}
+
+
+def read_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as this version writes it: one written before MCC had one name holds
+    ``mcc_spearman``, read as ``mcc`` (in its ``restarts`` too)."""
+    out = {("mcc" if k == "mcc_spearman" else k): v for k, v in record.items()}
+    if "restarts" in out:
+        out["restarts"] = [read_record(r) for r in out["restarts"]]
+    return out
 
 
 def _seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -221,8 +234,8 @@ def run_one(
         record.update(restarts=restarts, kept_restart=keep)
     if progress:
         progress(
-            f"{model_name} alpha={alpha:g} seed={seed}: MCC pearson {record['mcc_pearson']:.3f} "
-            f"spearman {record['mcc_spearman']:.3f} ({record['seconds']:.0f} s)"
+            f"{model_name} alpha={alpha:g} seed={seed}: MCC {record['mcc']:.3f} "
+            f"(Pearson {record['mcc_pearson']:.3f}) ({record['seconds']:.0f} s)"
             + (f"; kept restart {keep} of {config.restarts} by held-out loss" if restarts else "")
         )
     return record
@@ -284,9 +297,8 @@ def _train(
 
 
 def _encode(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
-    """Posterior means (N, dim) of observations ``x`` (N, obs_dim)."""
-    with torch.inference_mode():
-        return torch.cat([model.encode(torch.from_numpy(c)) for c in np.array_split(x, max(1, len(x) // 4096))]).numpy()
+    """Posterior means float32 (N, dim) of observations ``x`` (N, obs_dim), in float32 on the CPU."""
+    return encode(model, x, binary=False, device="cpu", precision="fp32", batch_size=4096)
 
 
 def heldout_loss(model: torch.nn.Module, source: SyntheticPairs, seed: int, config: IdentifiabilityConfig) -> float:
@@ -327,7 +339,7 @@ def run_experiment(
     config.validate()
     if workers < 1:
         raise SlowVAEError(f"workers must be at least 1, got {workers}")
-    finished = {(r["model"], float(r["alpha"]), int(r["seed"])): r for r in done}
+    finished = {(r["model"], float(r["alpha"]), int(r["seed"])): read_record(r) for r in done}
     tasks = [
         (name, float(alpha), seed)
         for name in config.models
@@ -361,36 +373,38 @@ def _print_to_stderr(message: str) -> None:
 
 
 def summarise(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and sample sd over seeds per (model, alpha): keys model, alpha, n, and
-    ``<mcc>_mean`` / ``<mcc>_sd`` for mcc_pearson and mcc_spearman (sd 0 for one seed)."""
+    """Per (model, alpha) over its seeds: keys model, alpha, n, and for ``mcc`` and ``mcc_pearson``
+    ``{"mean", "std"}`` (the sample std; None for one seed). Old records read as :func:`read_record`."""
     groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
-    for r in records:
+    for r in map(read_record, records):
         groups.setdefault((r["model"], float(r["alpha"])), []).append(r)
     out = []
     for (name, alpha), rs in groups.items():
         row: dict[str, Any] = {"model": name, "alpha": alpha, "n": len(rs)}
-        for key in ("mcc_pearson", "mcc_spearman"):
+        for key in MCC_KEYS:
             v = np.array([r[key] for r in rs])
-            row[f"{key}_mean"] = float(v.mean())
-            row[f"{key}_sd"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+            row[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else None}
         out.append(row)
     return out
 
 
+def _cell(stat: dict[str, float | None]) -> str:
+    """``mean ± std``, or the mean alone where there is no spread (one seed)."""
+    return f"{stat['mean']:.3f}" if stat["std"] is None else f"{stat['mean']:.3f} ± {stat['std']:.3f}"
+
+
 def markdown_table(records: Sequence[dict[str, Any]]) -> str:
-    """A markdown table of MCC (mean ± sd over seeds) per model and alpha."""
-    lines = ["| model | alpha | seeds | MCC Pearson | MCC Spearman |", "|---|---:|---:|---:|---:|"]
+    """A markdown table of MCC (mean ± std over seeds) per model and alpha."""
+    lines = ["| model | alpha | seeds | MCC Pearson | MCC (Spearman) |", "|---|---:|---:|---:|---:|"]
     for row in summarise(records):
         lines.append(
-            f"| {row['model']} | {row['alpha']:g} | {row['n']} | "
-            f"{row['mcc_pearson_mean']:.3f} ± {row['mcc_pearson_sd']:.3f} | "
-            f"{row['mcc_spearman_mean']:.3f} ± {row['mcc_spearman_sd']:.3f} |"
+            f"| {row['model']} | {row['alpha']:g} | {row['n']} | {_cell(row['mcc_pearson'])} | {_cell(row['mcc'])} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def plot_mcc(records: Sequence[dict[str, Any]], path: str | Path, title: str | None = None) -> Path:
-    """Write a PNG of MCC against alpha, one line per model (mean ± sd, seeds as dots)."""
+    """Write a PNG of MCC against alpha, one line per model (mean ± std, seeds as dots)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -399,13 +413,13 @@ def plot_mcc(records: Sequence[dict[str, Any]], path: str | Path, title: str | N
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    rows = summarise(records)
-    for ax, key, label in zip(axes, ("mcc_pearson", "mcc_spearman"), ("Pearson", "Spearman")):
+    rows, records = summarise(records), [read_record(r) for r in records]
+    for ax, key, label in zip(axes, ("mcc_pearson", "mcc"), ("Pearson", "Spearman")):
         for i, name in enumerate(dict.fromkeys(r["model"] for r in rows)):
             mine = sorted((r for r in rows if r["model"] == name), key=lambda r: r["alpha"])
             a = np.array([r["alpha"] for r in mine])
-            m = np.array([r[f"{key}_mean"] for r in mine])
-            s = np.array([r[f"{key}_sd"] for r in mine])
+            m = np.array([r[key]["mean"] for r in mine])
+            s = np.array([r[key]["std"] or 0.0 for r in mine])  # no bar for one seed
             line = ax.errorbar(a, m, yerr=s, marker="o", capsize=3, label=name)[0]
             pts = [(r["alpha"], r[key]) for r in records if r["model"] == name]
             ax.scatter(

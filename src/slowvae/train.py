@@ -1,4 +1,4 @@
-"""The training loop: seeds, optimizer, checkpoints, exact resume, NaN guard and DDP.
+"""The training loop and its step: seeds, optimizer, checkpoints, exact resume, NaN guard and DDP.
 
 One readable loop (in the spirit of nanoGPT). Nothing here parses arguments or draws progress
 bars: :func:`train` takes a :class:`TrainConfig` and reports through a callback.
@@ -23,27 +23,64 @@ import torch
 import torch.distributed as dist
 
 from slowvae import rundir
+from slowvae.config import TrainConfig, learning_rate, make_pair_source, new_model
+from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
+from slowvae.hardware import PRECISIONS, batch_to_tensor, resolve_device, use_fast_layout
+from slowvae.models import PairModel
 from slowvae.models.base import AUXILIARY_INPUT
-from slowvae.run import (
-    PRECISIONS,
-    NonFiniteLoss,
-    TrainConfig,
-    batch_to_tensor,
-    learning_rate,
-    load_run_config,
-    make_pair_source,
-    new_model,
-    optimizer_step,
-    resolve_device,
-    training_step,
-    use_fast_layout,
-)
+from slowvae.rundir import load_run_config
 
 CHECKPOINT_FORMAT = 1
 #: under DDP the ranks agree every this many steps whether a signal asked them to stop (a
 #: collective per step would stall a GPU's queue; ten steps stay far inside SLURM's kill grace)
 STOP_SYNC_EVERY = 10
+
+
+# --------------------------------------------------------------------------------------------
+# the training step (shared by the image loop below and the vector experiment in identifiability.py)
+
+
+class NonFiniteLoss(SlowVAEError):
+    """A training step's loss was NaN or infinite; the optimizer did not step. ``value`` is the loss."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__(f"the loss became {value}")
+        self.value = value
+
+
+def optimizer_step(
+    optimizer: torch.optim.Optimizer, loss: torch.Tensor, before_step: Callable[[], None] | None = None
+) -> None:
+    """Minimise ``loss`` (a scalar) by one step of ``optimizer``: raise :class:`NonFiniteLoss` if it
+    is not finite, else zero the gradients, backpropagate, call ``before_step`` (e.g. to average
+    gradients over processes) and step."""
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(loss.item())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if before_step is not None:
+        before_step()
+    optimizer.step()
+
+
+def training_step(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: torch.Tensor,
+    generator: torch.Generator | None,
+    *,
+    amp_dtype: torch.dtype | None = None,
+    **forward_kwargs: Any,
+) -> dict[str, torch.Tensor]:
+    """One training step on a pair batch (2, B, ...): ``net(batch, generator, **forward_kwargs)``
+    (autocast to ``amp_dtype`` when given), then :func:`optimizer_step` on its ``"loss"``.
+    ``forward_kwargs`` carry per-step values such as a schedule's. Returns the forward's terms."""
+    device_type = batch.device.type
+    with torch.autocast(device_type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        terms = net(batch, generator, **forward_kwargs)
+    optimizer_step(optimizer, terms["loss"])
+    return terms
 
 
 @dataclass
@@ -164,29 +201,35 @@ def _truncate_log(path: Path, last_step: int) -> None:
     rundir.atomic_write_bytes(path, ("\n".join(kept) + "\n" if kept else "").encode())
 
 
-def train(
-    run_dir: Path | str,
-    *,
-    resume: bool = False,
-    callback: Callable[[StepReport], None] | None = None,
-) -> TrainConfig:
-    """Train the run in ``run_dir`` (created with :func:`slowvae.run.init_run_dir`) to its configured steps.
+@dataclass
+class _Training:
+    """What one invocation of :func:`train` holds: the run, its data, networks, optimizers and RNGs."""
 
-    With ``resume`` it continues from ``checkpoints/last.pt``: model, optimizer (and a model's
-    auxiliary optimizer), every RNG state and the step, so the final weights equal those of an
-    uninterrupted run. Before each forward the loop sets ``model.step``; a model with an
-    ``auxiliary_optimizer`` gets one extra step per iteration on a fresh batch and the
-    ``auxiliary_input`` its forward returned (see :mod:`slowvae.models.base`). Under
-    torchrun each rank draws different pairs; rank 0 logs and checkpoints. Returns the config.
-    """
-    entered = time.perf_counter()
-    run_dir = Path(run_dir)
+    run_dir: Path
+    config: TrainConfig
+    device: torch.device
+    ddp: Distributed
+    source: PairSource
+    model: PairModel
+    optimizer: torch.optim.Optimizer
+    aux_optimizer: torch.optim.Optimizer | None
+    aux_params: list[torch.nn.Parameter]
+    rng: np.random.Generator
+    generator: torch.Generator
+    net: torch.nn.Module | None = None  # the model as the step calls it (DDP, compiled); set by _wrap
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT
+
+
+def _assemble(run_dir: Path) -> _Training:
+    """The run's config, device, process group, PairSource, fresh model, optimizers and seeded RNGs."""
     config = load_run_config(run_dir)
     device = resolve_device(config.device)
     ddp = Distributed(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-
     source = make_pair_source(config)
     model = new_model(config, source.channels).to(device)
     # a model with an auxiliary network (FactorVAE's discriminator) trains it with its own
@@ -200,139 +243,183 @@ def train(
     seeds = np.random.SeedSequence(config.seed).spawn(ddp.world)[ddp.rank]
     rng = np.random.default_rng(seeds)
     generator = torch.Generator(device=device).manual_seed(int(seeds.generate_state(1)[0]))
+    return _Training(run_dir, config, device, ddp, source, model, optimizer, aux_optimizer, aux_params, rng, generator)
 
-    ckpt_path = run_dir / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT
+
+def _restore(t: _Training) -> int:
+    """Load ``checkpoints/last.pt`` into the model, optimizers and RNGs (this rank's); returns its step."""
+    ckpt = rundir.load_checkpoint(t.ckpt_path, map_location=t.device)
+    t.model.load_state_dict(ckpt["model"])
+    t.optimizer.load_state_dict(ckpt["optimizer"])
+    if t.aux_optimizer is not None:
+        t.aux_optimizer.load_state_dict(ckpt["auxiliary_optimizer"])
+    states = ckpt["rng"]
+    if len(states) != t.ddp.world:
+        raise SlowVAEError(
+            f"{t.ckpt_path} was written by {len(states)} process(es); resume it with the same number (now {t.ddp.world})"
+        )
+    t.rng.bit_generator.state = states[t.ddp.rank]["numpy"]
+    torch_state = states[t.ddp.rank]["torch"]
+    t.generator.set_state(torch_state.cpu() if t.device.type == "cpu" else torch_state)
+    return int(ckpt["step"])
+
+
+def _wrap(t: _Training) -> None:
+    """Put the model in the fast layout and set ``t.net``: the model, under DDP and compiled as configured."""
+    use_fast_layout(t.model, t.device)
+    net: torch.nn.Module = t.model
+    if t.ddp.active:
+        net = torch.nn.parallel.DistributedDataParallel(
+            t.model, device_ids=[t.device.index] if t.device.type == "cuda" else None
+        )
+    t.net = compile_network(net) if t.config.compile else net
+
+
+def _save(t: _Training, at_step: int) -> None:
+    """Checkpoint every rank's RNG states with the model and optimizers (rank 0 writes), atomically."""
+    states = t.ddp.gather({"numpy": t.rng.bit_generator.state, "torch": t.generator.get_state().cpu()})
+    if t.ddp.is_main:
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "model": t.model.state_dict(),
+            "optimizer": t.optimizer.state_dict(),
+            "step": at_step,
+            "rng": states,
+            "config": t.config.to_dict(),
+        }
+        if t.aux_optimizer is not None:
+            ckpt["auxiliary_optimizer"] = t.aux_optimizer.state_dict()
+        rundir.atomic_torch_save(t.ckpt_path, ckpt)
+        if t.config.keep_checkpoints:
+            rundir.atomic_torch_save(t.ckpt_path.with_name(f"step_{at_step}.pt"), ckpt)
+    t.ddp.barrier()
+
+
+def _one_step(t: _Training, step: int, amp_dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """The optimizer step after ``step`` steps taken, on a fresh pair batch (and the auxiliary
+    network's step on another); returns the loss terms. A non-finite loss stops training."""
+    config, source = t.config, t.source
+    x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, t.rng)
+    batch = batch_to_tensor(x_t, x_next, source.binary, t.device)
+    t.model.step = step  # steps already taken, for schedules (AnnealedVAE)
+    if config.warmup_steps:
+        for group in t.optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+    try:
+        terms = training_step(t.net, t.optimizer, batch, t.generator, amp_dtype=amp_dtype)
+        auxiliary_input = terms.pop(AUXILIARY_INPUT, None)
+        if t.aux_optimizer is not None:
+            x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, t.rng)
+            aux_batch = batch_to_tensor(x_t, x_next, source.binary, t.device)
+            aux = t.model.auxiliary_loss(aux_batch, t.generator, auxiliary_input)
+            optimizer_step(t.aux_optimizer, aux["loss"], lambda: t.ddp.average_gradients(t.aux_params))
+            terms.update({f"aux_{k}": v for k, v in aux.items()})
+    except NonFiniteLoss as err:
+        raise TrainingStopped(
+            f"the loss became {err.value} at step {step + 1}; the last good checkpoint "
+            f"({t.ckpt_path}) is kept. Try a lower --lr or different hyperparameters, then "
+            f"start a new run or `slowvae train --resume {t.run_dir}`"
+        ) from None
+    return terms
+
+
+class _Log:
+    """Interval means of the loss terms, written to ``metrics.jsonl`` (and TensorBoard) at log steps
+    by rank 0; ``images_per_s`` counts every rank's images."""
+
+    def __init__(self, t: _Training) -> None:
+        self.config, self.world = t.config, t.ddp.world
+        self.file = open(t.run_dir / rundir.LOG_FILE, "a") if t.ddp.is_main else None
+        self.writer = _tensorboard_writer(t.run_dir) if (t.config.tensorboard and t.ddp.is_main) else None
+        self.sums: dict[str, torch.Tensor] = {}
+        self.start, self.steps = time.perf_counter(), 0
+
+    def add(self, step: int, terms: dict[str, torch.Tensor]) -> dict[str, float] | None:
+        """Count one step's terms; at a log step (or the last) write and return the interval's means."""
+        for key, value in terms.items():
+            self.sums[key] = self.sums.get(key, 0) + value.detach()
+        self.steps += 1
+        if step % self.config.log_every and step != self.config.steps:
+            return None
+        elapsed = time.perf_counter() - self.start
+        scalars = {k: float(v) / self.steps for k, v in self.sums.items()}
+        scalars["images_per_s"] = self.steps * 2 * self.config.batch_pairs * self.world / max(elapsed, 1e-9)
+        if self.file is not None:  # "seconds": wall time of the interval (the run's wall time sums them)
+            self.file.write(json.dumps({"step": step, **scalars, "seconds": round(elapsed, 4)}) + "\n")
+            self.file.flush()
+        if self.writer is not None:
+            for key, value in scalars.items():
+                self.writer.add_scalar(key, value, step)
+        self.sums, self.start, self.steps = {}, time.perf_counter(), 0
+        return scalars
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def train(
+    run_dir: Path | str,
+    *,
+    resume: bool = False,
+    callback: Callable[[StepReport], None] | None = None,
+) -> TrainConfig:
+    """Train the run in ``run_dir`` (created with :func:`slowvae.rundir.init_run_dir`) to its configured steps.
+
+    With ``resume`` it continues from ``checkpoints/last.pt``: model, optimizer (and a model's
+    auxiliary optimizer), every RNG state and the step, so the final weights equal those of an
+    uninterrupted run. Before each forward the loop sets ``model.step``; a model with an
+    ``auxiliary_optimizer`` gets one extra step per iteration on a fresh batch and the
+    ``auxiliary_input`` its forward returned (see :mod:`slowvae.models.base`). Under
+    torchrun each rank draws different pairs; rank 0 logs and checkpoints. Returns the config.
+    """
+    entered = time.perf_counter()
+    t = _assemble(Path(run_dir))
+    config, ddp = t.config, t.ddp
     step = 0
     if resume:
-        ckpt = rundir.load_checkpoint(ckpt_path, map_location=device)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        if aux_optimizer is not None:
-            aux_optimizer.load_state_dict(ckpt["auxiliary_optimizer"])
-        step = int(ckpt["step"])
-        states = ckpt["rng"]
-        if len(states) != ddp.world:
-            raise SlowVAEError(
-                f"{ckpt_path} was written by {len(states)} process(es); resume it with the same number (now {ddp.world})"
-            )
-        rng.bit_generator.state = states[ddp.rank]["numpy"]
-        generator.set_state(states[ddp.rank]["torch"].cpu() if device.type == "cpu" else states[ddp.rank]["torch"])
+        step = _restore(t)
         if ddp.is_main:
-            _truncate_log(run_dir / rundir.LOG_FILE, step)
-
+            _truncate_log(t.run_dir / rundir.LOG_FILE, step)
     amp_dtype = PRECISIONS[config.precision]
-    use_fast_layout(model, device)
-    net: torch.nn.Module = model
-    if ddp.active:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    if config.compile:
-        net = compile_network(net)
-
+    _wrap(t)
     if ddp.is_main:
-        meta = rundir.read_config(run_dir)
-        meta["trained_on"] = {"device": str(device), "processes": ddp.world}
-        rundir.atomic_write_json(run_dir / rundir.CONFIG_FILE, meta)
-    writer = _tensorboard_writer(run_dir) if (config.tensorboard and ddp.is_main) else None
-    log_file = open(run_dir / rundir.LOG_FILE, "a") if ddp.is_main else None
-
-    def save(at_step: int) -> None:
-        states = ddp.gather({"numpy": rng.bit_generator.state, "torch": generator.get_state().cpu()})
-        if ddp.is_main:
-            ckpt = {
-                "format": CHECKPOINT_FORMAT,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "step": at_step,
-                "rng": states,
-                "config": config.to_dict(),
-            }
-            if aux_optimizer is not None:
-                ckpt["auxiliary_optimizer"] = aux_optimizer.state_dict()
-            rundir.atomic_torch_save(ckpt_path, ckpt)
-            if config.keep_checkpoints:
-                rundir.atomic_torch_save(ckpt_path.with_name(f"step_{at_step}.pt"), ckpt)
-        ddp.barrier()
-
+        meta = rundir.read_config(t.run_dir)
+        meta["trained_on"] = {"device": str(t.device), "processes": ddp.world}
+        rundir.atomic_write_json(t.run_dir / rundir.CONFIG_FILE, meta)
     if config.keep_checkpoints and step == 0:
-        save(0)  # the untrained network, for curves that start at step 0
-    sums: dict[str, torch.Tensor] = {}
-    first_step = step
-    loop_start = time.perf_counter()
-    first_step_seconds = None
-    interval_start, interval_steps = loop_start, 0
+        _save(t, 0)  # the untrained network, for curves that start at step 0
+    log = _Log(t)
+    first_step, loop_start, first_step_seconds = step, log.start, None
     try:
         with _StopFlag() as stop:
             while step < config.steps:
-                x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
-                batch = batch_to_tensor(x_t, x_next, source.binary, device)
-                model.step = step  # steps already taken, for schedules (AnnealedVAE)
-                if config.warmup_steps:
-                    for group in optimizer.param_groups:
-                        group["lr"] = learning_rate(config, step)
-                try:
-                    terms = training_step(net, optimizer, batch, generator, amp_dtype=amp_dtype)
-                    auxiliary_input = terms.pop(AUXILIARY_INPUT, None)
-                    if aux_optimizer is not None:
-                        x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, rng)
-                        aux_batch = batch_to_tensor(x_t, x_next, source.binary, device)
-                        aux = model.auxiliary_loss(aux_batch, generator, auxiliary_input)
-                        optimizer_step(aux_optimizer, aux["loss"], lambda: ddp.average_gradients(aux_params))
-                        terms.update({f"aux_{k}": v for k, v in aux.items()})
-                except NonFiniteLoss as err:
-                    raise TrainingStopped(
-                        f"the loss became {err.value} at step {step + 1}; the last good checkpoint "
-                        f"({ckpt_path}) is kept. Try a lower --lr or different hyperparameters, then "
-                        f"start a new run or `slowvae train --resume {run_dir}`"
-                    ) from None
+                terms = _one_step(t, step, amp_dtype)
                 step += 1
                 if first_step_seconds is None:
                     first_step_seconds = time.perf_counter() - loop_start
-                for key, value in terms.items():
-                    sums[key] = sums.get(key, 0) + value.detach()
-                interval_steps += 1
-
-                scalars = None
-                if step % config.log_every == 0 or step == config.steps:
-                    elapsed = time.perf_counter() - interval_start
-                    scalars = {k: float(v) / interval_steps for k, v in sums.items()}
-                    scalars["images_per_s"] = interval_steps * 2 * config.batch_pairs * ddp.world / max(elapsed, 1e-9)
-                    if log_file is not None:  # "seconds": wall time of the interval (the run's wall time sums them)
-                        log_file.write(json.dumps({"step": step, **scalars, "seconds": round(elapsed, 4)}) + "\n")
-                        log_file.flush()
-                    if writer is not None:
-                        for key, value in scalars.items():
-                            writer.add_scalar(key, value, step)
-                    sums, interval_start, interval_steps = {}, time.perf_counter(), 0
+                scalars = log.add(step, terms)
                 stopping = stop.signal is not None
                 if ddp.active:  # every rank stops at the same step, so all write the checkpoint together
                     synced = step % STOP_SYNC_EVERY == 0 or step == config.steps
                     stopping = ddp.any(stopping) if synced else False
                 checkpointed = step % config.checkpoint_every == 0 or step == config.steps or stopping
                 if checkpointed:
-                    save(step)
+                    _save(t, step)
                 if callback is not None and ddp.is_main:
                     callback(StepReport(step, config.steps, scalars, checkpointed))
                 if stopping:
                     raise TrainingStopped(
-                        f"interrupted at step {step}; checkpoint saved. Continue with `slowvae train --resume {run_dir}`"
+                        f"interrupted at step {step}; checkpoint saved. Continue with `slowvae train --resume {t.run_dir}`"
                     )
     finally:
-        if log_file is not None:
-            log_file.close()
-        if writer is not None:
-            writer.close()
+        log.close()
         if ddp.is_main and step > first_step:
+            loop = time.perf_counter() - loop_start
             _record_timing(
-                run_dir,
-                config,
-                first_step,
-                step,
-                loop_start - entered,
-                time.perf_counter() - loop_start,
-                first_step_seconds,
-                ddp.world,
+                t.run_dir, config, first_step, step, loop_start - entered, loop, first_step_seconds, ddp.world
             )
     return config
 

@@ -57,7 +57,8 @@ def test_prepare_factor_order_and_list_order(tmp_path, monkeypatch):
 
 
 def test_pairs_and_short_training_run(tmp_path, monkeypatch):
-    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.config import TrainConfig
+    from slowvae.rundir import init_run_dir
     from slowvae.train import train
 
     folder = tmp_path / "cars"

@@ -146,7 +146,8 @@ def test_packed_file_keeps_memory_low(tmp_path, rss_mb):
 
 
 def test_pairs_and_short_training_run(monkeypatch, tmp_path):
-    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.config import TrainConfig
+    from slowvae.rundir import init_run_dir
     from slowvae.train import train
 
     folder = tmp_path / "dsprites"

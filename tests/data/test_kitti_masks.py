@@ -156,7 +156,8 @@ def test_cli_build_and_bad_input(tmp_path, capsys):
 
 
 def test_short_training_run(tmp_path, monkeypatch):
-    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.config import TrainConfig
+    from slowvae.rundir import init_run_dir
     from slowvae.train import train
 
     (tmp_path / "kitti").mkdir()

@@ -133,7 +133,8 @@ def test_large_stored_npz_is_read_in_place_not_loaded(tmp_path, rss_mb):
 
 
 def test_lap_loc_pairs_and_short_training_run(tmp_path, monkeypatch):
-    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.config import TrainConfig
+    from slowvae.rundir import init_run_dir
     from slowvae.train import train
 
     write_mpi3d(tmp_path, "real")

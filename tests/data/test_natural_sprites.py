@@ -143,7 +143,8 @@ def test_natural_like_is_offline_and_sparse(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("name", ["natural-like", "natural-sprites"])
 def test_short_training_run(tmp_path, monkeypatch, name):
-    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.config import TrainConfig
+    from slowvae.rundir import init_run_dir
     from slowvae.train import train
 
     folder = tmp_path / "natural_sprites"

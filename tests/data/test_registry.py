@@ -93,3 +93,15 @@ def test_entry_point_dataset_returns_the_plugins_pair_source(plugin_package):
     assert (x_t.sum(axis=(1, 2, 3)) == 36).all() and np.abs(lat_next - lat_t).max() <= 1
     entry, carried = dataset_entry("moving-square")
     assert carried == {} and entry.origin == "entry point slowvae_plugin_example:moving_square"
+
+
+def test_dataset_options_are_typed_fields_of_the_entry():
+    from slowvae.config import dataset_options, settable_options
+
+    frames = DATASETS["frames:"]
+    assert frames.options == ("max_dt", "binary", "truth", "progress") and frames.gridded is None
+    assert DATASETS["natural-sprites"].gridded == "natural-sprites-binned" and DATASETS["natural-sprites"].options == ()
+    assert dataset_options("frames:clip.mp4") == frames.options and dataset_options("dsprites-procedural") == ()
+    assert settable_options("frames:clip.mp4") == ("max_dt", "binary")  # truth and progress a command passes
+    custom = DatasetEntry("with-options", pairs=lambda transitions, **o: None, options=("size",))
+    assert custom.options == ("size",) and not hasattr(custom, "extra")

@@ -59,7 +59,8 @@ def test_factor_order_and_round_trip(tmp_path, chunked, monkeypatch):
 
 
 def test_lap_loc_pairs_and_short_training_run(tmp_path, monkeypatch):
-    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.config import TrainConfig
+    from slowvae.rundir import init_run_dir
     from slowvae.train import train
 
     write_shapes3d(tmp_path)

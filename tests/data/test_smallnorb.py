@@ -81,7 +81,8 @@ def test_grid_left_camera_and_nuisance(tmp_path, monkeypatch):
 
 
 def test_short_training_run(tmp_path, monkeypatch):
-    from slowvae.run import TrainConfig, init_run_dir
+    from slowvae.config import TrainConfig
+    from slowvae.rundir import init_run_dir
     from slowvae.train import train
 
     write_norb(tmp_path / "small_norb")

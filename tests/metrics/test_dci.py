@@ -132,6 +132,6 @@ def test_exact_dci_parity(case, expected, parity_case):
     out = dci(*_parity_args(parity_case(case)), rng=0, backend="sklearn", n_jobs=2)
     ref = expected["array_cases"][case]["dci"]
     for key in KEYS:
-        # recorded (benchmarks/results/dci_parity.json): within 0.3% on identity_noise; on random
+        # recorded (benchmarks/results/metrics-parity/dci_parity.json): within 0.3% on identity_noise; on random
         # informativeness within 1.7% and D, C (about 0.002) within 3.3e-4
         assert out[f"dci_{key}"] == pytest.approx(ref[key]["mean"], rel=0.02, abs=5e-4), key

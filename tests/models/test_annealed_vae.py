@@ -7,9 +7,10 @@ import json
 import pytest
 import torch
 
+from slowvae.config import TrainConfig
 from slowvae.models import build_model
 from slowvae.models.annealed_vae import capacity
-from slowvae.run import TrainConfig, init_run_dir
+from slowvae.rundir import init_run_dir
 from slowvae.train import train
 
 

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from slowvae import rundir
+from slowvae.config import TrainConfig
 from slowvae.models import build_model
 from slowvae.models.factor_vae import discriminator_loss, permute_dims, tc_estimate
-from slowvae.run import TrainConfig, init_run_dir, update_run_config
+from slowvae.rundir import init_run_dir, update_run_config
 from slowvae.train import train
 
 

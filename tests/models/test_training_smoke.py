@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from slowvae.config import TrainConfig
 from slowvae.evaluate import evaluate_run
 from slowvae.models import MODELS
-from slowvae.run import TrainConfig, init_run_dir
+from slowvae.rundir import init_run_dir
 from slowvae.train import train
 
 #: trained through the loop by their own tests already (test_annealed_vae.py, test_factor_vae.py)

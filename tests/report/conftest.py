@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from slowvae.config import TrainConfig
 from slowvae.evaluate import evaluate_run
 from slowvae.report import StudyRun, write_run_report
-from slowvae.run import TrainConfig, init_run_dir
+from slowvae.rundir import init_run_dir
 from slowvae.train import train
 
 #: the study fixture: 2 models x 5 settings x 5 seeds; these runs failed / never started

@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from slowvae.cli import main
+from slowvae.config import TrainConfig
 from slowvae.report import write_run_report
 from slowvae.report.run_page import loss_terms, matched_order, read_log
-from slowvae.run import TrainConfig, init_run_dir
+from slowvae.rundir import init_run_dir
 
 #: every URL-bearing attribute and CSS url() of a page
 _URLS = re.compile(r"""(?:src|href|srcset|action|poster|data)\s*=\s*["']([^"']*)["']|url\(\s*["']?([^"')]*)""", re.I)

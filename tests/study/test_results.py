@@ -52,7 +52,7 @@ def test_run_ids_of_existing_studies_do_not_change():
 
 def _copy_study(name: str, dest: Path) -> Path:
     out = dest / name
-    shutil.copytree(BENCH / name, out, ignore=shutil.ignore_patterns("checkpoints", "figures"))
+    shutil.copytree(BENCH / name, out, ignore=shutil.ignore_patterns("checkpoints", "figures", "*.png"))
     return out
 
 
@@ -66,9 +66,9 @@ def test_checked_in_old_form_runs_read_as_finished_and_tabulate_identically(tmp_
         assert results.scored_steps(path) == [5000] and results.read_step(path, 5000).status == results.FINISHED
     assert study_status(out)["counts"] == {"finished": 6, "running": 0, "failed": 0, "pending": 0}
     table = study_table(out, metrics=BUDGET_METRICS)
-    assert table == json.loads((BENCH / "paper-protocol-budget.json").read_text())
+    assert table == json.loads((BENCH / "paper-protocol-budget" / "paper-protocol-budget.json").read_text())
     final = _copy_study("paper-protocol-final", tmp_path)
-    assert study_table(final) == json.loads((BENCH / "paper-protocol.json").read_text())
+    assert study_table(final) == json.loads((BENCH / "paper-protocol-final" / "paper-protocol.json").read_text())
 
 
 def test_the_record_round_trips_and_reads_the_old_form():
@@ -168,7 +168,8 @@ def test_steps_are_scored_as_passed_and_an_extended_run_equals_an_uninterrupted_
 
 
 def test_a_run_started_by_older_code_resumes_and_scores_its_kept_checkpoints(tmp_path):
-    from slowvae.run import TrainConfig, init_run_dir, make_pair_source
+    from slowvae.config import TrainConfig, make_pair_source
+    from slowvae.rundir import init_run_dir
     from slowvae.train import train
 
     study = parse_study(STUDY)
@@ -228,7 +229,7 @@ def test_step_zero_scores_the_untrained_network_and_training_goes_on_exactly(tmp
 class _Rank0:
     """Rank 0 of a distributed run, as the runner sees it (one process here: the ranks' collectives are no-ops)."""
 
-    active, is_main = True, True
+    active, is_main, device = True, True, "cpu"
 
     def barrier(self) -> None:
         pass

@@ -21,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="INPUT", help="a path or frames:PATH")
     p.add_argument("--out", type=Path, required=True, help="codes file (.npy)")
     p.add_argument("--batch-size", type=int, default=256, help="frames per forward pass (default 256)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (default: the device the run trained on where this machine has it, else cpu), cpu, cuda or cuda:N",
+    )
     p.set_defaults(func=run)
 
 

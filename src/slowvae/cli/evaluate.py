@@ -22,7 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", help="checkpoint file name in RUN_DIR/checkpoints or a path (default last.pt)")
     p.add_argument("--samples", type=int, default=10_000, help="frames to encode (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the evaluation frames (default 0)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (default: the device the run trained on where this machine has it, else cpu), cpu, cuda or cuda:N",
+    )
     p.add_argument("--preset", help="also run the metric suite with this preset (dlib, slowvae-paper, fast)")
     p.add_argument("--metrics", help="comma-separated suite metrics (default: all the preset's; needs --preset)")
     p.add_argument("--fast", action="store_true", help="fast DCI path (LightGBM where installed)")

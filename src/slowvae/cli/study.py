@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "study",
         help="run a study (models x datasets x settings x seeds) locally or on SLURM, and tabulate it",
         description="Studies: expand a TOML study file into runs, run them (local pool or SLURM), follow them, "
-        "and summarise them as one table with mean ± std over seeds. See the README, section Studies.",
+        "and summarise them as one table with mean ± std over seeds. See the documentation, docs/guide/studies.md.",
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
 

@@ -186,8 +186,10 @@ def _default_out(model: str, dataset: str, seed: int) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from slowvae import run as assembly
     from slowvae import train as training
+    from slowvae.config import TrainConfig, make_pair_source
+    from slowvae.hardware import resolve_device
+    from slowvae.rundir import init_run_dir, load_run_config, update_run_config
 
     if args.resume is not None:
         run_dir = args.resume
@@ -201,17 +203,17 @@ def run(args: argparse.Namespace) -> int:
                 f"{', '.join('--' + n.replace('_', '-') for n in _ADJUSTABLE)} adjust a run"
             )
         changes = {n: getattr(args, n) for n in _ADJUSTABLE if getattr(args, n) is not None}
-        config = dataclasses.replace(assembly.load_run_config(run_dir), **changes)
-        ddp = training.Distributed(assembly.resolve_device(config.device))
+        config = dataclasses.replace(load_run_config(run_dir), **changes)
+        ddp = training.Distributed(resolve_device(config.device))
         if ddp.is_main:
-            assembly.update_run_config(run_dir, config)
+            update_run_config(run_dir, config)
     else:
         values = {f: getattr(args, f) for f in (*_CONFIG_FLAGS, *_ADJUSTABLE) if getattr(args, f) is not None}
         if values.get("data_rate") == "random":
             values["data_rate"] = None
         hyper = _merge_hyper(args)
         options = {f: getattr(args, f) for f in _DATASET_FLAGS if getattr(args, f) is not None}
-        config = assembly.TrainConfig(
+        config = TrainConfig(
             **values,
             hyper=hyper,
             dataset_options=options,
@@ -219,11 +221,11 @@ def run(args: argparse.Namespace) -> int:
             tensorboard=args.tensorboard,
         )
         run_dir = args.out or _default_out(config.model, config.dataset, config.seed)
-        ddp = training.Distributed(assembly.resolve_device(config.device))
+        ddp = training.Distributed(resolve_device(config.device))
         with Bars(disable=not ddp.is_main) as decoding:  # fail on bad data before creating the directory
-            source = assembly.make_pair_source(config, truth=args.truth, progress=decoding)
+            source = make_pair_source(config, truth=args.truth, progress=decoding)
         if ddp.is_main:
-            assembly.init_run_dir(run_dir, config, source)
+            init_run_dir(run_dir, config, source)
             if args.truth is not None:
                 rundir.atomic_write_bytes(Path(run_dir) / rundir.TRUTH_FILE, args.truth.read_bytes())
     ddp.barrier()
@@ -241,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
         results = evaluate_run(
             run_dir,
             num_samples=args.eval_samples,
+            device=str(resolve_device(config.device)),  # the training device
             eval_precision=args.eval_precision,
             progress=lambda msg: print(msg, file=sys.stderr),
         )

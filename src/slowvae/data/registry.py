@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,9 @@ class DatasetEntry:
     :func:`get_pair_source` (:class:`GroundTruthPairs`). ``folder`` is the sub-folder of the data
     root holding ``remotes`` (None: nothing to fetch); ``prepare(folder)`` runs after a download.
     A name ending with ``:`` is a prefix entry: ``NAME:ARGUMENT`` reaches it with
-    ``argument="ARGUMENT"`` among the options of its factories. ``extra["options"]`` names the
-    keyword options its factories accept where the run's config may set them (``frames:``).
+    ``argument="ARGUMENT"`` among the options of its factories. ``options`` names the keyword
+    options its factories accept where the run's config may set them (``frames:``); ``gridded``
+    the dataset that is its factor-grid form, for data with continuous latents.
     """
 
     name: str
@@ -70,7 +71,8 @@ class DatasetEntry:
     note: str = ""
     same_files_as: str | None = None
     origin: str = "built-in"  # "built-in", or where a plugin entry came from
-    extra: dict = field(default_factory=dict)
+    options: tuple[str, ...] = ()
+    gridded: str | None = None
 
     @property
     def builtin(self) -> bool:
@@ -92,7 +94,7 @@ class DatasetEntry:
     def dataset(self, **options: Any) -> GroundTruthData:
         """This dataset's factor grid."""
         if self.grid is None:
-            hint = f"; {self.extra['gridded']} is its gridded form" if "gridded" in self.extra else ""
+            hint = f"; {self.gridded} is its gridded form" if self.gridded is not None else ""
             raise SlowVAEError(
                 f"{self.name!r} has no factor grid (continuous latents): use get_pair_source({self.name!r}, ...){hint}"
             )
@@ -392,7 +394,7 @@ DATASETS: dict[str, DatasetEntry] = {
             pairs=_natural_sprites,
             remotes=(_NATURAL_CSV,),
             prepare=_prepare_natural,
-            extra={"gridded": "natural-sprites-binned"},
+            gridded="natural-sprites-binned",
             note="no published checksum: the first download's sha256 is recorded",
         ),
         DatasetEntry(
@@ -443,7 +445,7 @@ DATASETS: dict[str, DatasetEntry] = {
             "the user's own",
             "your image folders, .npy/.npz arrays or videos (frames:PATH, decoded once into a cache)",
             pairs=_frames,
-            extra={"options": _FRAMES_OPTIONS},
+            options=_FRAMES_OPTIONS,
             note="pairs are frames dt ~ U{1..max_dt} apart within one sequence; `slowvae data clean frames` "
             "removes the caches",
         ),

@@ -120,6 +120,119 @@ def _errors_of(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if not isinstance(err, SlowVAEError) else text
 
 
+def _checked_arrays(
+    codes: np.ndarray | None,
+    factors: np.ndarray | None,
+    test_codes: np.ndarray | None,
+    test_factors: np.ndarray | None,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The validated codes (N, D), factors (N, K) and test arrays (M, D), (M, K); all None when no
+    arrays are given. A SlowVAEError for a half-given pair, a bad shape or a bad value."""
+    if codes is None and factors is None:
+        if test_codes is not None or test_factors is not None:
+            raise SlowVAEError("test arrays were given without train arrays")
+        return None, None, None, None
+    if codes is None or factors is None:
+        raise SlowVAEError("give both codes and factors")
+    codes, factors = check_pair(codes, factors)
+    if (test_codes is None) != (test_factors is None):
+        raise SlowVAEError("give both test_codes and test_factors, or neither")
+    if test_codes is not None:
+        test_codes, test_factors = check_test_pair(codes, factors, test_codes, test_factors)
+    return codes, factors, test_codes, test_factors
+
+
+def _selected(
+    explicit: list[str] | None, codes: np.ndarray | None, factors: np.ndarray | None, have_sampler: bool
+) -> list[str]:
+    """The metrics to run: ``explicit`` (checked against the input each needs), or every array
+    metric given arrays plus the sampling ones given a dataset and an encoder."""
+    have_arrays = codes is not None
+    if explicit is None:
+        selected = _array_metrics() if have_arrays else []
+        if have_sampler:
+            selected += [m for m, entry in METRICS.items() if entry.needs == "images"]
+        if not selected:
+            raise SlowVAEError("nothing to score: give codes and factors, or a dataset and an encoder")
+        return selected
+    for m in explicit:
+        if METRICS[m].needs == "images" and not have_sampler:
+            raise SlowVAEError(
+                f"metric {m} samples images: it needs a dataset and an encoder (only arrays were given); "
+                "use `slowvae evaluate RUN_DIR` for a trained model"
+            )
+        if METRICS[m].needs != "images" and not have_arrays:
+            raise SlowVAEError(f"metric {m} needs codes and factors")
+    for m in explicit:
+        if METRICS[m].check is not None:
+            METRICS[m].check(codes, factors)
+    return explicit
+
+
+def _metric_data(name: str, cfg: dict[str, Any], arrays: dict[str, Any], used: dict[str, dict[str, Any]]) -> MetricData:
+    """The input of metric ``name``: the dataset and encoder, or its first ``num_train`` (and
+    ``num_test``) rows, popped from its settings ``cfg`` and recorded in ``used``."""
+    entry = METRICS[name]
+    if entry.needs == "images":
+        return MetricData(dataset=arrays["dataset"], encode=arrays["encode"])
+    split = entry.needs == "test"
+    tr_c, tr_f = (arrays["split_codes"], arrays["split_factors"]) if split else (arrays["codes"], arrays["factors"])
+    n_tr = min(cfg.pop("num_train"), tr_c.shape[0])
+    data = MetricData(tr_c[:n_tr], tr_f[:n_tr])
+    used[name] = {"num_train": int(n_tr)}
+    if split:
+        n_te = min(cfg.pop("num_test"), arrays["test_codes"].shape[0])
+        data.test_codes, data.test_factors = arrays["test_codes"][:n_te], arrays["test_factors"][:n_te]
+        used[name]["num_test"] = int(n_te)
+    return data
+
+
+def _score(name: str, data: MetricData, rng: np.random.Generator, cfg: dict[str, Any]) -> tuple[dict, dict | None]:
+    """Metric ``name``'s flat result keys (None and ``<name>_error`` where it fails or is not
+    finite) and its full output (None where it failed)."""
+    entry = METRICS[name]
+    try:
+        out = entry.function(data, rng, **cfg)
+    except (SlowVAEError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
+        return {**{key: None for key in entry.result_keys}, f"{name}_error": _errors_of(err)}, None
+    flat = {key: out.get(source) for key, source in entry.result_keys.items()}
+    bad = [key for key, v in flat.items() if isinstance(v, float) and not np.isfinite(v)]
+    results = {key: None if key in bad else _scalar(v) for key, v in flat.items()}
+    if bad:
+        results[f"{name}_error"] = f"not finite on this input: {', '.join(bad)}"
+    return results, out
+
+
+def _settings_record(
+    preset: str, fast: bool, seed_info: dict[str, Any], selected: list[str], settings: dict, used: dict, split: dict
+) -> dict[str, Any]:
+    """The ``settings`` object of a suite's results: everything that reproduces its numbers."""
+    import scipy
+    import sklearn
+
+    from slowvae import __version__
+
+    record = {
+        "preset": preset,
+        "fast": bool(fast),
+        **seed_info,
+        "metrics": selected,
+        "metric_settings": {m: settings[m] for m in selected},
+        "rows_used": used,
+        "test_split": split,
+        "versions": {
+            "slowvae": __version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__,
+        },
+    }
+    for m in selected:
+        if METRICS[m].versions is not None:
+            record["versions"].update(METRICS[m].versions(settings[m]))
+    return record
+
+
 def compute_suite(
     codes: np.ndarray | None,
     factors: np.ndarray | None,
@@ -154,38 +267,9 @@ def compute_suite(
     root, seed_info = _seed_info(rng)
     settings = resolve_settings(preset, fast, overrides)
     explicit = _check_metrics(metrics)
-    have_arrays = codes is not None or factors is not None
-    if have_arrays:
-        if codes is None or factors is None:
-            raise SlowVAEError("give both codes and factors")
-        codes, factors = check_pair(codes, factors)
-        if (test_codes is None) != (test_factors is None):
-            raise SlowVAEError("give both test_codes and test_factors, or neither")
-        if test_codes is not None:
-            test_codes, test_factors = check_test_pair(codes, factors, test_codes, test_factors)
-    elif test_codes is not None or test_factors is not None:
-        raise SlowVAEError("test arrays were given without train arrays")
-    have_sampler = dataset is not None and encode is not None
-    if explicit is None:
-        selected = _array_metrics() if have_arrays else []
-        if have_sampler:
-            selected += [m for m, entry in METRICS.items() if entry.needs == "images"]
-        if not selected:
-            raise SlowVAEError("nothing to score: give codes and factors, or a dataset and an encoder")
-    else:
-        selected = explicit
-        for m in selected:
-            if METRICS[m].needs == "images" and not have_sampler:
-                raise SlowVAEError(
-                    f"metric {m} samples images: it needs a dataset and an encoder (only arrays were given); "
-                    "use `slowvae evaluate RUN_DIR` for a trained model"
-                )
-            if METRICS[m].needs != "images" and not have_arrays:
-                raise SlowVAEError(f"metric {m} needs codes and factors")
-        for m in selected:
-            if METRICS[m].check is not None:
-                METRICS[m].check(codes, factors)
-    k = factors.shape[1] if have_arrays else 1
+    codes, factors, test_codes, test_factors = _checked_arrays(codes, factors, test_codes, test_factors)
+    selected = _selected(explicit, codes, factors, dataset is not None and encode is not None)
+    k = factors.shape[1] if factors is not None else 1
     for m in selected:
         if METRICS[m].resolve is not None:
             METRICS[m].resolve(settings[m], k)
@@ -195,76 +279,30 @@ def compute_suite(
     def stream(name: str) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence(base_entropy, spawn_key=(_stream_key(name),)))
 
+    arrays = dict(codes=codes, factors=factors, split_codes=codes, split_factors=factors, dataset=dataset)
+    arrays.update(test_codes=test_codes, test_factors=test_factors, encode=encode)
     split_info: dict[str, Any] = {"source": "given test arrays" if test_codes is not None else "none"}
     needs_test = [m for m in selected if METRICS[m].needs == "test"]
-    split_codes, split_factors = codes, factors
-    if have_arrays and needs_test and test_codes is None:
+    if codes is not None and needs_test and test_codes is None:
         max_test = max(settings[m]["num_test"] for m in needs_test)
-        split_codes, split_factors, test_codes, test_factors = split_train_test(
-            codes, factors, stream("split"), max_test=max_test
-        )
+        split = split_train_test(codes, factors, stream("split"), max_test=max_test)
+        arrays.update(zip(("split_codes", "split_factors", "test_codes", "test_factors"), split))
         split_info = {
             "source": "seeded split of the given rows",
-            "num_test": int(test_codes.shape[0]),
-            "num_train": int(split_codes.shape[0]),
+            "num_test": int(split[2].shape[0]),
+            "num_train": int(split[0].shape[0]),
         }
 
     results: dict[str, Any] = {}
     detail: dict[str, Any] = {}
     used: dict[str, dict[str, Any]] = {}
     for name in selected:
-        entry = METRICS[name]
         cfg = dict(settings[name])
-        if entry.needs == "images":
-            data = MetricData(dataset=dataset, encode=encode)
-        else:
-            tr_c, tr_f = (split_codes, split_factors) if entry.needs == "test" else (codes, factors)
-            n_tr = min(cfg.pop("num_train"), tr_c.shape[0])
-            data = MetricData(tr_c[:n_tr], tr_f[:n_tr])
-            used[name] = {"num_train": int(n_tr)}
-            if entry.needs == "test":
-                n_te = min(cfg.pop("num_test"), test_codes.shape[0])
-                data.test_codes, data.test_factors = test_codes[:n_te], test_factors[:n_te]
-                used[name]["num_test"] = int(n_te)
-        try:
-            out = entry.function(data, stream(name), **cfg)
-        except (SlowVAEError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
-            results.update({key: None for key in entry.result_keys})
-            results[f"{name}_error"] = _errors_of(err)
-            continue
-        flat = {key: out.get(source) for key, source in entry.result_keys.items()}
-        bad = [key for key, v in flat.items() if isinstance(v, float) and not np.isfinite(v)]
-        for key in bad:
-            flat[key] = None
-        results.update({key: _scalar(v) for key, v in flat.items()})
-        if bad:
-            results[f"{name}_error"] = f"not finite on this input: {', '.join(bad)}"
-        if details:
+        scores, out = _score(name, _metric_data(name, cfg, arrays, used), stream(name), cfg)
+        results.update(scores)
+        if details and out is not None:
             detail[name] = {key: (v.tolist() if isinstance(v, np.ndarray) else _scalar(v)) for key, v in out.items()}
-
-    import scipy
-    import sklearn
-
-    from slowvae import __version__
-
-    results["settings"] = {
-        "preset": preset,
-        "fast": bool(fast),
-        **seed_info,
-        "metrics": selected,
-        "metric_settings": {m: settings[m] for m in selected},
-        "rows_used": used,
-        "test_split": split_info,
-        "versions": {
-            "slowvae": __version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__,
-        },
-    }
-    for m in selected:
-        if METRICS[m].versions is not None:
-            results["settings"]["versions"].update(METRICS[m].versions(settings[m]))
+    results["settings"] = _settings_record(preset, fast, seed_info, selected, settings, used, split_info)
     if details:
         results["details"] = detail
     return results

@@ -117,6 +117,6 @@ def _check_interface(cls: Any, name: str) -> type[PairModel]:
     if not (isinstance(cls, type) and issubclass(cls, PairModel)):
         raise SlowVAEError(
             f"model {name!r} is {cls!r}, not a subclass of slowvae.models.PairModel "
-            "(see the model interface in the README, 'Your own model and dataset')"
+            "(see the model interface in the documentation, docs/guide/extending.md)"
         )
     return cls

@@ -26,7 +26,7 @@ from slowvae.study.spec import RunSpec, Study, compared, load_study
 STUDY_FILE = "study.toml"
 RUNS_DIR = "runs"
 #: whole-machine training throughput (images/s, 2 cores) used for estimates before a study has
-#: finished runs of its own (benchmarks/README.md, "Training speed")
+#: finished runs of its own (docs/benchmarks/speed.md, "Training speed")
 _DEFAULT_RATE = {"fp32": 700.0, "bf16": 1300.0, "auto": 1000.0}
 #: encoder throughput during evaluation (images/s)
 _ENCODE_RATE = 4000.0

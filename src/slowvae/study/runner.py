@@ -87,7 +87,8 @@ def trained_steps(run_dir: Path) -> int:
 def _prepare(run_dir: Path, record: dict[str, Any]) -> None:
     """Make the run directory ready to train: create it from the record, or (stopped before its
     first step) start its log again."""
-    from slowvae.run import TrainConfig, init_run_dir, make_pair_source
+    from slowvae.config import TrainConfig, make_pair_source
+    from slowvae.rundir import init_run_dir
 
     if not (run_dir / rundir.CONFIG_FILE).exists():
         config = TrainConfig(**record["config"])
@@ -161,7 +162,7 @@ def _train_to(run_dir: Path, step: int, ddp: Any, callback: Callable[[Any], None
     ``slowvae train --resume RUN --steps STEP`` would."""
     import dataclasses
 
-    from slowvae.run import load_run_config, update_run_config
+    from slowvae.rundir import load_run_config, update_run_config
     from slowvae.train import train
 
     if ddp.is_main:
@@ -171,14 +172,17 @@ def _train_to(run_dir: Path, step: int, ddp: Any, callback: Callable[[Any], None
     train(run_dir, resume=resume, callback=callback)
 
 
-def _score(run_dir: Path, evaluate: dict[str, Any], checkpoint: str, say: Callable[[str], None]) -> Results:
-    """The study's evaluation of one checkpoint (no figures), with ``study_evaluate`` set."""
+def _score(
+    run_dir: Path, evaluate: dict[str, Any], checkpoint: str, say: Callable[[str], None], device: str = "auto"
+) -> Results:
+    """The study's evaluation of one checkpoint on ``device`` (no figures), with ``study_evaluate`` set."""
     from slowvae import evaluate as evaluation
 
     suite = [m for m in evaluate["metrics"] if m != "mcc"]
     config = evaluation.EvaluationConfig(
         checkpoint=checkpoint,
         num_samples=evaluate["samples"],
+        device=device,
         figures=False,
         preset=evaluate["preset"] if suite else None,
         metrics=suite or None,
@@ -190,9 +194,9 @@ def _score(run_dir: Path, evaluate: dict[str, Any], checkpoint: str, say: Callab
     return scored
 
 
-def _finish(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None]) -> None:
+def _finish(run_dir: Path, evaluate: dict[str, Any], say: Callable[[str], None], device: str = "auto") -> None:
     """Score the run's end and write results.json with status finished and every at_steps score."""
-    final = _score(run_dir, evaluate, rundir.LAST_CHECKPOINT, say)
+    final = _score(run_dir, evaluate, rundir.LAST_CHECKPOINT, say, device)
     kept = {str(s): found.numeric() for s in evaluate["at_steps"] if (found := _scored(run_dir, s, evaluate))}
     final.at_steps = kept or None
     final.status = results.FINISHED
@@ -228,7 +232,7 @@ def _advance(
 ) -> None:
     """Carry out a run's :func:`plan`: every rank trains, rank 0 scores and writes (under DDP
     after all training, see :func:`trains_first`)."""
-    evaluate = record["evaluate"]
+    evaluate, device = record["evaluate"], str(ddp.device)  # scored where the run trains
     checkpoints, copies = run_dir / rundir.CHECKPOINT_DIR, set()
     for kind, step, checkpoint in trains_first(actions) if ddp.active else actions:
         if kind == "train":
@@ -243,13 +247,14 @@ def _advance(
                 copies.add(checkpoint)
         elif kind == "score":
             say(f"scoring step {step}")
-            results.write_results(results.step_path(run_dir, step), _score(run_dir, evaluate, str(checkpoint), say))
+            scored = _score(run_dir, evaluate, str(checkpoint), say, device)
+            results.write_results(results.step_path(run_dir, step), scored)
             if checkpoint in copies:  # the copy trains_first kept has served
                 (checkpoints / str(checkpoint)).unlink()
         elif kind == "skip":
             say(f"step {step} was passed without a checkpoint kept: not scored")
         else:
-            _finish(run_dir, evaluate, say)
+            _finish(run_dir, evaluate, say, device)
 
 
 def execute_run(
@@ -269,7 +274,7 @@ def execute_run(
     ``"interrupted"`` (Ctrl-C or SIGTERM: training checkpointed) or ``"busy"`` (another process
     holds the run).
     """
-    from slowvae.run import resolve_device
+    from slowvae.hardware import resolve_device
     from slowvae.train import Distributed, TrainingStopped, leave_process_group
 
     run_dir = Path(run_dir)

@@ -3,7 +3,7 @@
 A study is models x datasets x hyperparameter settings x seeds. Each run is described by a
 :class:`RunSpec`: its id (readable parts plus a short hash of the configuration that defines the
 trained network), the :class:`~slowvae.train.TrainConfig` fields it trains with and the
-evaluation settings. The format is documented in the README ("Studies").
+evaluation settings. The format is documented in docs/guide/studies.md.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def _fail(origin: str, message: str) -> SlowVAEError:
 
 
 def _train_fields() -> set[str]:
-    from slowvae.run import TrainConfig
+    from slowvae.config import TrainConfig
 
     return {f.name for f in dataclasses.fields(TrainConfig)}
 
@@ -201,7 +201,7 @@ def _datasets(value: Any, origin: str) -> list[tuple[str, dict[str, Any]]]:
 
 def _accepted_options(name: str, origin: str) -> tuple[str, ...]:
     """The options a dataset's entry lets a run set (``frames:``: max_dt, binary, ...)."""
-    from slowvae.run import settable_options
+    from slowvae.config import settable_options
 
     try:
         return settable_options(name)
@@ -353,7 +353,7 @@ def identity(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a run's config that its id hashes: :data:`IDENTITY_FIELDS`, plus any other
     field that is neither operational nor only compared and differs from its TrainConfig default
     (so a field added to TrainConfig later does not change the ids of existing runs)."""
-    from slowvae.run import TrainConfig
+    from slowvae.config import TrainConfig
 
     missing = dataclasses.MISSING
     defaults = {
@@ -467,7 +467,7 @@ def _entry_train(entry: dict[str, Any], where: str, base: _Defaults, steps: int)
 
 def _entry_runs(entry: dict[str, Any], model: str, label: str, where: str, base: _Defaults) -> list[RunSpec]:
     """Every run of one [[models]] entry: settings x datasets x seeds."""
-    from slowvae.run import TrainConfig
+    from slowvae.config import TrainConfig
 
     origin = base.origin
     steps = _positive_int(entry.get("steps", base.steps), f"{where}steps", origin)

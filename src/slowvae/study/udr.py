@@ -26,21 +26,14 @@ UDR_SEED = 0
 
 
 def _posterior(model: Any, images: np.ndarray, binary: bool, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means (N, D) and the mean KL of each latent to N(0, I) (D,) over the images."""
-    import torch
+    """Posterior means (N, D) and the mean KL of each latent to N(0, I) (D,) over the uint8 images
+    (N, C, 64, 64), encoded in float32 where the model is (:func:`slowvae.codes.encode`)."""
+    from slowvae.codes import encode
 
-    means, kl_sum = [], None
-    with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[start : start + batch_size]).float()
-            if not binary:
-                x = x / 255
-            mu, logvar = model.encoder(x)
-            mu, logvar = mu.double(), logvar.double()
-            kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(0)  # KL(N(mu, s^2) || N(0, 1)) per latent
-            kl_sum = kl if kl_sum is None else kl_sum + kl
-            means.append(mu.numpy())
-    return np.concatenate(means), (kl_sum / len(images)).numpy()
+    mu, logvar = encode(model, images, binary=binary, batch_size=batch_size, posterior=True)
+    mu, logvar = mu.astype(np.float64), logvar.astype(np.float64)
+    kl = 0.5 * (mu**2 + np.exp(logvar) - logvar - 1)  # KL(N(mu, s^2) || N(0, 1)) per frame and latent
+    return mu, kl.mean(0)
 
 
 def compute_study_udr(
@@ -58,7 +51,7 @@ def compute_study_udr(
     from slowvae.metrics import udr
     from slowvae.models import model_class
     from slowvae.models.base import ContrastivePairModel
-    from slowvae.run import load_model
+    from slowvae.rundir import load_model
 
     say = progress or (lambda _msg: None)
     study_dir = Path(study_dir)
