@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +33,24 @@ CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
+def _temp_next_to(path: Path) -> tuple[int, str]:
+    """Create a new temporary file next to ``path`` with mode 0666 less the umask (as ``open`` does;
+    ``tempfile.mkstemp`` would give 0600, unreadable by others); returns its descriptor and name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name next to {path}")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
+    The file's mode honours the umask (0644 under umask 022)."""
+    path = Path(path)
+    fd, tmp = _temp_next_to(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -55,10 +68,9 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def atomic_torch_save(path: Path, obj: Any) -> None:
-    """Atomically ``torch.save`` ``obj`` to ``path``."""
+    """Atomically ``torch.save`` ``obj`` to ``path`` (mode as :func:`atomic_write_bytes`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _temp_next_to(path)
     os.close(fd)
     try:
         torch.save(obj, tmp)
