@@ -272,6 +272,42 @@ def _write_csv(results: dict, path: Path) -> None:
                 )
 
 
+def _write_outputs(
+    args: argparse.Namespace, results: dict, deltas: np.ndarray, names: list[str], units: dict, settings: dict
+) -> list[Path]:
+    """Write the figures (unless ``--no-plots``), stats.json (always) and the ``--csv-out`` file; returns
+    the paths written. ``deltas`` is (n, len(names))."""
+    from slowvae.rundir import atomic_write_json
+
+    written = []
+    out = Path(args.out)
+    if not args.no_plots:
+        from slowvae.stats.plot import plot_fits
+
+        for j, name in enumerate(names):
+            if "skipped" in results[name]:
+                continue
+            written.append(
+                plot_fits(deltas[:, j], results[name], out / f"transitions_{name}.png", name=name, unit=units[name])
+            )
+    settings = {
+        **settings,
+        "reference_windows": args.reference_windows,
+        "classes": args.classes,
+        "min_area": args.min_area,
+        "jitter": args.jitter,
+        "bootstrap": args.bootstrap,
+        "ci": args.ci,
+        "seed": args.seed,
+    }
+    atomic_write_json(out / "stats.json", {"settings": settings, "results": results})
+    written.append(out / "stats.json")
+    if args.csv_out:
+        _write_csv(results, Path(args.csv_out))
+        written.append(Path(args.csv_out))
+    return written
+
+
 def run(args: argparse.Namespace) -> int:
     from slowvae.stats.fit import fit_transitions
 
@@ -314,36 +350,7 @@ def run(args: argparse.Namespace) -> int:
                 results[name]["learned_scale"] = learned["learned_scale"][j]
     dt = None if args.run else (args.dt or 1)
 
-    written = []
-    out = Path(args.out)
-    if not args.no_plots:
-        from slowvae.stats.plot import plot_fits
-
-        for j, name in enumerate(names):
-            if "skipped" in results[name]:
-                continue
-            written.append(
-                plot_fits(deltas[:, j], results[name], out / f"transitions_{name}.png", name=name, unit=units[name])
-            )
-        out.mkdir(parents=True, exist_ok=True)
-        settings = {
-            "inputs": inputs,
-            "run": args.run,
-            "dt": dt,
-            "reference_windows": args.reference_windows,
-            "classes": args.classes,
-            "min_area": args.min_area,
-            "jitter": args.jitter,
-            "bootstrap": args.bootstrap,
-            "ci": args.ci,
-            "seed": args.seed,
-        }
-        (out / "stats.json").write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
-        written.append(out / "stats.json")
-    if args.csv_out:
-        _write_csv(results, Path(args.csv_out))
-        written.append(Path(args.csv_out))
-
+    written = _write_outputs(args, results, deltas, names, units, {"inputs": inputs, "run": args.run, "dt": dt})
     if args.json:
         print(json.dumps(results, indent=2))
         for p in written:
