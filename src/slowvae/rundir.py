@@ -43,6 +43,9 @@ def _temp_next_to(path: Path) -> tuple[int, str]:
             return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError:
             continue
+        except OSError as err:  # name the file meant, not the temporary one
+            err.filename = str(path)
+            raise
     raise FileExistsError(f"no free temporary name next to {path}")
 
 
@@ -57,8 +60,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename in (None, tmp):  # name the file meant
+            err.filename = str(path)
         raise
 
 

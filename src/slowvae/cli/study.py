@@ -141,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
         if conflicting:
             _say(f"{len(conflicting)} run(s) on disk have other settings; `run` would refuse: {conflicting[0]} ...")
         return 0
+    from slowvae.cli.outputs import check_writable_folder
+
+    check_writable_folder(args.out)
     studies.prepare(study, args.out)
     for state in failed:
         _say(f"skipping failed run {state.spec.id} (--retry-failed runs it again): {state.error}")
@@ -246,7 +249,16 @@ def table(args: argparse.Namespace) -> int:
     if not args.no_figures and result["rows"]:
         folder = args.out.parent if args.out is not None else Path(args.study_dir) / "figures"
         stem = args.out.stem if args.out is not None else "table"
-        paths = save_figures(args.study_dir, result, folder, stem=stem)
+        try:
+            paths = save_figures(args.study_dir, result, folder, stem=stem)
+        except OSError as err:  # the table is out already: say so and carry on
+            from slowvae.cli.outputs import write_error_line
+
+            line = write_error_line(err, "give --out FILE elsewhere, or --no-figures")
+            if line is None:
+                raise
+            _say(f"figures could not be written: {line}")
+            return 0
         _say(f"figures: {', '.join(str(p) for p in paths)}")
     return 0
 

@@ -188,9 +188,12 @@ def _default_out(model: str, dataset: str, seed: int) -> Path:
 def run(args: argparse.Namespace) -> int:
     from slowvae import run as assembly
     from slowvae import train as training
+    from slowvae.cli.outputs import check_writable_folder
 
     if args.resume is not None:
         run_dir = args.resume
+        if Path(run_dir).is_dir():
+            check_writable_folder(run_dir, "copy the run directory somewhere writable and resume the copy")
         fixed = (*_CONFIG_FLAGS, *_HYPER_FLAGS, *_DATASET_FLAGS, "hyper", "truth")
         given = [f"--{f.replace('_', '-')}" for f in fixed if getattr(args, f) is not None]
         if args.out is not None:
