@@ -399,3 +399,12 @@ def test_unwritable_outs_are_one_line_and_a_read_only_study_still_prints_its_tab
         f"figures could not be written: {out / 'figures'} is on a read-only file system; "
         "give --out FILE elsewhere, or --no-figures"
     )
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_misspelled_dataset_is_refused_before_anything_is_written(tmp_path, capsys, dry_run):
+    study_file = _write(tmp_path / "s.toml", STUDY.replace('"dsprites-procedural"', '"dsprites-procedurl"'))
+    out = tmp_path / "out"
+    assert main(["study", "run", str(study_file), "--out", str(out), *(["--dry-run"] if dry_run else [])]) == 2
+    assert "unknown dataset 'dsprites-procedurl'" in capsys.readouterr().err
+    assert not out.exists()

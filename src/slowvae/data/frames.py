@@ -348,6 +348,15 @@ def read_truth(csv_path: str | Path, frames: FrameSet) -> tuple[tuple[str, ...],
 # ---------------------------------------------------------------- the PairSource
 
 
+def check_options(*, max_dt: Any = 1, binary: Any = False, **_: Any) -> None:
+    """Check the values of ``frames:`` options without reading a frame (a study checks them before it
+    writes anything); the other options are checked where they are used."""
+    if isinstance(max_dt, bool) or not isinstance(max_dt, (int, float)) or int(max_dt) != max_dt or max_dt < 1:
+        raise SlowVAEError(f"max_dt (--max-dt) must be a whole number of frames, at least 1; got {max_dt!r}")
+    if not isinstance(binary, bool):
+        raise SlowVAEError(f"binary must be true or false, got {binary!r}")
+
+
 class FramesSource:
     """PairSource of the user's frames (``frames:PATH``): pairs Δt ~ U{1..max_dt} apart within one
     sequence. Latents are the truth CSV's columns, or none (``latent_names == ()``) without it."""
@@ -364,8 +373,7 @@ class FramesSource:
         root: Path | None = None,
         progress: Progress | None = None,
     ) -> None:
-        if int(max_dt) != max_dt or max_dt < 1:
-            raise SlowVAEError(f"--max-dt must be a whole number of frames, at least 1; got {max_dt}")
+        check_options(max_dt=max_dt, binary=binary)
         self.max_dt = int(max_dt)
         self.frames = open_frames(path, binary=binary, root=root, progress=progress)
         self.name = f"{PREFIX}:{path}"

@@ -197,6 +197,12 @@ def _frames(transitions: Transitions | None, *, argument: str, **options: Any) -
     return FramesSource(argument, **options)
 
 
+def _check_frames_options(**options: Any) -> None:
+    from slowvae.data.frames import check_options
+
+    check_options(**options)
+
+
 def _prepare_dsprites(folder: Path) -> None:
     from slowvae.data.dsprites_file import prepare_dsprites
 
@@ -443,7 +449,7 @@ DATASETS: dict[str, DatasetEntry] = {
             "the user's own",
             "your image folders, .npy/.npz arrays or videos (frames:PATH, decoded once into a cache)",
             pairs=_frames,
-            extra={"options": _FRAMES_OPTIONS},
+            extra={"options": _FRAMES_OPTIONS, "check_options": _check_frames_options},
             note="pairs are frames dt ~ U{1..max_dt} apart within one sequence; `slowvae data clean frames` "
             "removes the caches",
         ),
@@ -480,6 +486,15 @@ def dataset_entry(name: str) -> tuple[DatasetEntry, dict[str, Any]]:
     if name in eps:
         return _plugin_entry(name, eps[name]), {}
     raise SlowVAEError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
+
+
+def check_dataset(name: str, options: dict[str, Any] | None = None) -> None:
+    """Check that dataset ``name`` exists and that the values of its ``options`` are valid, without
+    loading any data (the entry's ``extra["check_options"]``, where it has one). Raises SlowVAEError."""
+    entry, _ = dataset_entry(name)
+    check = entry.extra.get("check_options")
+    if check is not None and options:
+        check(**options)
 
 
 def get_dataset(name: str, **options: Any) -> GroundTruthData:
