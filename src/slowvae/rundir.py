@@ -94,13 +94,25 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise SlowVAEError(f"no checkpoint at {path}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for truncated or foreign files
+    except Exception:  # torch raises many types for truncated or foreign files, with advice that does not apply
         raise SlowVAEError(
-            f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); it is corrupt or not a slowvae checkpoint"
+            f"checkpoint {path} is damaged: it cannot be read (corrupt, truncated or not a slowvae checkpoint); "
+            + _intact_checkpoint_advice(path)
         ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise SlowVAEError(f"{path} is not a slowvae checkpoint (no 'model' entry)")
     return ckpt
+
+
+def _intact_checkpoint_advice(damaged: Path) -> str:
+    """What to do about a damaged checkpoint: the newest numbered one beside it, if any, else train again."""
+    steps = sorted(
+        (int(p.stem[5:]), p) for p in damaged.parent.glob("step_*.pt") if p.stem[5:].isdigit() and p != damaged
+    )
+    if steps:
+        step, path = steps[-1]
+        return f"{path.name} beside it is the newest numbered checkpoint (step {step}): copy it over {damaged.name}"
+    return "restore it from a copy or train the run again"
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:

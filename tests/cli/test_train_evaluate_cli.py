@@ -62,6 +62,8 @@ def test_evaluate_is_reproducible_and_prints_json(trained_run, capsys):
         (["train", "--dataset", "nope", "--steps", "1"], "unknown dataset 'nope'"),
         (["train", "--k", "9", "--transitions", "uniform", "--steps", "1"], "k"),
         (["evaluate", "/nonexistent/run"], "not a run directory"),
+        (["report", "MISSING"], "slowvae report: error: MISSING does not exist; give a run directory or a study"),
+        (["train", "--dataset", "clip.mp4"], "unknown dataset 'clip.mp4': for your own frames give frames:clip.mp4"),
     ],
 )
 def test_bad_input_gives_one_line_error(argv, message, capsys, tmp_path, monkeypatch):
@@ -181,3 +183,21 @@ def test_resume_and_report_in_a_read_only_run_are_one_line(trained_run, capsys, 
     assert main(["report", str(trained_run)]) == 2
     assert f"{trained_run / 'report.html'} is on a read-only file system" in _one_clean_line(capsys)
     assert {p: p.read_bytes() for p in trained_run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_last_checkpoint_says_so_and_names_an_intact_one(trained_run, tmp_path, capsys, damage):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken)
+    ckpt = broken / "checkpoints" / "last.pt"
+    ckpt.write_bytes(b"not a checkpoint\n" if damage == "garbage" else ckpt.read_bytes()[:3000])
+    assert main(["train", "--resume", str(broken), "--steps", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0] == f"run directory: {broken}"  # one line of error
+    assert err[1] == (
+        f"slowvae train: error: checkpoint {ckpt} is damaged: it cannot be read (corrupt, truncated or not a "
+        "slowvae checkpoint); step_6.pt beside it is the newest numbered checkpoint (step 6): copy it over last.pt"
+    )
+    assert "weights_only" not in err[1]

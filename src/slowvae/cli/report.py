@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from slowvae.report import STUDY_FILE, write_run_report
 
     path: Path = args.path
+    if not path.exists():
+        raise SlowVAEError(f"{path} does not exist; give a run directory or a study directory")
     if (path / STUDY_FILE).is_file():
         page = write_study_page(path, args.out)
     elif (path / rundir.CONFIG_FILE).is_file():

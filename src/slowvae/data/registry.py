@@ -485,7 +485,16 @@ def dataset_entry(name: str) -> tuple[DatasetEntry, dict[str, Any]]:
     eps = _entry_points()
     if name in eps:
         return _plugin_entry(name, eps[name]), {}
+    if _looks_like_frames(name):
+        raise SlowVAEError(f"unknown dataset {name!r}: for your own frames give frames:{name}")
     raise SlowVAEError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
+
+
+def _looks_like_frames(name: str) -> bool:
+    """Whether a dataset name looks like the user's own frames: an existing path, a video, an array."""
+    from slowvae.data.frame_readers import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+    return Path(name).exists() or Path(name).suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES | {".npy", ".npz"}
 
 
 def check_dataset(name: str, options: dict[str, Any] | None = None) -> None:
