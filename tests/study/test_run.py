@@ -408,3 +408,12 @@ def test_a_misspelled_dataset_is_refused_before_anything_is_written(tmp_path, ca
     assert main(["study", "run", str(study_file), "--out", str(out), *(["--dry-run"] if dry_run else [])]) == 2
     assert "unknown dataset 'dsprites-procedurl'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_one_run_study_says_run_in_the_singular(tmp_path, capsys):
+    one = STUDY.replace("seeds = [1, 2]", "seeds = [1]").replace("grid = { gamma = [1, 10] }", "")
+    one = one.replace('[[models]]\nname = "pcl"\nseeds = [1]\n', "")
+    assert (
+        main(["study", "run", str(_write(tmp_path / "one.toml", one)), "--out", str(tmp_path / "o"), "--dry-run"]) == 0
+    )
+    assert capsys.readouterr().err.startswith("study t: 1 run, 1 to run;")

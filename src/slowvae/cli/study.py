@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from slowvae.errors import SlowVAEError
+from slowvae.text import count
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     estimate = studies.estimate_seconds(todo, args.out)
     linked = len(studies.core.reusable(study, args.out))
     print(
-        f"study {study.name}: {len(study.runs)} runs, {len(todo)} to run"
+        f"study {study.name}: {count(len(study.runs), 'run')}, {len(todo)} to run"
         + (f" ({linked} finished elsewhere, linked through reuse)" if linked else "")
         + "; "
         f"estimated machine time {_duration(estimate)} (rough)",
@@ -230,7 +231,8 @@ def status(args: argparse.Namespace) -> int:
             print(f"  failed   {r['id']}: {r['error']}")
     if info["not_in_study"]:
         print(
-            f"  {len(info['not_in_study'])} run director(ies) in {args.study_dir}/runs are not in the study file (left alone)"
+            f"  {count(len(info['not_in_study']), 'run directory', 'run directories')} in {args.study_dir}/runs "
+            "not in the study file (left alone)"
         )
     return 0
 
