@@ -121,6 +121,17 @@ def test_evaluate_without_truth_draws_figures_and_says_mcc_needs_it(untruthful_r
     assert "No MCC: MCC needs ground truth" in page
 
 
+def test_a_frames_runs_page_shows_its_pairs_and_why_there_is_no_correlation_figure(untruthful_run, tmp_path):
+    from slowvae.report import write_run_report
+
+    html = write_run_report(untruthful_run, out=tmp_path / "page.html").read_text()
+    assert "frames Δt apart within one sequence, Δt ~ U{1..1} (max_dt 1)" in html
+    assert "frames Δt ≤ 1" in html  # the header chip
+    assert "Laplace" not in html and "data rate" not in html and "laplace rate" not in html
+    assert "No correlation figure: this run has no ground truth" in html
+    assert "it is drawn by" not in html
+
+
 def test_evaluate_with_truth_gives_mcc(untruthful_run, video, capsys):
     argv = [
         "evaluate",

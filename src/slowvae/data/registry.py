@@ -197,6 +197,10 @@ def _frames(transitions: Transitions | None, *, argument: str, **options: Any) -
     return FramesSource(argument, **options)
 
 
+def _frames_pairs(max_dt: int = 1, **_: Any) -> str:
+    return f"frames Δt apart within one sequence, Δt ~ U{{1..{max_dt}}} (max_dt {max_dt})"
+
+
 def _check_frames_options(**options: Any) -> None:
     from slowvae.data.frames import check_options
 
@@ -449,7 +453,7 @@ DATASETS: dict[str, DatasetEntry] = {
             "the user's own",
             "your image folders, .npy/.npz arrays or videos (frames:PATH, decoded once into a cache)",
             pairs=_frames,
-            extra={"options": _FRAMES_OPTIONS, "check_options": _check_frames_options},
+            extra={"options": _FRAMES_OPTIONS, "check_options": _check_frames_options, "pairs_text": _frames_pairs},
             note="pairs are frames dt ~ U{1..max_dt} apart within one sequence; `slowvae data clean frames` "
             "removes the caches",
         ),
@@ -504,6 +508,17 @@ def check_dataset(name: str, options: dict[str, Any] | None = None) -> None:
     check = entry.extra.get("check_options")
     if check is not None and options:
         check(**options)
+
+
+def pairs_text(name: str, options: dict[str, Any] | None = None) -> str | None:
+    """How the pairs of dataset ``name`` with ``options`` are made where the data has its own rule
+    (``frames:``: Δt apart), or None where a run's transitions (LAP, LOC) move it or the name is unknown."""
+    try:
+        entry, _ = dataset_entry(name)
+    except SlowVAEError:
+        return None
+    describe = entry.extra.get("pairs_text")
+    return None if describe is None else describe(**(options or {}))
 
 
 def get_dataset(name: str, **options: Any) -> GroundTruthData:
