@@ -399,6 +399,29 @@ class FramesSource:
         dt = rng.integers(1, self.max_dt + 1, size=n)
         count = len(self.frames.lengths)
         u = rng.integers(0, len(self.frames) - count * dt)  # one of the starts that fit Δt
+        return self._rows(u, dt)
+
+    @property
+    def pair_count(self) -> int:
+        """How many distinct pairs there are: (start, Δt) with Δt in 1..max_dt inside one sequence."""
+        return int(sum(self._starts(d) for d in range(1, self.max_dt + 1)))
+
+    def distinct_pair_rows(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Frame rows (m,) and (m,) of m = min(n, :attr:`pair_count`) distinct pairs, drawn uniformly
+        without replacement."""
+        starts = np.array([self._starts(d) for d in range(1, self.max_dt + 1)])
+        offsets = np.concatenate([[0], np.cumsum(starts)])
+        pick = rng.choice(int(offsets[-1]), size=min(n, int(offsets[-1])), replace=False)
+        dt = np.searchsorted(offsets, pick, side="right")  # block d - 1 holds the pairs Δt = d apart
+        return self._rows(pick - offsets[dt - 1], dt)
+
+    def _starts(self, dt: int) -> int:
+        """The number of starts that fit pairs ``dt`` apart, over all sequences."""
+        return len(self.frames) - len(self.frames.lengths) * dt
+
+    def _rows(self, u: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame rows of the pairs whose start is the ``u``-th (n,) of those that fit ``dt`` (n,)."""
+        n, count = len(u), len(self.frames.lengths)
         seq = np.empty(n, dtype=np.int64)
         for d in np.unique(dt):
             # starts that fit d, counted before each sequence: first - index * d (increasing)
@@ -414,7 +437,18 @@ class FramesSource:
         both = gather_rows(self.frames.frames, np.concatenate([r0, r1]))
         return both[:n], both[n:], self._latents[r0], self._latents[r1]
 
+    def sample_distinct_pairs(
+        self, n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`sample_pairs`, for m = min(n, :attr:`pair_count`) distinct pairs."""
+        r0, r1 = self.distinct_pair_rows(n, rng)
+        both = gather_rows(self.frames.frames, np.concatenate([r0, r1]))
+        return both[: len(r0)], both[len(r0) :], self._latents[r0], self._latents[r1]
+
     def sample_eval(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` frames (n, C, 64, 64), distinct while the input has that many, and latents (n, L)."""
+        """``n`` frames (n, C, 64, 64), distinct while the input has that many, and latents (n, L).
+        Without ground truth there is nothing to gain from repeats: at most the input's distinct frames."""
+        if not self.latent_names:
+            n = min(n, len(self.frames))
         rows = rng.choice(len(self.frames), size=n, replace=n > len(self.frames))
         return gather_rows(self.frames.frames, rows), self._latents[rows]
