@@ -6,6 +6,7 @@ bars: :func:`train` takes a :class:`TrainConfig` and reports through a callback.
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
@@ -237,6 +238,8 @@ def train(
     writer = _tensorboard_writer(run_dir) if (config.tensorboard and ddp.is_main) else None
     log_file = open(run_dir / rundir.LOG_FILE, "a") if ddp.is_main else None
 
+    on_disk = [step if resume else None]  # the step last.pt holds, for the message if a save fails
+
     def save(at_step: int) -> None:
         states = ddp.gather({"numpy": rng.bit_generator.state, "torch": generator.get_state().cpu()})
         if ddp.is_main:
@@ -250,9 +253,13 @@ def train(
             }
             if aux_optimizer is not None:
                 ckpt["auxiliary_optimizer"] = aux_optimizer.state_dict()
-            rundir.atomic_torch_save(ckpt_path, ckpt)
-            if config.keep_checkpoints:
-                rundir.atomic_torch_save(ckpt_path.with_name(f"step_{at_step}.pt"), ckpt)
+            try:
+                rundir.atomic_torch_save(ckpt_path, ckpt)
+                on_disk[0] = at_step
+                if config.keep_checkpoints:
+                    rundir.atomic_torch_save(ckpt_path.with_name(f"step_{at_step}.pt"), ckpt)
+            except (OSError, RuntimeError) as err:
+                raise TrainingStopped(unsaved_checkpoint_message(err, ckpt, ckpt_path, at_step, on_disk[0])) from None
         ddp.barrier()
 
     if config.keep_checkpoints and step == 0:
@@ -262,6 +269,7 @@ def train(
     loop_start = time.perf_counter()
     first_step_seconds = None
     interval_start, interval_steps = loop_start, 0
+    ended = False  # whether the loop ran to its end (else an error is on its way: clean-up must not hide it)
     try:
         with _StopFlag() as stop:
             while step < config.steps:
@@ -318,23 +326,57 @@ def train(
                     raise TrainingStopped(
                         f"interrupted at step {step}; checkpoint saved. Continue with `slowvae train --resume {run_dir}`"
                     )
+        ended = True
     finally:
         if log_file is not None:
             log_file.close()
         if writer is not None:
             writer.close()
         if ddp.is_main and step > first_step:
-            _record_timing(
-                run_dir,
-                config,
-                first_step,
-                step,
-                loop_start - entered,
-                time.perf_counter() - loop_start,
-                first_step_seconds,
-                ddp.world,
-            )
+            try:
+                _record_timing(
+                    run_dir,
+                    config,
+                    first_step,
+                    step,
+                    loop_start - entered,
+                    time.perf_counter() - loop_start,
+                    first_step_seconds,
+                    ddp.world,
+                )
+            except OSError:
+                if ended:  # nothing else went wrong: this is the error to report
+                    raise
     return config
+
+
+def unsaved_checkpoint_message(
+    err: BaseException, ckpt: dict[str, Any], path: Path, at_step: int, intact_step: int | None
+) -> str:
+    """Why the checkpoint of ``at_step`` could not be written to ``path`` (a full disk named as such:
+    ENOSPC, or less free space than the checkpoint's tensors need) and which checkpoint is intact."""
+    if isinstance(err, RuntimeError) and "writ" not in str(err):
+        raise err  # not a failed write: a bug, with its traceback
+    needed = sum(t.numel() * t.element_size() for t in _tensors(ckpt))
+    full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or shutil.disk_usage(path.parent).free < needed
+    why = "the disk is full" if full else (str(err).splitlines() or [type(err).__name__])[0]
+    run_dir = path.parent.parent
+    if intact_step is None:
+        kept = "no checkpoint of this run was written before, so free some space and train it again"
+    else:
+        kept = f"{path} is intact at step {intact_step}: free some space, then `slowvae train --resume {run_dir}`"
+    return f"the checkpoint of step {at_step} could not be written ({why}); {kept}"
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    """Every tensor in a nested dict / list of a checkpoint."""
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in _tensors(v)]
+    if isinstance(obj, (list, tuple)):
+        return [t for v in obj for t in _tensors(v)]
+    return []
 
 
 def _record_timing(
