@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from slowvae.cli.outputs import check_writable_folder
 from slowvae.errors import SlowVAEError
 from slowvae.text import count
 
@@ -131,8 +132,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"study {study.name}: {count(len(study.runs), 'run')}, {len(todo)} to run"
         + (f" ({linked} finished elsewhere, linked through reuse)" if linked else "")
-        + "; "
-        f"estimated machine time {_duration(estimate)} (rough)",
+        + f"; estimated machine time {_duration(estimate)} (rough)",
         file=sys.stderr,
     )
     if args.dry_run:
@@ -142,8 +142,6 @@ def run(args: argparse.Namespace) -> int:
         if conflicting:
             _say(f"{len(conflicting)} run(s) on disk have other settings; `run` would refuse: {conflicting[0]} ...")
         return 0
-    from slowvae.cli.outputs import check_writable_folder
-
     check_writable_folder(args.out)
     studies.prepare(study, args.out)
     for state in failed:
