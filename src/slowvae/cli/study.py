@@ -254,7 +254,8 @@ def table(args: argparse.Namespace) -> int:
         except OSError as err:  # the table is out already: say so and carry on
             from slowvae.cli.outputs import write_error_line
 
-            line = write_error_line(err, "give --out FILE elsewhere, or --no-figures")
+            where = OSError(err.errno, err.strerror, str(folder))  # the folder, not a temporary figure file
+            line = write_error_line(where, "give --out FILE elsewhere, or --no-figures")
             if line is None:
                 raise
             _say(f"figures could not be written: {line}")
