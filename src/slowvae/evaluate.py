@@ -13,7 +13,7 @@ import torch
 from slowvae import rundir
 from slowvae.codes import encode
 from slowvae.config import new_model
-from slowvae.data.pairs import PairSource
+from slowvae.data.pairs import DistinctPairs, PairSource, sample_distinct_pairs
 from slowvae.errors import SlowVAEError
 from slowvae.hardware import images_to_tensor, resolve_precision, to_device, use_fast_layout
 from slowvae.metrics import compute_suite, mcc, samples_needed
@@ -124,15 +124,14 @@ def traversal_sweep(
     return _sweep(model, codes, images, binary, ramp), (ramp - ramp[0]) / (ramp[steps - 1] - ramp[0])
 
 
-def encode_pairs(run_dir: Path | str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means (n, D) of the first and second frames of ``n`` held-out pairs.
-
-    Held out: the pairs come from a generator seeded independently of the training stream.
-    """
+def encode_pairs(run_dir: Path | str, n: int, seed: int) -> DistinctPairs:
+    """Posterior means (m, D) of the first and second frames of m <= n distinct pairs, drawn by a
+    generator seeded independently of the training stream; ``.total``: how many distinct pairs exist
+    (None: too many to count; see :func:`~slowvae.data.pairs.sample_distinct_pairs`)."""
     model, _, _, source = load_model(run_dir)
     rng = np.random.default_rng([seed, 0x5EED])
-    x_t, x_next, _, _ = source.sample_pairs(n, rng)
-    return _codes(model, x_t, source.binary), _codes(model, x_next, source.binary)
+    x_t, x_next = pairs = sample_distinct_pairs(source, n, rng)
+    return DistinctPairs(_codes(model, x_t, source.binary), _codes(model, x_next, source.binary), pairs.total)
 
 
 def evaluate_run(
@@ -187,8 +186,9 @@ def evaluate_run(
     timing: dict[str, dict[str, Any]] = {"load": {"seconds": time.perf_counter() - start}}
     clock = time.perf_counter()
     rng = np.random.default_rng(seed)
-    say(f"encoding {num_samples} frames")
     images, latents = source.sample_eval(num_samples, rng)
+    num_samples = len(images)  # frames without ground truth: at most their distinct frames
+    say(f"encoding {num_samples} frames")
     codes = _codes(model, images, source.binary, precision)
     if not np.all(np.isfinite(codes)):
         raise SlowVAEError("the model produced NaN or infinite codes; the checkpoint is broken")

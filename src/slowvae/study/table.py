@@ -195,7 +195,7 @@ def seed_values(study_dir: Path | str, table: dict[str, Any], metric: str) -> li
 
 
 def _setting_text(setting: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.3g}" for k, v in sorted(setting.items())) or "defaults"
+    return ", ".join(f"{k} {v:.4g}" for k, v in sorted(setting.items())) or "defaults"
 
 
 def _cell(stat: dict[str, float | None], digits: int = 3) -> str:
@@ -216,7 +216,7 @@ def render(table: dict[str, Any], fmt: str = "md") -> str:
     if fmt not in FORMATS:
         raise SlowVAEError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if fmt == "json":
-        return json.dumps(table, indent=2)
+        return json.dumps(table, indent=2) + "\n"
     metrics = _metric_names(table)
     if fmt == "csv":
         buf = io.StringIO()
