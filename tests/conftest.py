@@ -48,3 +48,46 @@ def plugin_package(tmp_path, monkeypatch) -> str:
     import sys
 
     sys.modules.pop("slowvae_plugin_example", None)
+
+
+@pytest.fixture
+def fail_writes(monkeypatch):
+    """``fail_writes(folder, errno.EROFS)``: from then on, creating or writing a file or folder under
+    ``folder`` raises ``OSError(errno)``, as a read-only mount or a full disk would (tests run as root,
+    where a chmod'ed folder stays writable). Reading is untouched."""
+    import builtins
+    import os
+
+    real_open, real_builtin_open, real_mkdir = os.open, builtins.open, os.mkdir
+    folders: dict[str, int] = {}
+
+    def check(path) -> None:
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            return
+        full = os.path.abspath(os.fsdecode(path))
+        for folder, code in folders.items():
+            if full == folder or full.startswith(folder + os.sep):
+                raise OSError(code, os.strerror(code), os.fsdecode(path))
+
+    def fake_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            check(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def fake_builtin_open(path, mode="r", *args, **kwargs):
+        if any(c in mode for c in "wax+"):
+            check(path)
+        return real_builtin_open(path, mode, *args, **kwargs)
+
+    def fake_mkdir(path, *args, **kwargs):
+        check(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", fake_open)
+    monkeypatch.setattr(builtins, "open", fake_builtin_open)
+    monkeypatch.setattr(os, "mkdir", fake_mkdir)
+
+    def fail(folder: Path, code: int) -> None:
+        folders[os.path.abspath(folder)] = code
+
+    return fail

@@ -139,6 +139,59 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())
 
 
+@pytest.mark.parametrize("failure", ["enospc", "torch"])
+def test_a_full_disk_names_itself_and_the_intact_checkpoint(tmp_path, monkeypatch, failure):
+    """The step-10 checkpoint meets a full disk (an OSError, or torch's own RuntimeError with no space
+    left); writing timing.json in the clean-up fails too and must not hide the first error."""
+    import errno
+    from collections import namedtuple
+
+    import slowvae.train as train_module
+
+    real_save, real_json = rundir.atomic_torch_save, rundir.atomic_write_json
+
+    def full_disk_save(path, obj):
+        if obj["step"] >= 10:
+            if failure == "enospc":
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            raise RuntimeError("[enforce fail at inline_container.cc:626] . PytorchStreamWriter failed writing file")
+        real_save(path, obj)
+
+    def full_disk_json(path, obj):
+        if Path(path).name == rundir.TIMING_FILE:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real_json(path, obj)
+
+    run = tmp_path / "full"
+    init_run_dir(run, TrainConfig(steps=20, **SMALL))
+    usage = namedtuple("usage", "total used free")  # torch's error names no errno: the free space tells
+    monkeypatch.setattr(train_module.shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
+    monkeypatch.setattr(rundir, "atomic_torch_save", full_disk_save)
+    monkeypatch.setattr(rundir, "atomic_write_json", full_disk_json)
+    with pytest.raises(TrainingStopped) as stopped:
+        train(run)
+    ckpt = run / "checkpoints" / "last.pt"
+    assert str(stopped.value) == (
+        f"the checkpoint of step 10 could not be written (the disk is full); {ckpt} is intact at step 5: "
+        f"free some space, then `slowvae train --resume {run}`"
+    )
+    assert rundir.load_checkpoint(ckpt)["step"] == 5
+
+
+def test_a_full_disk_before_any_checkpoint_says_none_exists(tmp_path, monkeypatch):
+    import errno
+
+    def full(path, obj):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    run = tmp_path / "full"
+    init_run_dir(run, TrainConfig(steps=8, **SMALL))
+    monkeypatch.setattr(rundir, "atomic_torch_save", full)
+    with pytest.raises(TrainingStopped, match=r"step 5 could not be written \(the disk is full\); no checkpoint"):
+        train(run)
+    assert not (run / "checkpoints" / "last.pt").exists()
+
+
 def test_sigint_checkpoints_at_step_boundary(tmp_path):
     run = tmp_path / "int"
     proc = subprocess.Popen(

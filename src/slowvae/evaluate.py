@@ -20,7 +20,7 @@ import torch
 from slowvae import rundir
 from slowvae.codes import encode
 from slowvae.config import make_pair_source, new_model
-from slowvae.data.pairs import PairSource
+from slowvae.data.pairs import DistinctPairs, PairSource, sample_distinct_pairs
 from slowvae.errors import SlowVAEError
 from slowvae.hardware import images_to_tensor, resolve_device, resolve_precision, to_device, use_fast_layout
 from slowvae.metrics import compute_suite, mcc, samples_needed
@@ -124,15 +124,14 @@ def traversal_sweep(
     return _sweep(model, codes, images, binary, ramp), (ramp - ramp[0]) / (ramp[steps - 1] - ramp[0])
 
 
-def encode_pairs(run_dir: Path | str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior means (n, D) of the first and second frames of ``n`` held-out pairs.
-
-    Held out: the pairs come from a generator seeded independently of the training stream.
-    """
+def encode_pairs(run_dir: Path | str, n: int, seed: int) -> DistinctPairs:
+    """Posterior means (m, D) of the first and second frames of m <= n distinct pairs, drawn by a
+    generator seeded independently of the training stream; ``.total``: how many distinct pairs exist
+    (None: too many to count; see :func:`~slowvae.data.pairs.sample_distinct_pairs`)."""
     model, _, _, source = load_model(run_dir)
     rng = np.random.default_rng([seed, 0x5EED])
-    x_t, x_next, _, _ = source.sample_pairs(n, rng)
-    return _codes(model, x_t, source.binary), _codes(model, x_next, source.binary)
+    x_t, x_next = pairs = sample_distinct_pairs(source, n, rng)
+    return DistinctPairs(_codes(model, x_t, source.binary), _codes(model, x_next, source.binary), pairs.total)
 
 
 @dataclass
@@ -237,14 +236,15 @@ def score_run(run_dir: Path | str, config: EvaluationConfig, progress: Callable[
         use_fast_layout(net, next(model.parameters()).device)
     timing: dict[str, dict[str, Any]] = {"load": {"seconds": time.perf_counter() - start}}
     clock = time.perf_counter()
-    say(f"encoding {config.num_samples} frames")
     images, latents = source.sample_eval(config.num_samples, np.random.default_rng(config.seed))
+    num_samples = len(images)  # frames without ground truth: at most their distinct frames
+    say(f"encoding {num_samples} frames")
     codes = _codes(model, images, source.binary, precision)
     if not np.all(np.isfinite(codes)):
         raise SlowVAEError("the model produced NaN or infinite codes; the checkpoint is broken")
     settings: dict[str, Any] = {
         "dataset": train_config.dataset,
-        "num_samples": config.num_samples,
+        "num_samples": num_samples,
         "seed": config.seed,
         "representation": "posterior mean" if model.decoder is not None else "encoder output",
         "eval_precision": precision,
@@ -258,7 +258,7 @@ def score_run(run_dir: Path | str, config: EvaluationConfig, progress: Callable[
     else:
         scores = {"mcc": None, "mcc_note": _NO_TRUTH}
     scores.update(model.learned_values())  # slowvae-gl: learned_alpha, learned_scale (one per latent)
-    timing["mcc"] = {"seconds": time.perf_counter() - clock, "images": (2 if has_truth else 1) * config.num_samples}
+    timing["mcc"] = {"seconds": time.perf_counter() - clock, "images": (2 if has_truth else 1) * num_samples}
     if config.preset is not None:
         clock = time.perf_counter()
         suite, settings["suite"], encoded = _suite(model, source, config, precision, say)

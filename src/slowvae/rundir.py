@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -42,19 +42,37 @@ CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
+def _temp_next_to(path: Path) -> tuple[int, str]:
+    """Create a new temporary file next to ``path`` with mode 0666 less the umask (as ``open`` does;
+    ``tempfile.mkstemp`` would give 0600, unreadable by others); returns its descriptor and name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(4)}")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+        except OSError as err:  # name the file meant, not the temporary one
+            err.filename = str(path)
+            raise
+    raise FileExistsError(f"no free temporary name next to {path}")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
+    The file's mode honours the umask (0644 under umask 022)."""
+    path = Path(path)
+    fd, tmp = _temp_next_to(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename in (None, tmp):  # name the file meant
+            err.filename = str(path)
         raise
 
 
@@ -64,10 +82,9 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def atomic_torch_save(path: Path, obj: Any) -> None:
-    """Atomically ``torch.save`` ``obj`` to ``path``."""
+    """Atomically ``torch.save`` ``obj`` to ``path`` (mode as :func:`atomic_write_bytes`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _temp_next_to(path)
     os.close(fd)
     try:
         torch.save(obj, tmp)
@@ -86,13 +103,25 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise SlowVAEError(f"no checkpoint at {path}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for truncated or foreign files
+    except Exception:  # torch raises many types for truncated or foreign files, with advice that does not apply
         raise SlowVAEError(
-            f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); it is corrupt or not a slowvae checkpoint"
+            f"checkpoint {path} is damaged: it cannot be read (corrupt, truncated or not a slowvae checkpoint); "
+            + _intact_checkpoint_advice(path)
         ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise SlowVAEError(f"{path} is not a slowvae checkpoint (no 'model' entry)")
     return ckpt
+
+
+def _intact_checkpoint_advice(damaged: Path) -> str:
+    """What to do about a damaged checkpoint: the newest numbered one beside it, if any, else train again."""
+    steps = sorted(
+        (int(p.stem[5:]), p) for p in damaged.parent.glob("step_*.pt") if p.stem[5:].isdigit() and p != damaged
+    )
+    if steps:
+        step, path = steps[-1]
+        return f"{path.name} beside it is the newest numbered checkpoint (step {step}): copy it over {damaged.name}"
+    return "restore it from a copy or train the run again"
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:

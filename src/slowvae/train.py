@@ -6,6 +6,7 @@ bars: :func:`train` takes a :class:`TrainConfig` and reports through a callback.
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
@@ -158,7 +159,7 @@ class Distributed:
 
 def leave_process_group() -> None:
     """Free DDP's garbage (reference cycles holding gloo work) while the process group still
-    exists, then destroy the group (see benchmarks/README.md, multi-process exit); no-op without one."""
+    exists, then destroy the group (see docs/benchmarks/speed.md, "Multi-process exit"); no-op without one."""
     if dist.is_initialized():
         gc.collect()
         dist.destroy_process_group()
@@ -217,6 +218,7 @@ class _Training:
     rng: np.random.Generator
     generator: torch.Generator
     net: torch.nn.Module | None = None  # the model as the step calls it (DDP, compiled); set by _wrap
+    on_disk: int | None = None  # the step last.pt holds, named when a later save fails
 
     @property
     def ckpt_path(self) -> Path:
@@ -289,9 +291,13 @@ def _save(t: _Training, at_step: int) -> None:
         }
         if t.aux_optimizer is not None:
             ckpt["auxiliary_optimizer"] = t.aux_optimizer.state_dict()
-        rundir.atomic_torch_save(t.ckpt_path, ckpt)
-        if t.config.keep_checkpoints:
-            rundir.atomic_torch_save(t.ckpt_path.with_name(f"step_{at_step}.pt"), ckpt)
+        try:
+            rundir.atomic_torch_save(t.ckpt_path, ckpt)
+            t.on_disk = at_step
+            if t.config.keep_checkpoints:
+                rundir.atomic_torch_save(t.ckpt_path.with_name(f"step_{at_step}.pt"), ckpt)
+        except (OSError, RuntimeError) as err:
+            raise TrainingStopped(unsaved_checkpoint_message(err, ckpt, t.ckpt_path, at_step, t.on_disk)) from None
     t.ddp.barrier()
 
 
@@ -380,7 +386,7 @@ def train(
     config, ddp = t.config, t.ddp
     step = 0
     if resume:
-        step = _restore(t)
+        step = t.on_disk = _restore(t)
         if ddp.is_main:
             _truncate_log(t.run_dir / rundir.LOG_FILE, step)
     amp_dtype = PRECISIONS[config.precision]
@@ -393,6 +399,7 @@ def train(
         _save(t, 0)  # the untrained network, for curves that start at step 0
     log = _Log(t)
     first_step, loop_start, first_step_seconds = step, log.start, None
+    ended = False  # whether the loop ran to its end (else an error is on its way: clean-up must not hide it)
     try:
         with _StopFlag() as stop:
             while step < config.steps:
@@ -414,14 +421,48 @@ def train(
                     raise TrainingStopped(
                         f"interrupted at step {step}; checkpoint saved. Continue with `slowvae train --resume {t.run_dir}`"
                     )
+        ended = True
     finally:
         log.close()
         if ddp.is_main and step > first_step:
             loop = time.perf_counter() - loop_start
-            _record_timing(
-                t.run_dir, config, first_step, step, loop_start - entered, loop, first_step_seconds, ddp.world
-            )
+            try:
+                _record_timing(
+                    t.run_dir, config, first_step, step, loop_start - entered, loop, first_step_seconds, ddp.world
+                )
+            except OSError:
+                if ended:  # nothing else went wrong: this is the error to report
+                    raise
     return config
+
+
+def unsaved_checkpoint_message(
+    err: BaseException, ckpt: dict[str, Any], path: Path, at_step: int, intact_step: int | None
+) -> str:
+    """Why the checkpoint of ``at_step`` could not be written to ``path`` (a full disk named as such:
+    ENOSPC, or less free space than the checkpoint's tensors need) and which checkpoint is intact."""
+    if isinstance(err, RuntimeError) and "writ" not in str(err):
+        raise err  # not a failed write: a bug, with its traceback
+    needed = sum(t.numel() * t.element_size() for t in _tensors(ckpt))
+    full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or shutil.disk_usage(path.parent).free < needed
+    why = "the disk is full" if full else (str(err).splitlines() or [type(err).__name__])[0]
+    run_dir = path.parent.parent
+    if intact_step is None:
+        kept = "no checkpoint of this run was written before, so free some space and train it again"
+    else:
+        kept = f"{path} is intact at step {intact_step}: free some space, then `slowvae train --resume {run_dir}`"
+    return f"the checkpoint of step {at_step} could not be written ({why}); {kept}"
+
+
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    """Every tensor in a nested dict / list of a checkpoint."""
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in _tensors(v)]
+    if isinstance(obj, (list, tuple)):
+        return [t for v in obj for t in _tensors(v)]
+    return []
 
 
 def _record_timing(

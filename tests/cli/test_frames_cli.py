@@ -121,6 +121,36 @@ def test_evaluate_without_truth_draws_figures_and_says_mcc_needs_it(untruthful_r
     assert "No MCC: MCC needs ground truth" in page
 
 
+def test_a_frames_runs_page_shows_its_pairs_and_why_there_is_no_correlation_figure(untruthful_run, tmp_path):
+    from slowvae.report import write_run_report
+
+    html = write_run_report(untruthful_run, out=tmp_path / "page.html").read_text()
+    assert "frames Δt apart within one sequence, Δt ~ U{1..1} (max_dt 1)" in html
+    assert "frames Δt ≤ 1" in html  # the header chip
+    assert "Laplace" not in html and "data rate" not in html and "laplace rate" not in html
+    assert "No correlation figure: this run has no ground truth" in html
+    assert "it is drawn by" not in html
+
+
+def test_stats_on_a_video_uses_its_distinct_pairs_and_says_they_were_trained_on(
+    untruthful_run, tmp_path, capsys, monkeypatch
+):
+    # 80 frames, max_dt 1: 79 distinct pairs; training drew 5 steps x 2 pairs of them
+    monkeypatch.chdir(tmp_path)
+    argv = ["stats", "--run", str(untruthful_run), "--n-pairs", "10000", "--bootstrap", "5", "--json", "--no-plots"]
+    assert main(argv) == 0
+    got = capsys.readouterr()
+    results = json.loads(got.out)
+    assert {v["n"] for v in results.values()} == {79}  # not 10,000 draws of 79 pairs
+    assert "79 distinct pairs (all 79 the data has); training drew 10 pairs from the same 79" in got.err
+    saved = json.loads((tmp_path / "slowvae-stats" / "stats.json").read_text())["settings"]["pairs"]
+    assert saved["distinct"] == saved["total"] == 79
+    assert saved["seen_in_training"] == pytest.approx(1 - np.exp(-10 / 79))
+    # evaluate without ground truth encodes each of the 80 frames once, not 10,000 draws of them
+    assert main(["evaluate", str(untruthful_run), "--samples", "10000", "--json", "--no-figures"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings"]["num_samples"] == 80
+
+
 def test_evaluate_with_truth_gives_mcc(untruthful_run, video, capsys):
     argv = [
         "evaluate",

@@ -134,3 +134,28 @@ def test_slowvae_gl_takes_words_and_reports_what_it_learned(tmp_path, capsys):
     assert main(["models", "slowvae-gl"]) == 0
     text = capsys.readouterr().out
     assert "alpha" in text and "default learn" in text and "default latent" in text
+
+
+def _all_flags(parser) -> set[str]:
+    import argparse
+
+    flags = set()
+    for action in parser._actions:
+        flags.update(s for s in action.option_strings if s.startswith("--"))
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                flags |= _all_flags(sub)
+    return flags
+
+
+def test_models_text_cites_only_flags_that_exist(capsys):
+    import re
+
+    from slowvae.cli import build_parser
+
+    assert main(["models"]) == 0
+    text = capsys.readouterr().out
+    cited = set(re.findall(r"--[a-z][a-z-]*", text))
+    assert "--hyper" in _all_flags(build_parser())
+    assert cited - _all_flags(build_parser()) == {"--box-norm"}  # cl-ica's own flag, cited as such
+    assert 'search = { beta = "U(1, 16)" }' in text  # the study key that does what --search-beta claimed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 
 import pytest
@@ -61,6 +62,8 @@ def test_evaluate_is_reproducible_and_prints_json(trained_run, capsys):
         (["train", "--dataset", "nope", "--steps", "1"], "unknown dataset 'nope'"),
         (["train", "--k", "9", "--transitions", "uniform", "--steps", "1"], "k"),
         (["evaluate", "/nonexistent/run"], "not a run directory"),
+        (["report", "MISSING"], "slowvae report: error: MISSING does not exist; give a run directory or a study"),
+        (["train", "--dataset", "clip.mp4"], "unknown dataset 'clip.mp4': for your own frames give frames:clip.mp4"),
     ],
 )
 def test_bad_input_gives_one_line_error(argv, message, capsys, tmp_path, monkeypatch):
@@ -107,8 +110,9 @@ def test_untrained_mcc_is_the_runs_initial_network(trained_run, tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["mcc"] == results["mcc"]
 
 
-def test_stats_on_a_trained_runs_latents(trained_run, capsys):
+def test_stats_on_a_trained_runs_latents(trained_run, capsys, tmp_path, monkeypatch):
     """`slowvae stats --run` end to end: held-out pairs encoded by the real model, one fit per latent."""
+    monkeypatch.chdir(tmp_path)  # stats.json goes to ./slowvae-stats
     assert (
         main(["stats", "--run", str(trained_run), "--n-pairs", "300", "--bootstrap", "5", "--json", "--no-plots"]) == 0
     )
@@ -116,6 +120,7 @@ def test_stats_on_a_trained_runs_latents(trained_run, capsys):
     assert set(out) >= {f"z{i}" for i in range(10)}
     fitted = [v for v in out.values() if isinstance(v, dict) and "gennorm" in v]
     assert fitted and all(v["n"] == 300 and v["gennorm"]["alpha"] > 0 for v in fitted)
+    assert json.loads((tmp_path / "slowvae-stats" / "stats.json").read_text())["results"] == out
 
 
 def test_evaluate_with_a_preset_runs_the_metric_suite(trained_run, tmp_path, capsys):
@@ -143,3 +148,56 @@ def test_evaluate_with_a_preset_runs_the_metric_suite(trained_run, tmp_path, cap
     assert not [key for key in out if key.endswith("_error")] and "suite" in out["settings"]
     assert main(["evaluate", str(trained_run), "--metrics", "mig"]) == 2
     assert "give --preset too" in capsys.readouterr().err
+
+
+def _one_clean_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("code, says", [(errno.EROFS, "read-only"), (errno.ENOSPC, "disk is full")])
+def test_train_into_an_unwritable_out_is_one_line(tmp_path, capsys, fail_writes, code, says):
+    fail_writes(tmp_path / "ro", code)
+    out = tmp_path / "ro" / "run"
+    assert main(["train", "--steps", "2", "--batch-pairs", "4", "--no-eval", "--out", str(out)]) == 2
+    err = _one_clean_line(capsys)
+    assert err.startswith("slowvae train: error: ") and str(out) in err and says in err and "--out" in err
+
+
+def test_an_out_that_is_a_file_is_one_line(trained_run, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(["train", "--steps", "2", "--batch-pairs", "4", "--no-eval", "--out", str(tmp_path / "file")]) == 2
+    assert f"{tmp_path / 'file'} exists and is not a folder" in _one_clean_line(capsys)
+    assert main(["report", str(trained_run), "--out", str(tmp_path / "file" / "page.html")]) == 2
+    assert f"{tmp_path / 'file'} exists and is not a folder" in _one_clean_line(capsys)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_resume_and_report_in_a_read_only_run_are_one_line(trained_run, capsys, fail_writes):
+    before = {p: p.read_bytes() for p in trained_run.rglob("*") if p.is_file()}
+    fail_writes(trained_run, errno.EROFS)
+    assert main(["train", "--resume", str(trained_run), "--steps", "8"]) == 2
+    err = _one_clean_line(capsys)
+    assert f"{trained_run} is on a read-only file system" in err and "resume the copy" in err
+    assert main(["report", str(trained_run)]) == 2
+    assert f"{trained_run / 'report.html'} is on a read-only file system" in _one_clean_line(capsys)
+    assert {p: p.read_bytes() for p in trained_run.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_last_checkpoint_says_so_and_names_an_intact_one(trained_run, tmp_path, capsys, damage):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken)
+    ckpt = broken / "checkpoints" / "last.pt"
+    ckpt.write_bytes(b"not a checkpoint\n" if damage == "garbage" else ckpt.read_bytes()[:3000])
+    assert main(["train", "--resume", str(broken), "--steps", "8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0] == f"run directory: {broken}"  # one line of error
+    assert err[1] == (
+        f"slowvae train: error: checkpoint {ckpt} is damaged: it cannot be read (corrupt, truncated or not a "
+        "slowvae checkpoint); step_6.pt beside it is the newest numbered checkpoint (step 6): copy it over last.pt"
+    )
+    assert "weights_only" not in err[1]

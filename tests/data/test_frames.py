@@ -172,6 +172,51 @@ def test_pairs_stay_within_sequences_with_dt_up_to_max(tmp_path):
     assert np.abs(counts / counts.sum() - 1 / 3).max() < 0.01
 
 
+def test_distinct_pairs_are_every_pair_once_and_counted(tmp_path):
+    lengths = (4, 9, 30, 5)
+    arrays = {f"s{i}": np.zeros((n, 64, 64), dtype=np.uint8) for i, n in enumerate(lengths)}
+    np.savez(tmp_path / "x.npz", **arrays)
+    source = FramesSource(tmp_path / "x.npz", max_dt=3)
+    firsts = np.cumsum((0, *lengths[:-1]))
+    every = {(a, a + d) for first, n in zip(firsts, lengths) for d in (1, 2, 3) for a in range(first, first + n - d)}
+    assert source.pair_count == len(every) == sum(n - d for n in lengths for d in (1, 2, 3)) == 120
+    r0, r1 = source.distinct_pair_rows(10_000, np.random.default_rng(0))  # more than exist: each once
+    assert len(r0) == 120 and {(int(a), int(b)) for a, b in zip(r0, r1)} == every
+    r0, r1 = source.distinct_pair_rows(50, np.random.default_rng(1))
+    assert len({(int(a), int(b)) for a, b in zip(r0, r1)}) == 50 and {(int(a), int(b)) for a, b in zip(r0, r1)} <= every
+    # the training stream is what it was: pair_rows draws the same pairs as before
+    a0, a1 = source.pair_rows(7, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    dt = rng.integers(1, 4, size=7)
+    u = rng.integers(0, 48 - 4 * dt)
+    assert np.array_equal(a1 - a0, dt) and np.array_equal(source._rows(u, dt)[0], a0)
+
+
+def test_sample_eval_without_truth_gives_at_most_the_distinct_frames(tmp_path):
+    np.save(tmp_path / "x.npy", np.repeat(np.arange(0, 252, 7, dtype=np.uint8), 64 * 64).reshape(36, 64, 64))
+    source = FramesSource(tmp_path / "x.npy")
+    images, latents = source.sample_eval(10_000, np.random.default_rng(0))
+    assert images.shape[0] == 36 and latents.shape == (36, 0)
+    assert len({im.tobytes() for im in images}) == 36
+
+
+def test_sample_distinct_pairs_drops_repeats_of_a_source_that_cannot_count(tmp_path):
+    from slowvae.data.pairs import sample_distinct_pairs
+
+    class Repeating:
+        def sample_pairs(self, n, rng):
+            k = rng.integers(0, 5, size=n)
+            x = np.broadcast_to(k[:, None, None, None], (n, 1, 64, 64)).astype(np.uint8)
+            return x, x + 1, k[:, None], k[:, None]
+
+    x_t, x_next = pairs = sample_distinct_pairs(Repeating(), 100, np.random.default_rng(0))
+    assert pairs.total is None and len(x_t) == len(x_next) == 5
+    assert sorted(int(x[0, 0, 0]) for x in x_t) == [0, 1, 2, 3, 4] and np.array_equal(x_next, x_t + 1)
+    np.savez(tmp_path / "x.npz", a=np.zeros((6, 64, 64), np.uint8), b=np.ones((4, 64, 64), np.uint8))
+    counted_pairs = sample_distinct_pairs(FramesSource(tmp_path / "x.npz"), 100, np.random.default_rng(0))
+    assert counted_pairs.total == 8 and len(counted_pairs[0]) == 8
+
+
 def test_get_pair_source_builds_frames_with_options(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 5, 64, 64), dtype=np.uint8))
     source = get_pair_source(f"frames:{tmp_path / 'x.npy'}", None, max_dt=2)

@@ -1,5 +1,8 @@
+import warnings
+
 import numpy as np
 import pytest
+from scipy import stats
 
 from slowvae.errors import SlowVAEError
 from slowvae.metrics import udr
@@ -88,3 +91,50 @@ def test_bad_input_is_a_clear_error():
         udr([np.zeros((5, 2)), np.zeros((4, 2))], [np.ones(2)] * 2)
     with pytest.raises(SlowVAEError, match="correlation"):
         udr([np.zeros((5, 2))] * 2, [np.ones(2)] * 2, correlation="pearson")
+
+
+def _direct_spearman_pairwise(codes, kls, filter_low_kl):
+    """S[i, j] from an independent per-pair computation: |spearmanr(x, y)| of each 1-D column pair of the
+    standardised, KL-masked codes, NaN (a constant column) taken as 0."""
+    scaled = []
+    for c, k in zip(codes, kls):
+        std = c.std(axis=0)
+        std[std == 0] = 1.0
+        scaled.append((c - c.mean(axis=0)) / std * (k > 0.01))
+    m = len(codes)
+    out = np.zeros((m, m))
+    for i in range(m):
+        for j in range(m):
+            if i == j:
+                continue
+            r = np.zeros((codes[i].shape[1], codes[j].shape[1]))
+            for a in range(r.shape[0]):
+                for b in range(r.shape[1]):
+                    with np.errstate(all="ignore"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        rho = stats.spearmanr(scaled[i][:, a], scaled[j][:, b])[0]
+                    r[a, b] = 0.0 if np.isnan(rho) else abs(rho)
+            if filter_low_kl:
+                r = r[kls[i] > 0.01][:, kls[j] > 0.01]
+            out[i, j] = relative_strength(r)
+    return out
+
+
+@pytest.mark.parametrize("dead", [[0], [1], [0, 1], [3], [1, 4]])
+def test_spearman_with_dead_latents_matches_a_per_pair_computation(dead):
+    # a dead latent (KL <= 0.01) is zeroed; 2-D spearmanr then gave one NaN and UDR an IndexError
+    z = _factors(n=300, d=5, seed=7)
+    rng = np.random.default_rng(8)
+    codes, kls = [], []
+    for m in range(3):
+        c = z[:, rng.permutation(5)] + 0.3 * rng.standard_normal(z.shape)
+        kl = np.full(5, 2.0)
+        kl[dead if m != 1 else [4]] = 0.001  # model 1 has its own dead latent
+        codes.append(c)
+        kls.append(kl)
+    for filter_low_kl in (False, True):
+        out = udr(codes, kls, correlation="spearman", filter_low_kl=filter_low_kl)
+        expected = _direct_spearman_pairwise(codes, kls, filter_low_kl)
+        assert np.all(expected[~np.eye(3, dtype=bool)] > 0.1)  # the direct scores are real, not zeros
+        np.testing.assert_allclose(out["pairwise_scores"], expected, atol=1e-12)
+        assert np.all(np.isfinite(out["model_scores"]))

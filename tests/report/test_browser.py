@@ -141,3 +141,30 @@ def test_study_page_in_chromium(browser, study, tmp_path):
     page.screenshot(path=str(tmp_path / "study-page.png"), full_page=True)
     assert (tmp_path / "study-page.png").stat().st_size > 50_000
     assert opened.errors == [] and opened.left_the_page() == []
+
+
+def test_study_runs_table_shows_every_column_at_1400_px(browser, study, tmp_path):
+    """Long run ids (model-dataset-settings-seed-hash) and eight metrics fit a 1,400 px window: the Runs
+    table needs no horizontal scrolling to show its last column."""
+    import dataclasses
+
+    metrics = ["mcc", "mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "modularity"]
+    metrics += ["mcc_untrained"]
+    runs = [
+        dataclasses.replace(
+            r,
+            id=f"{r.id.split('-')[0]}-dsprites-procedural-gamma11.97-rate6.123-{r.id.split('-')[-1]}-764b18",
+            scores={m: 0.123456 for m in metrics},
+        )
+        for r in study["runs"]
+    ]
+    table = {
+        "rows": [dict(row, **{m: {"mean": 0.5, "std": 0.01} for m in metrics}) for row in study["table"]["rows"]],
+        "selection": None,
+    }
+    page_path = write_study_report(study["dir"], study["name"], table, runs, None, out=tmp_path / "wide.html")
+    opened = open_file(browser, page_path)
+    opened.page.set_viewport_size({"width": 1400, "height": 900})
+    box = opened.page.eval_on_selector("#runs .scroll", "s => [s.scrollWidth, s.clientWidth]")
+    assert box[0] <= box[1], f"the Runs table is {box[0]} px wide in a {box[1]} px box: columns are hidden"
+    assert opened.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

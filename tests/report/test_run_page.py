@@ -144,3 +144,11 @@ def test_train_and_evaluate_write_the_page(tmp_path, capsys):
         == 0
     )
     assert not (tmp_path / "b" / "report.html").exists()
+
+
+def test_a_one_record_log_says_record_in_the_singular(tmp_path):
+    run = tmp_path / "short"
+    init_run_dir(run, TrainConfig(steps=5))
+    (run / "metrics.jsonl").write_text(json.dumps({"step": 5, "loss": 2.5, "recon": 2.0, "seconds": 0.1}) + "\n")
+    html = write_run_report(run).read_text()
+    assert "(1 record)" in html and "1 records" not in html

@@ -12,6 +12,12 @@ from scipy import stats
 from slowvae.cli import main
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """Run each test in its own folder: the default --out (./slowvae-stats) is relative."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture()
 def sparse_masks(tmp_path):
     """One object whose integer position makes sparse jumps; its size changes by one row now and then."""
@@ -70,7 +76,12 @@ def test_table_and_dt(sparse_masks, tmp_path, capsys):
     rc = main(["stats", "--masks", str(sparse_masks), "--dt", "3", "--bootstrap", "0", "--no-plots", "--quiet"])
     text = capsys.readouterr().out
     assert rc == 0 and "transitions at dt=3: 397" in text and "gennorm" in text
-    assert not (tmp_path / "slowvae-stats").exists()
+    # --no-plots drops the figures only: stats.json is still written
+    out = tmp_path / "slowvae-stats"
+    assert sorted(p.name for p in out.iterdir()) == ["stats.json"]
+    saved = json.loads((out / "stats.json").read_text())
+    assert saved["settings"]["dt"] == 3 and saved["results"]["x"]["n"] == 397
+    assert f"wrote {out.relative_to(tmp_path) / 'stats.json'}" in text
 
 
 @pytest.mark.parametrize(

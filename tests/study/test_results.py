@@ -30,6 +30,7 @@ STUDY_IDS = {
     "baselines.toml": (12, "8042e238eb459c4a"),
     "gl-images.toml": (12, "5a67f915f36b746d"),
     "long-budget-ablation.toml": (8, "a64db021cbbe420b"),
+    "long-budget.toml": (5, "9c3884d75d6bc372"),
     "mcc-precision.toml": (3, "f957ecb04fe9297a"),
     "mcc-vs-steps.toml": (6, "aae5c1fd6630bc5f"),
     "paper-protocol-budget.toml": (6, "8006f1f94c079191"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -372,3 +373,48 @@ def test_runs_go_breadth_first_so_a_partial_study_has_a_row_per_setting(tmp_path
     (run_dir(out, first.id) / "results.json").write_text(json.dumps({"study_evaluate": first.evaluate}))
     order = [(s.model, s.setting.get("gamma"), s.seed) for s in to_run(study, out)[0]]
     assert order == [("slowvae", 1.0, 2), ("slowvae", 10.0, 1), ("pcl", None, 1), ("slowvae", 10.0, 2)]
+
+
+def test_unwritable_outs_are_one_line_and_a_read_only_study_still_prints_its_table(
+    finished, tmp_path, capsys, fail_writes
+):
+    study_file, out = finished
+    (tmp_path / "file").write_text("x")
+    assert main(["study", "run", str(study_file), "--out", str(tmp_path / "file")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"slowvae study: error: {tmp_path / 'file'} exists and is not a folder; write elsewhere (another --out)"
+    )
+    fail_writes(tmp_path / "ro", errno.EROFS)
+    assert main(["study", "run", str(study_file), "--out", str(tmp_path / "ro" / "s")]) == 2
+    assert f"{tmp_path / 'ro' / 's'} is on a read-only file system" in capsys.readouterr().err
+    assert not (tmp_path / "ro").exists()
+    assert main(["study", "table", str(out), "--out", str(tmp_path / "ro" / "t.md")]) == 2
+    got = capsys.readouterr()
+    assert "| slowvae |" in got.out and f"{tmp_path / 'ro'} is on a read-only file system" in got.err
+    fail_writes(out, errno.EROFS)  # the study itself read-only: the table, then one line about the figures
+    assert main(["study", "table", str(out)]) == 0
+    got = capsys.readouterr()
+    assert "| slowvae |" in got.out and "Traceback" not in got.err
+    assert got.err.strip().splitlines()[-1] == (
+        f"figures could not be written: {out / 'figures'} is on a read-only file system; "
+        "give --out FILE elsewhere, or --no-figures"
+    )
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_misspelled_dataset_is_refused_before_anything_is_written(tmp_path, capsys, dry_run):
+    study_file = _write(tmp_path / "s.toml", STUDY.replace('"dsprites-procedural"', '"dsprites-procedurl"'))
+    out = tmp_path / "out"
+    assert main(["study", "run", str(study_file), "--out", str(out), *(["--dry-run"] if dry_run else [])]) == 2
+    assert "unknown dataset 'dsprites-procedurl'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_one_run_study_says_run_in_the_singular(tmp_path, capsys):
+    one = STUDY.replace("seeds = [1, 2]", "seeds = [1]").replace("grid = { gamma = [1, 10] }", "")
+    one = one.replace('[[models]]\nname = "pcl"\nseeds = [1]\n', "")
+    assert (
+        main(["study", "run", str(_write(tmp_path / "one.toml", one)), "--out", str(tmp_path / "o"), "--dry-run"]) == 0
+    )
+    assert capsys.readouterr().err.startswith("study t: 1 run, 1 to run;")

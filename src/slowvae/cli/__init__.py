@@ -1,7 +1,8 @@
 """The ``slowvae`` command. Each subcommand lives in its own module with ``register(subparsers)``.
 
 Nothing below this package parses arguments or draws progress bars; a :class:`SlowVAEError`
-anywhere becomes a one-line message and exit status 2.
+anywhere becomes a one-line message and exit status 2, and so does an :class:`OSError` of writing
+(read-only, full disk, a file in the way: :mod:`slowvae.cli.outputs`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except OSError as err:  # a place that cannot be written: one line; other OS errors stay tracebacks
+        from slowvae.cli.outputs import write_error_line
+
+        line = write_error_line(err)
+        if line is None:
+            raise
+        print(f"slowvae {args.command}: error: {line}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

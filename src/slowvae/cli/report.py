@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from slowvae.errors import SlowVAEError
+from slowvae.text import count
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from slowvae.report import STUDY_FILE, write_run_report
 
     path: Path = args.path
+    if not path.exists():
+        raise SlowVAEError(f"{path} does not exist; give a run directory or a study directory")
     if (path / STUDY_FILE).is_file():
         page = write_study_page(path, args.out)
     elif (path / rundir.CONFIG_FILE).is_file():
@@ -67,7 +70,7 @@ def write_study_page(study_dir: Path, out: Path | None) -> Path:
     ]
     points = {m: seed_values(study_dir, table, m) for m in metrics}
     lines = {m: trajectories(study_dir, table, m) for m in dict.fromkeys(m.partition("@")[0] for m in metrics)}
-    _say(f"writing the study page of {len(runs)} runs (and the run pages it links to that are missing)")
+    _say(f"writing the study page of {count(len(runs), 'run')} (and the run pages it links to that are missing)")
     return write_study_report(study_dir, status["name"], table, runs, points, out, trajectories=lines)
 
 

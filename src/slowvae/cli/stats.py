@@ -61,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     src.add_argument(
         "--run",
         metavar="RUN_DIR",
-        help="a trained run: transitions of its posterior means on held-out pairs, per latent",
+        help="a trained run: transitions of its posterior means on distinct pairs drawn apart from training, "
+        "per latent (a video's pairs were all trained on: the output says how many)",
     )
     opt = p.add_argument_group("transitions")
     opt.add_argument("--dt", type=int, default=None, help="frames between the two of a transition (default 1)")
@@ -81,7 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="pixels below which an object counts as absent in a frame (default 1; 30 with --reference-windows)",
     )
-    opt.add_argument("--n-pairs", type=int, default=10000, help="--run: number of held-out pairs (default 10000)")
+    opt.add_argument(
+        "--n-pairs", type=int, default=10000, help="--run: the most distinct pairs to encode (default 10000)"
+    )
     opt.add_argument(
         "--jitter",
         type=float,
@@ -133,7 +136,7 @@ def _parse_classes(text: str | None) -> set[int] | None:
     return out
 
 
-def _data_transitions(args: argparse.Namespace, log) -> tuple[np.ndarray, list[str], dict[str, str]]:
+def _data_transitions(args: argparse.Namespace, log) -> tuple[np.ndarray, list[str], dict[str, str], None]:
     from slowvae.masks import readers
     from slowvae.stats.differences import UNITS, VARIABLES, transitions
 
@@ -155,10 +158,10 @@ def _data_transitions(args: argparse.Namespace, log) -> tuple[np.ndarray, list[s
         tracks += got
     deltas = transitions(tracks, dt)
     log(f"{len(deltas):,} transitions at dt={dt} from {len(tracks):,} tracks")
-    return deltas, list(VARIABLES), dict(UNITS)
+    return deltas, list(VARIABLES), dict(UNITS), None
 
 
-def _run_transitions(args: argparse.Namespace, log) -> tuple[np.ndarray, list[str], dict[str, str]]:
+def _run_transitions(args: argparse.Namespace, log) -> tuple[np.ndarray, list[str], dict[str, str], dict]:
     if args.dt not in (None, 1):
         raise SlowVAEError("--dt does not apply to --run (pairs come from the run's dataset)")
     if args.n_pairs < 3:
@@ -169,12 +172,37 @@ def _run_transitions(args: argparse.Namespace, log) -> tuple[np.ndarray, list[st
         if err.name != "slowvae.evaluate":
             raise
         raise SlowVAEError("--run needs slowvae.evaluate.encode_pairs, which this installation lacks") from None
-    log(f"encoding {args.n_pairs:,} held-out pairs of {args.run}")
-    z0, z1 = (np.asarray(z, dtype=np.float64) for z in encode_pairs(args.run, args.n_pairs, args.seed))
+    log(f"encoding up to {args.n_pairs:,} distinct pairs of {args.run}")
+    pairs = encode_pairs(args.run, args.n_pairs, args.seed)
+    z0, z1 = (np.asarray(z, dtype=np.float64) for z in pairs)
     if z0.shape != z1.shape or z0.ndim != 2:
         raise SlowVAEError(f"encode_pairs returned shapes {z0.shape} and {z1.shape}; expected two (n, D)")
+    provenance = _pair_provenance(args.run, len(z0), getattr(pairs, "total", None))
+    log(provenance["text"])
     names = [f"z{j}" for j in range(z0.shape[1])]
-    return z1 - z0, names, {n: "" for n in names}
+    return z1 - z0, names, {n: "" for n in names}, provenance
+
+
+def _pair_provenance(run: str, encoded: int, total: int | None) -> dict:
+    """What the encoded pairs are: how many, how many distinct pairs the data has (None: too many to
+    count), and how many of them training drew (steps x pairs per step x processes), as a sentence too."""
+    if total is None:
+        text = f"{encoded:,} distinct pairs, drawn independently of training from the data it trained on"
+        return {"distinct": encoded, "total": None, "seen_in_training": None, "text": text}
+    from slowvae.rundir import read_config
+
+    meta = read_config(Path(run))
+    config, processes = meta.get("config", {}), (meta.get("trained_on") or {}).get("processes", 1)
+    drawn = int(config.get("steps", 0)) * int(config.get("batch_pairs", 0)) * int(processes)
+    seen = 1.0 - float(np.exp(-drawn / total)) if total else 0.0  # pairs drawn uniformly: P(seen at least once)
+    text = (
+        f"{encoded:,} distinct pairs ({'all' if encoded == total else 'of'} {total:,} the data has); "
+        f"training drew {drawn:,} pairs from the same {total:,}, so about {100 * seen:.0f}% of them were seen in "
+        "training: these pairs are not held out"
+        if seen > 0.005
+        else f"{encoded:,} distinct pairs of the {total:,} the data has"
+    )
+    return {"distinct": encoded, "total": total, "seen_in_training": seen, "text": text}
 
 
 def _table(results: dict, header: str) -> str:
@@ -272,6 +300,42 @@ def _write_csv(results: dict, path: Path) -> None:
                 )
 
 
+def _write_outputs(
+    args: argparse.Namespace, results: dict, deltas: np.ndarray, names: list[str], units: dict, settings: dict
+) -> list[Path]:
+    """Write the figures (unless ``--no-plots``), stats.json (always) and the ``--csv-out`` file; returns
+    the paths written. ``deltas`` is (n, len(names))."""
+    from slowvae.rundir import atomic_write_json
+
+    written = []
+    out = Path(args.out)
+    if not args.no_plots:
+        from slowvae.stats.plot import plot_fits
+
+        for j, name in enumerate(names):
+            if "skipped" in results[name]:
+                continue
+            written.append(
+                plot_fits(deltas[:, j], results[name], out / f"transitions_{name}.png", name=name, unit=units[name])
+            )
+    settings = {
+        **settings,
+        "reference_windows": args.reference_windows,
+        "classes": args.classes,
+        "min_area": args.min_area,
+        "jitter": args.jitter,
+        "bootstrap": args.bootstrap,
+        "ci": args.ci,
+        "seed": args.seed,
+    }
+    atomic_write_json(out / "stats.json", {"settings": settings, "results": results})
+    written.append(out / "stats.json")
+    if args.csv_out:
+        _write_csv(results, Path(args.csv_out))
+        written.append(Path(args.csv_out))
+    return written
+
+
 def run(args: argparse.Namespace) -> int:
     from slowvae.stats.fit import fit_transitions
 
@@ -289,7 +353,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.ci < 1:
         raise SlowVAEError(f"--ci must lie strictly between 0 and 1, got {args.ci}")
 
-    deltas, names, units = (_run_transitions if args.run else _data_transitions)(args, log)
+    deltas, names, units, pairs = (_run_transitions if args.run else _data_transitions)(args, log)
 
     if args.jitter < 0:
         raise SlowVAEError(f"--jitter must be 0 or more, got {args.jitter}")
@@ -314,43 +378,17 @@ def run(args: argparse.Namespace) -> int:
                 results[name]["learned_scale"] = learned["learned_scale"][j]
     dt = None if args.run else (args.dt or 1)
 
-    written = []
-    out = Path(args.out)
-    if not args.no_plots:
-        from slowvae.stats.plot import plot_fits
-
-        for j, name in enumerate(names):
-            if "skipped" in results[name]:
-                continue
-            written.append(
-                plot_fits(deltas[:, j], results[name], out / f"transitions_{name}.png", name=name, unit=units[name])
-            )
-        out.mkdir(parents=True, exist_ok=True)
-        settings = {
-            "inputs": inputs,
-            "run": args.run,
-            "dt": dt,
-            "reference_windows": args.reference_windows,
-            "classes": args.classes,
-            "min_area": args.min_area,
-            "jitter": args.jitter,
-            "bootstrap": args.bootstrap,
-            "ci": args.ci,
-            "seed": args.seed,
-        }
-        (out / "stats.json").write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
-        written.append(out / "stats.json")
-    if args.csv_out:
-        _write_csv(results, Path(args.csv_out))
-        written.append(Path(args.csv_out))
-
+    settings = {"inputs": inputs, "run": args.run, "dt": dt}
+    if args.run:  # which pairs these are: distinct, how many exist, seen in training or not
+        settings["pairs"] = {k: v for k, v in pairs.items() if k != "text"}
+    written = _write_outputs(args, results, deltas, names, units, settings)
     if args.json:
         print(json.dumps(results, indent=2))
         for p in written:
             log(f"wrote {p}")
     else:
         head = (
-            f"latent transitions of {args.run} ({len(deltas):,} pairs)"
+            f"latent transitions of {args.run}: {pairs['text']}"
             if args.run
             else f"transitions at dt={dt}: {len(deltas):,} (x, y in px; area in px^2)"
         )

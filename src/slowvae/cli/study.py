@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from slowvae.cli.outputs import check_writable_folder
 from slowvae.errors import SlowVAEError
+from slowvae.text import count
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -128,10 +130,9 @@ def run(args: argparse.Namespace) -> int:
     estimate = studies.estimate_seconds(todo, args.out)
     linked = len(studies.core.reusable(study, args.out))
     print(
-        f"study {study.name}: {len(study.runs)} runs, {len(todo)} to run"
+        f"study {study.name}: {count(len(study.runs), 'run')}, {len(todo)} to run"
         + (f" ({linked} finished elsewhere, linked through reuse)" if linked else "")
-        + "; "
-        f"estimated machine time {_duration(estimate)} (rough)",
+        + f"; estimated machine time {_duration(estimate)} (rough)",
         file=sys.stderr,
     )
     if args.dry_run:
@@ -141,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         if conflicting:
             _say(f"{len(conflicting)} run(s) on disk have other settings; `run` would refuse: {conflicting[0]} ...")
         return 0
+    check_writable_folder(args.out)
     studies.prepare(study, args.out)
     for state in failed:
         _say(f"skipping failed run {state.spec.id} (--retry-failed runs it again): {state.error}")
@@ -230,7 +232,8 @@ def status(args: argparse.Namespace) -> int:
             print(f"  failed   {r['id']}: {r['error']}")
     if info["not_in_study"]:
         print(
-            f"  {len(info['not_in_study'])} run director(ies) in {args.study_dir}/runs are not in the study file (left alone)"
+            f"  {count(len(info['not_in_study']), 'run directory', 'run directories')} in {args.study_dir}/runs "
+            "not in the study file (left alone)"
         )
     return 0
 
@@ -259,8 +262,18 @@ def table(args: argparse.Namespace) -> int:
     if not args.no_figures and result["rows"]:
         folder = args.out.parent if args.out is not None else Path(args.study_dir) / "figures"
         stem = args.out.stem if args.out is not None else "table"
-        paths = save_figures(args.study_dir, result, folder, stem=stem)
-        paths += save_trajectories(args.study_dir, result, folder, stem=stem)
+        try:
+            paths = save_figures(args.study_dir, result, folder, stem=stem)
+            paths += save_trajectories(args.study_dir, result, folder, stem=stem)
+        except OSError as err:  # the table is out already: say so and carry on
+            from slowvae.cli.outputs import write_error_line
+
+            where = OSError(err.errno, err.strerror, str(folder))  # the folder, not a temporary figure file
+            line = write_error_line(where, "give --out FILE elsewhere, or --no-figures")
+            if line is None:
+                raise
+            _say(f"figures could not be written: {line}")
+            return 0
         _say(f"figures: {', '.join(str(p) for p in paths)}")
     return 0
 

@@ -187,12 +187,15 @@ def _default_out(model: str, dataset: str, seed: int) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from slowvae import train as training
+    from slowvae.cli.outputs import check_writable_folder
     from slowvae.config import TrainConfig, make_pair_source
     from slowvae.hardware import resolve_device
     from slowvae.rundir import init_run_dir, load_run_config, update_run_config
 
     if args.resume is not None:
         run_dir = args.resume
+        if Path(run_dir).is_dir():
+            check_writable_folder(run_dir, "copy the run directory somewhere writable and resume the copy")
         fixed = (*_CONFIG_FLAGS, *_HYPER_FLAGS, *_DATASET_FLAGS, "hyper", "truth")
         given = [f"--{f.replace('_', '-')}" for f in fixed if getattr(args, f) is not None]
         if args.out is not None:

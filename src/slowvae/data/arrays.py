@@ -181,6 +181,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.filename is not None and Path(err.filename) == tmp:  # name the file meant, not the temporary one
+            err.filename = str(path)
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

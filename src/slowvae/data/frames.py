@@ -348,6 +348,15 @@ def read_truth(csv_path: str | Path, frames: FrameSet) -> tuple[tuple[str, ...],
 # ---------------------------------------------------------------- the PairSource
 
 
+def check_options(*, max_dt: Any = 1, binary: Any = False, **_: Any) -> None:
+    """Check the values of ``frames:`` options without reading a frame (a study checks them before it
+    writes anything); the other options are checked where they are used."""
+    if isinstance(max_dt, bool) or not isinstance(max_dt, (int, float)) or int(max_dt) != max_dt or max_dt < 1:
+        raise SlowVAEError(f"max_dt (--max-dt) must be a whole number of frames, at least 1; got {max_dt!r}")
+    if not isinstance(binary, bool):
+        raise SlowVAEError(f"binary must be true or false, got {binary!r}")
+
+
 class FramesSource:
     """PairSource of the user's frames (``frames:PATH``): pairs Δt ~ U{1..max_dt} apart within one
     sequence. Latents are the truth CSV's columns, or none (``latent_names == ()``) without it."""
@@ -364,8 +373,7 @@ class FramesSource:
         root: Path | None = None,
         progress: Progress | None = None,
     ) -> None:
-        if int(max_dt) != max_dt or max_dt < 1:
-            raise SlowVAEError(f"--max-dt must be a whole number of frames, at least 1; got {max_dt}")
+        check_options(max_dt=max_dt, binary=binary)
         self.max_dt = int(max_dt)
         self.frames = open_frames(path, binary=binary, root=root, progress=progress)
         self.name = f"{PREFIX}:{path}"
@@ -391,6 +399,29 @@ class FramesSource:
         dt = rng.integers(1, self.max_dt + 1, size=n)
         count = len(self.frames.lengths)
         u = rng.integers(0, len(self.frames) - count * dt)  # one of the starts that fit Δt
+        return self._rows(u, dt)
+
+    @property
+    def pair_count(self) -> int:
+        """How many distinct pairs there are: (start, Δt) with Δt in 1..max_dt inside one sequence."""
+        return int(sum(self._starts(d) for d in range(1, self.max_dt + 1)))
+
+    def distinct_pair_rows(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Frame rows (m,) and (m,) of m = min(n, :attr:`pair_count`) distinct pairs, drawn uniformly
+        without replacement."""
+        starts = np.array([self._starts(d) for d in range(1, self.max_dt + 1)])
+        offsets = np.concatenate([[0], np.cumsum(starts)])
+        pick = rng.choice(int(offsets[-1]), size=min(n, int(offsets[-1])), replace=False)
+        dt = np.searchsorted(offsets, pick, side="right")  # block d - 1 holds the pairs Δt = d apart
+        return self._rows(pick - offsets[dt - 1], dt)
+
+    def _starts(self, dt: int) -> int:
+        """The number of starts that fit pairs ``dt`` apart, over all sequences."""
+        return len(self.frames) - len(self.frames.lengths) * dt
+
+    def _rows(self, u: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame rows of the pairs whose start is the ``u``-th (n,) of those that fit ``dt`` (n,)."""
+        n, count = len(u), len(self.frames.lengths)
         seq = np.empty(n, dtype=np.int64)
         for d in np.unique(dt):
             # starts that fit d, counted before each sequence: first - index * d (increasing)
@@ -406,7 +437,18 @@ class FramesSource:
         both = gather_rows(self.frames.frames, np.concatenate([r0, r1]))
         return both[:n], both[n:], self._latents[r0], self._latents[r1]
 
+    def sample_distinct_pairs(
+        self, n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """As :meth:`sample_pairs`, for m = min(n, :attr:`pair_count`) distinct pairs."""
+        r0, r1 = self.distinct_pair_rows(n, rng)
+        both = gather_rows(self.frames.frames, np.concatenate([r0, r1]))
+        return both[: len(r0)], both[len(r0) :], self._latents[r0], self._latents[r1]
+
     def sample_eval(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` frames (n, C, 64, 64), distinct while the input has that many, and latents (n, L)."""
+        """``n`` frames (n, C, 64, 64), distinct while the input has that many, and latents (n, L).
+        Without ground truth there is nothing to gain from repeats: at most the input's distinct frames."""
+        if not self.latent_names:
+            n = min(n, len(self.frames))
         rows = rng.choice(len(self.frames), size=n, replace=n > len(self.frames))
         return gather_rows(self.frames.frames, rows), self._latents[rows]

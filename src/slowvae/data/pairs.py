@@ -7,6 +7,7 @@ directly.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -32,6 +33,31 @@ class PairSource(Protocol):
 
     def sample_eval(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """n evaluation frames: images uint8 (n, C, 64, 64) and latents (n, L)."""
+
+
+class DistinctPairs(tuple):
+    """``(first, second)``: two arrays (m, ...) of the same m distinct pairs, with ``total``, the number
+    of distinct pairs the source has (None where it has too many to count)."""
+
+    total: int | None
+
+    def __new__(cls, first: np.ndarray, second: np.ndarray, total: int | None) -> DistinctPairs:
+        pairs = super().__new__(cls, (first, second))
+        pairs.total = total
+        return pairs
+
+
+def sample_distinct_pairs(source: PairSource, n: int, rng: np.random.Generator) -> DistinctPairs:
+    """x_t, x_t' uint8 (m, C, 64, 64) of m <= n distinct pairs. A source that counts its pairs
+    (``pair_count`` and ``sample_distinct_pairs``: ``frames:``) gives min(n, pair_count) of them, drawn
+    without replacement; from any other, ``n`` pairs are drawn and repeats dropped (``total`` None)."""
+    if hasattr(source, "pair_count") and hasattr(source, "sample_distinct_pairs"):
+        x_t, x_next, _, _ = source.sample_distinct_pairs(n, rng)
+        return DistinctPairs(x_t, x_next, int(source.pair_count))
+    x_t, x_next, _, _ = source.sample_pairs(n, rng)
+    keys = [hashlib.blake2b(a.tobytes() + b.tobytes(), digest_size=16).digest() for a, b in zip(x_t, x_next)]
+    first = np.sort(np.unique(np.array(keys, dtype=object), return_index=True)[1])
+    return DistinctPairs(x_t[first], x_next[first], None)
 
 
 class GroundTruthPairs:

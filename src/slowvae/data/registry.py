@@ -55,7 +55,9 @@ class DatasetEntry:
     A name ending with ``:`` is a prefix entry: ``NAME:ARGUMENT`` reaches it with
     ``argument="ARGUMENT"`` among the options of its factories. ``options`` names the keyword
     options its factories accept where the run's config may set them (``frames:``); ``gridded``
-    the dataset that is its factor-grid form, for data with continuous latents.
+    the dataset that is its factor-grid form, for data with continuous latents. ``check_options``
+    validates option values without loading data; ``pairs_text`` says how the entry's own pair
+    source makes its pairs, for data whose pairs are not moved by a transition rule.
     """
 
     name: str
@@ -73,6 +75,8 @@ class DatasetEntry:
     origin: str = "built-in"  # "built-in", or where a plugin entry came from
     options: tuple[str, ...] = ()
     gridded: str | None = None
+    check_options: Callable[..., None] | None = None  # called with the options as keywords
+    pairs_text: Callable[..., str] | None = None
 
     @property
     def builtin(self) -> bool:
@@ -197,6 +201,16 @@ def _frames(transitions: Transitions | None, *, argument: str, **options: Any) -
     if unknown:
         raise SlowVAEError(f"frames: datasets take the options {', '.join(_FRAMES_OPTIONS)}; not {', '.join(unknown)}")
     return FramesSource(argument, **options)
+
+
+def _frames_pairs(max_dt: int = 1, **_: Any) -> str:
+    return f"frames Δt apart within one sequence, Δt ~ U{{1..{max_dt}}} (max_dt {max_dt})"
+
+
+def _check_frames_options(**options: Any) -> None:
+    from slowvae.data.frames import check_options
+
+    check_options(**options)
 
 
 def _prepare_dsprites(folder: Path) -> None:
@@ -446,6 +460,8 @@ DATASETS: dict[str, DatasetEntry] = {
             "your image folders, .npy/.npz arrays or videos (frames:PATH, decoded once into a cache)",
             pairs=_frames,
             options=_FRAMES_OPTIONS,
+            check_options=_check_frames_options,
+            pairs_text=_frames_pairs,
             note="pairs are frames dt ~ U{1..max_dt} apart within one sequence; `slowvae data clean frames` "
             "removes the caches",
         ),
@@ -481,7 +497,36 @@ def dataset_entry(name: str) -> tuple[DatasetEntry, dict[str, Any]]:
     eps = _entry_points()
     if name in eps:
         return _plugin_entry(name, eps[name]), {}
+    if _looks_like_frames(name):
+        raise SlowVAEError(f"unknown dataset {name!r}: for your own frames give frames:{name}")
     raise SlowVAEError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
+
+
+def _looks_like_frames(name: str) -> bool:
+    """Whether a dataset name looks like the user's own frames: an existing path, a video, an array."""
+    from slowvae.data.frame_readers import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+    return Path(name).exists() or Path(name).suffix.lower() in VIDEO_SUFFIXES | IMAGE_SUFFIXES | {".npy", ".npz"}
+
+
+def check_dataset(name: str, options: dict[str, Any] | None = None) -> None:
+    """Check that dataset ``name`` exists and that the values of its ``options`` are valid, without
+    loading any data (the entry's ``check_options``, where it has one). Raises SlowVAEError."""
+    entry, _ = dataset_entry(name)
+    check = entry.check_options
+    if check is not None and options:
+        check(**options)
+
+
+def pairs_text(name: str, options: dict[str, Any] | None = None) -> str | None:
+    """How the pairs of dataset ``name`` with ``options`` are made where the data has its own rule
+    (``frames:``: Δt apart), or None where a run's transitions (LAP, LOC) move it or the name is unknown."""
+    try:
+        entry, _ = dataset_entry(name)
+    except SlowVAEError:
+        return None
+    describe = entry.pairs_text
+    return None if describe is None else describe(**(options or {}))
 
 
 def get_dataset(name: str, **options: Any) -> GroundTruthData:

@@ -46,12 +46,24 @@ def _lasso_matrix(codes_i: np.ndarray, codes_j: np.ndarray, random_state: int | 
 
 
 def _spearman_matrix(codes_i: np.ndarray, codes_j: np.ndarray) -> np.ndarray:
-    d_i = codes_i.shape[1]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # constant (zeroed) latents give NaN correlations
-        rho = stats.spearmanr(codes_i, codes_j, axis=0)[0]
-    rho = np.atleast_2d(rho)
-    return np.abs(rho[:d_i, d_i:])
+    """|Spearman rho| between every column of ``codes_i`` (N, D_i) and of ``codes_j`` (N, D_j), as a
+    (D_i, D_j) matrix: the Pearson correlation of the column ranks, 0 wherever a column is constant
+    (a zeroed latent), where scipy's 2-D ``spearmanr`` would return a single NaN."""
+    ranks_i = _standardised_ranks(codes_i)
+    ranks_j = _standardised_ranks(codes_j)
+    return np.abs(ranks_i.T @ ranks_j) / codes_i.shape[0]
+
+
+def _standardised_ranks(codes: np.ndarray) -> np.ndarray:
+    """Column ranks of ``codes`` (N, D) (ties averaged), centred and divided by their population std;
+    a constant column becomes all zeros."""
+    ranks = stats.rankdata(codes, axis=0)
+    ranks -= ranks.mean(axis=0)
+    std = ranks.std(axis=0)
+    constant = np.ptp(codes, axis=0) == 0
+    std[constant] = 1.0
+    ranks[:, constant] = 0.0  # a constant column correlates with nothing
+    return ranks / std
 
 
 def udr(

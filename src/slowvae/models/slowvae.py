@@ -162,7 +162,11 @@ class SlowVAE(PairModel):
     paper = "Klindt et al., Towards Nonlinear Disentanglement in Natural Data with Temporal Sparse Coding, ICLR 2021"
     defaults = {"beta": 1.0, "gamma": 10.0, "rate": 6.0}
     # the reference's random search (docs/model.md §5); the defaults are its UDR choice
-    sweeps = {"beta": "1 (U(1, 16) with --search-beta)", "gamma": "U(1, 16)", "rate": "U(1, 10)"}
+    sweeps = {
+        "beta": '1 (or U(1, 16): search = { beta = "U(1, 16)" } in a study)',
+        "gamma": "U(1, 16)",
+        "rate": "U(1, 10)",
+    }
 
     def pair_loss(
         self, x: torch.Tensor, x_logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor

@@ -37,17 +37,28 @@ def curves_uri(records: Sequence[dict[str, float]], terms: Sequence[str]) -> str
         for ax, term in zip(axes.flat, terms):
             pairs = [(r["step"], r[term]) for r in records if isinstance(r.get(term), (int, float))]
             steps, values = np.array(pairs, dtype=float).T if pairs else (np.zeros(0), np.zeros(0))
-            ax.plot(steps, values, color=_BLUE, linewidth=1.4, marker="o" if len(steps) < 12 else None, markersize=3)
-            finite = values[np.isfinite(values)]
-            if len(finite) > 1 and finite.min() > 0 and finite[0] / finite[-1] > 30:
-                ax.set_yscale("log")
+            draw_curve(ax, steps, values)
             ax.set_title(term, loc="left")
-            ax.set_xlabel("step")
-            ax.ticklabel_format(axis="x", style="plain")
         for ax in list(axes.flat)[len(terms) :]:
             ax.set_visible(False)
         fig.tight_layout()
         return figure_uri(fig)
+
+
+def draw_curve(ax: plt.Axes, steps: np.ndarray, values: np.ndarray) -> None:
+    """One term's curve, ``values`` (n,) against ``steps`` (n,), on ``ax``. A positive term that falls by
+    more than a factor of 30 gets a log axis; a single record is a point whose own step and value are the
+    only ticks (not a span of meaningless decimals around it)."""
+    ax.plot(steps, values, color=_BLUE, linewidth=1.4, marker="o" if len(steps) < 12 else None, markersize=3)
+    finite = values[np.isfinite(values)]
+    if len(finite) > 1 and finite.min() > 0 and finite[0] / finite[-1] > 30:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.ticklabel_format(axis="x", style="plain")
+    if len(steps) == 1:
+        ax.set_xticks(steps, labels=[f"{int(steps[0]):,}"])
+        if np.isfinite(values[0]):
+            ax.set_yticks(values, labels=[f"{values[0]:.4g}"])
 
 
 def metric_panels_uri(

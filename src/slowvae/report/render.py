@@ -15,6 +15,7 @@ from typing import Any
 
 from slowvae.errors import SlowVAEError
 from slowvae.rundir import atomic_write_bytes
+from slowvae.text import count
 
 #: image types a page embeds, by file suffix
 MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
@@ -100,7 +101,7 @@ def environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt=fmt, number=number, duration=duration, setting=setting_text)
+    env.filters.update(fmt=fmt, number=number, duration=duration, setting=setting_text, counted=count)
     return env
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from slowvae import __version__, rundir
+from slowvae.data.registry import pairs_text
 from slowvae.errors import SlowVAEError
 from slowvae.metrics.registry import METRICS
 from slowvae.report.figures import curves_uri
@@ -72,6 +73,9 @@ def matched_order(latent_for_factor: dict[str, int], z_dim: int) -> list[tuple[i
 
 
 def _transitions_text(config: dict[str, Any]) -> str:
+    own = pairs_text(str(config.get("dataset")), config.get("dataset_options"))
+    if own is not None:  # the data's own rule: LAP / LOC settings do not apply
+        return own
     if config.get("transitions") == "laplace":
         rate = config.get("data_rate")
         return f"LAP (Laplace), data rate {'U(1, 10) per pair' if rate is None else rate}"
@@ -186,6 +190,7 @@ def run_context(run_dir: Path | str) -> dict[str, Any]:
         "title": run_dir.resolve().name,
         "path": str(run_dir.resolve()),
         "config": config,
+        "own_pairs": pairs_text(str(config.get("dataset")), config.get("dataset_options")) is not None,
         "training": _training_rows(meta, records, results),
         "curves": curves_uri(records, terms) if terms else None,
         "terms": terms,

@@ -5,6 +5,10 @@ they import torch, and set ``torch.set_num_threads`` to the same: oversubscribed
 more than half the throughput on a 2-core machine (issue 12). Ctrl-C reaches every worker; the
 training loop of each running run saves a checkpoint and stops, no new run starts, and the
 executor returns the runs that were interrupted.
+
+Workers die with the executor: each watches its parent and, once the parent is gone (SIGKILL of
+``slowvae study run``), sends itself SIGTERM, so the training loop checkpoints and stops and no
+orphan keeps the cores busy for a later ``study run``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +32,9 @@ _INTERRUPTED = False
 #: whether the worker is inside a run (only then does Ctrl-C interrupt what it is doing)
 _BUSY = False
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: seconds between a worker's checks that its parent is alive, and the grace after SIGTERM
+PARENT_POLL_SECONDS = 1.0
+ORPHAN_GRACE_SECONDS = 120.0
 
 
 def cores() -> int:
@@ -41,11 +50,22 @@ def threads_per_run(workers: int, available: int | None = None) -> int:
     return max(1, (available or cores()) // max(1, workers))
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
     signal.signal(signal.SIGINT, _interrupt)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="parent-watch").start()
+
+
+def _watch_parent(parent: int) -> None:
+    """Stop this worker once ``parent`` is no longer its parent (the executor died): SIGTERM makes
+    a training loop checkpoint and stop; whatever still runs after the grace period is ended."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(ORPHAN_GRACE_SECONDS)
+    os._exit(1)
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -107,7 +127,7 @@ def run_local(
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with _thread_environment(threads):
-            pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(threads,))
+            pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(threads, os.getpid()))
         with pool:
             for path, status in pool.imap_unordered(_work, tasks, chunksize=1):
                 results[path] = status

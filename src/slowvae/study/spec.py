@@ -9,6 +9,7 @@ evaluation settings. The format is documented in docs/guide/studies.md.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import itertools
 import json
@@ -175,8 +176,8 @@ def _datasets(value: Any, origin: str) -> list[tuple[str, dict[str, Any]]]:
             raise _fail(
                 origin, f"dataset {item['name']!r}: options must be a table such as {{ max_dt = 2 }}, got {options!r}"
             )
+        accepted = _accepted_options(item["name"], origin)  # also: an unknown dataset name fails here
         if options:  # the dataset's own options (TrainConfig.dataset_options), checked against its entry
-            accepted = _accepted_options(item["name"], origin)
             unknown = sorted(set(options) - set(accepted))
             if unknown:
                 raise _fail(
@@ -184,6 +185,7 @@ def _datasets(value: Any, origin: str) -> list[tuple[str, dict[str, Any]]]:
                     f"dataset {item['name']!r}: unknown option(s) {', '.join(unknown)}; it accepts "
                     f"{', '.join(accepted) or 'none'}",
                 )
+            _check_option_values(item["name"], options, origin)
             fields["dataset_options"] = dict(options)
         label = item.get("label", item["name"])
         if not isinstance(label, str) or not label.strip():
@@ -207,6 +209,16 @@ def _accepted_options(name: str, origin: str) -> tuple[str, ...]:
         return settable_options(name)
     except SlowVAEError as err:
         raise _fail(origin, str(err)) from None
+
+
+def _check_option_values(name: str, options: dict[str, Any], origin: str) -> None:
+    """The values of a dataset's options, checked by its entry without loading data."""
+    from slowvae.data.registry import check_dataset
+
+    try:
+        check_dataset(name, options)
+    except SlowVAEError as err:
+        raise _fail(origin, f"dataset {name!r}: {err}") from None
 
 
 def _evaluate(value: Any, origin: str) -> dict[str, Any]:
@@ -376,6 +388,18 @@ def compared(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _did_you_mean(keys: set[str], data: dict[str, Any]) -> str:
+    """``"; did you mean `seeds`?"`` for top-level keys close to a study key (``seed``, ``model``:
+    ``[[model]]`` is a table array, shown as ``[[models]]``); empty when none is."""
+    hints = []
+    for key in sorted(keys):
+        close = difflib.get_close_matches(key, sorted(_STUDY_KEYS - {key}), n=1, cutoff=0.8)
+        if close:
+            table = isinstance(data[key], list) and all(isinstance(v, dict) for v in data[key])
+            hints.append(f"[[{close[0]}]]" if table else close[0])
+    return f"; did you mean {' and '.join(f'`{h}`' for h in hints)}?" if hints else ""
+
+
 @dataclass
 class _Defaults:
     """What every [[models]] entry of a study starts from."""
@@ -396,14 +420,14 @@ def _top_level(data: dict[str, Any], origin: str) -> tuple[str, _Defaults]:
         raise _fail(
             origin,
             f"unknown key(s) {', '.join(sorted(unknown))}; a study has {', '.join(sorted(_STUDY_KEYS))} "
-            "and TrainConfig fields as defaults",
+            "and TrainConfig fields as defaults" + _did_you_mean(unknown, data),
         )
     per_run = (set(data) & _PER_RUN_FIELDS) - {"steps"}
     if per_run:
         raise _fail(
             origin,
             f"{', '.join(sorted(per_run))} cannot be study-wide defaults: they come from "
-            "[[models]], datasets and seeds",
+            "[[models]], datasets and seeds" + _did_you_mean(per_run, data),
         )
     for key in ("name", "steps", "seeds", "datasets", "models"):
         if key not in data:

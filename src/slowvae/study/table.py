@@ -244,7 +244,7 @@ def save_trajectories(
 
 
 def _setting_text(setting: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.3g}" for k, v in sorted(setting.items())) or "defaults"
+    return ", ".join(f"{k} {v:.4g}" for k, v in sorted(setting.items())) or "defaults"
 
 
 def _cell(stat: dict[str, float | None], digits: int = 3) -> str:
@@ -327,7 +327,7 @@ def render(table: dict[str, Any], fmt: str = "md") -> str:
     if fmt not in FORMATS:
         raise SlowVAEError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if fmt == "json":
-        return json.dumps(table, indent=2)
+        return json.dumps(table, indent=2) + "\n"
     metrics = _metric_names(table)
     if fmt == "csv":
         return _csv(table, metrics)

@@ -62,7 +62,7 @@ def compute_study_udr(
     scored: dict[str, float] = {}
     notes: list[str] = []
     for (model, dataset, _), specs in groups.items():
-        name = f"{model} on {dataset} ({', '.join(f'{k} {v:.3g}' for k, v in sorted(specs[0].setting.items())) or 'defaults'})"
+        name = f"{model} on {dataset} ({', '.join(f'{k} {v:.4g}' for k, v in sorted(specs[0].setting.items())) or 'defaults'})"
         if issubclass(model_class(specs[0].config["model"]), ContrastivePairModel):
             notes.append(f"{name}: left out, a contrastive model has no posterior and no KL")
             continue

@@ -1,0 +1,269 @@
+"""Why SlowVAE's score moves with the training budget: trajectories of the long-budget studies.
+
+Reads one or more study directories (the long-budget study, its ablation, the 20,000-step budget
+study) and, for every table row (model, setting) and every scored step (``results_step_N.json``
+and the final ``results.json``), gives over seeds (mean, std; std ``null`` for one seed):
+
+- every headline score, MCC per factor, the active latents (``factor_vae_num_active_dims``) and
+  ``dci_informativeness_test`` (a booster that reads *all* latents: information kept, or lost);
+- the loss terms of the training log around that step (mean of the logged intervals in the last
+  1,000 steps): reconstruction, the N(0, I) term and the Laplace transition term for SlowVAE;
+- from the factor x latent |Spearman| matrix where a result holds it (``mcc_abs_corr``): per factor
+  the latents that carry it (|rho| >= 0.3: a factor *split* over several latents) and per latent the
+  factors it carries (a latent *merging* several factors).
+
+and answers the questions of the long-budget write-up with numbers: which factors gain and lose
+between the first and last scored step, whether MCC and informativeness move together, and, for
+rows that differ only in gamma or rate, how the fall depends on the prior's pull and sparsity.
+
+    python benchmarks/long_budget.py --study benchmarks/results/long-budget-ablation \\
+        --study benchmarks/results/paper-protocol-budget --out benchmarks/results/long-budget/ablation.json
+
+writes the JSON and a Markdown summary beside it (``.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCORES = [
+    "mcc",
+    "mig",
+    "sap",
+    "modularity",
+    "dci_disentanglement",
+    "dci_informativeness_test",
+    "beta_vae_eval",
+    "factor_vae_eval",
+    "factor_vae_num_active_dims",
+]
+LOSSES = ["recon", "kl_normal", "kl_laplace", "kl", "loss"]
+#: |Spearman| at or above which a latent counts as carrying a factor
+CARRIES = 0.3
+#: steps before a scored step whose logged loss intervals are averaged
+LOSS_WINDOW = 1000
+_STEP_FILE = re.compile(r"results_step_(\d+)\.json$")
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _scores(results: dict[str, Any]) -> dict[str, Any]:
+    """The scores of one results file (the record's ``scores`` table where the file has one)."""
+    return results.get("scores", results)
+
+
+def run_points(run: Path) -> dict[int, dict[str, Any]]:
+    """Step -> scores of one run directory: every ``results_step_N.json`` and the final results."""
+    points: dict[int, dict[str, Any]] = {}
+    for path in run.glob("results_step_*.json"):
+        data = _read(path)
+        if data is not None:
+            points[int(_STEP_FILE.search(path.name).group(1))] = _scores(data)
+    final = _read(run / "results.json")
+    if final is not None and "step" in _scores(final):
+        points[int(_scores(final)["step"])] = _scores(final)
+    return points
+
+
+def loss_at(log: list[dict[str, Any]], step: int) -> dict[str, float]:
+    """Mean of each loss term over the logged intervals in (step - LOSS_WINDOW, step]."""
+    rows = [r for r in log if step - LOSS_WINDOW < r["step"] <= step]
+    return {k: float(np.mean([r[k] for r in rows])) for k in LOSSES if rows and all(k in r for r in rows)}
+
+
+def structure(abs_corr: list[list[float]], factors: list[str]) -> dict[str, Any]:
+    """From a (D, K) |corr| matrix: the latents carrying each factor, and latents carrying several."""
+    matrix = np.asarray(abs_corr)
+    carriers = {f: [int(d) for d in np.flatnonzero(matrix[:, k] >= CARRIES)] for k, f in enumerate(factors)}
+    merged = {
+        int(d): [factors[k] for k in np.flatnonzero(matrix[d] >= CARRIES)]
+        for d in range(matrix.shape[0])
+        if np.count_nonzero(matrix[d] >= CARRIES) > 1
+    }
+    return {"latents_per_factor": carriers, "latents_with_several_factors": merged}
+
+
+def load_runs(study: Path) -> list[dict[str, Any]]:
+    """The runs of one study directory with their scored steps, loss log and precision."""
+    runs = []
+    for run in sorted((study / "runs").glob("*/")):
+        record = _read(run / "study-run.json")
+        config = _read(run / "config.json") or {}
+        if record is None:
+            continue
+        log_path = run / "metrics.jsonl"
+        log = (
+            [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+            if log_path.exists()
+            else []
+        )
+        runs.append(
+            {
+                "study": study.name,
+                "model": record["model"],
+                "setting": record["setting"],
+                "seed": record["seed"],
+                "precision": config.get("config", {}).get("precision"),
+                "points": run_points(run),
+                "log": log,
+            }
+        )
+    return runs
+
+
+def _spread(values: list[float]) -> dict[str, Any]:
+    return {
+        "mean": float(np.mean(values)),
+        "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+        "n": len(values),
+    }
+
+
+def _label(model: str, setting: dict[str, float]) -> str:
+    return model + "".join(f" {k} {v:.4g}" for k, v in sorted(setting.items()) if k != "beta")
+
+
+def row_trajectory(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per scored step: the spread over seeds of every score, per-factor MCC, loss term and structure."""
+    steps = sorted(set.intersection(*(set(r["points"]) for r in runs)))
+    out = {}
+    for step in steps:
+        points = [r["points"][step] for r in runs]
+        entry: dict[str, Any] = {k: _spread([p[k] for p in points]) for k in SCORES if all(k in p for p in points)}
+        factors = list(points[0].get("mcc_per_factor", {}))
+        entry["mcc_per_factor"] = {f: _spread([p["mcc_per_factor"][f] for p in points]) for f in factors}
+        losses = [loss_at(r["log"], step) for r in runs]
+        entry["loss"] = {k: _spread([x[k] for x in losses]) for k in LOSSES if all(k in x for x in losses)}
+        entry["structure"] = [
+            {"seed": r["seed"], **structure(p["mcc_abs_corr"], factors)}
+            for r, p in zip(runs, points)
+            if "mcc_abs_corr" in p
+        ]
+        out[str(step)] = entry
+    return out
+
+
+def rows(studies: list[Path]) -> list[dict[str, Any]]:
+    """Table rows (model, setting) over every study, each with its seeds and trajectory."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for study in studies:
+        for run in load_runs(study):
+            key = (run["model"], json.dumps(run["setting"], sort_keys=True))
+            groups.setdefault(key, []).append(run)
+    out = []
+    for (model, _), runs in sorted(groups.items()):
+        scored = [r for r in runs if r["points"]]
+        if not scored:
+            continue
+        out.append(
+            {
+                "label": _label(model, scored[0]["setting"]),
+                "model": model,
+                "setting": scored[0]["setting"],
+                "seeds": sorted(r["seed"] for r in scored),
+                "studies": sorted({r["study"] for r in scored}),
+                "precisions": sorted({str(r["precision"]) for r in scored}),
+                "trajectory": row_trajectory(scored),
+            }
+        )
+    return out
+
+
+def _change(trajectory: dict[str, Any], pick: Any) -> dict[str, float] | None:
+    steps = list(trajectory)
+    if len(steps) < 2:
+        return None
+    first, last = pick(trajectory[steps[0]]), pick(trajectory[steps[-1]])
+    if first is None or last is None:
+        return None
+    return {"from_step": int(steps[0]), "to_step": int(steps[-1]), "from": first, "to": last, "change": last - first}
+
+
+def _mean(entry: dict[str, Any], *keys: str) -> float | None:
+    for key in keys:
+        entry = entry.get(key) if isinstance(entry, dict) else None
+    return None if entry is None else entry["mean"]
+
+
+def why(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's first-to-last changes: MCC, each factor, active latents, informativeness, loss terms."""
+    t = row["trajectory"]
+    factors = list(next(iter(t.values()))["mcc_per_factor"]) if t else []
+    return {
+        "mcc": _change(t, lambda e: _mean(e, "mcc")),
+        "per_factor": {f: _change(t, lambda e, f=f: _mean(e, "mcc_per_factor", f)) for f in factors},
+        "active_latents": _change(t, lambda e: _mean(e, "factor_vae_num_active_dims")),
+        "dci_informativeness_test": _change(t, lambda e: _mean(e, "dci_informativeness_test")),
+        "loss": {k: _change(t, lambda e, k=k: _mean(e, "loss", k)) for k in LOSSES},
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [f"# Long-budget trajectories ({', '.join(result['studies'])})", ""]
+    for row in result["rows"]:
+        lines += [
+            f"## {row['label']} (seeds {', '.join(map(str, row['seeds']))}; {', '.join(row['precisions'])})",
+            "",
+        ]
+        t = row["trajectory"]
+        factors = list(next(iter(t.values()))["mcc_per_factor"]) if t else []
+        head = ["step", "MCC", *factors, "active", "DCI info (test)", "recon", "KL N", "KL Laplace"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for step, e in t.items():
+            cells = [f"{int(step):,}", _fmt(e.get("mcc"))]
+            cells += [_fmt(e["mcc_per_factor"].get(f)) for f in factors]
+            cells += [_fmt(e.get("factor_vae_num_active_dims"), 1), _fmt(e.get("dci_informativeness_test"))]
+            cells += [_fmt(e["loss"].get(k), 1) for k in ("recon", "kl_normal", "kl_laplace")]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt(item: dict[str, Any] | None, digits: int = 3) -> str:
+    if item is None:
+        return "–"
+    std = "" if item["std"] is None else f" ± {item['std']:.{digits}f}"
+    return f"{item['mean']:.{digits}f}{std}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--study", type=Path, action="append", required=True, help="study directory (repeatable)")
+    parser.add_argument("--out", type=Path, required=True, help="JSON to write (a Markdown summary goes beside it)")
+    args = parser.parse_args(argv)
+    missing = [s for s in args.study if not (s / "runs").is_dir()]
+    if missing:
+        print(f"not a study directory (no runs/): {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    table = rows(args.study)
+    result = {
+        "command": "python benchmarks/long_budget.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": time.strftime("%Y-%m-%d"),
+        "studies": [str(s) for s in args.study],
+        "carries_threshold": CARRIES,
+        "loss_window_steps": LOSS_WINDOW,
+        "rows": table,
+        "why": {row["label"]: why(row) for row in table},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(result) + "\n")
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
