@@ -29,7 +29,7 @@ def use_fast_layout(model: torch.nn.Module, device: torch.device) -> torch.nn.Mo
 def native_bf16(device: str) -> bool:
     """Whether ``device`` ("auto", "cpu", "cuda[:N]") computes bf16 natively: a CUDA device with
     bf16 support, or a CPU with AVX-512-BF16 or AMX. There bf16 autocast is the default precision
-    (benchmarks/README.md compares it with fp32)."""
+    (docs/benchmarks/precision.md compares it with fp32)."""
     if device != "cpu" and torch.cuda.is_available():
         return torch.cuda.is_bf16_supported()
     if device.startswith("cuda"):

@@ -159,7 +159,7 @@ class Distributed:
 
 def leave_process_group() -> None:
     """Free DDP's garbage (reference cycles holding gloo work) while the process group still
-    exists, then destroy the group (see benchmarks/README.md, multi-process exit); no-op without one."""
+    exists, then destroy the group (see docs/benchmarks/speed.md, "Multi-process exit"); no-op without one."""
     if dist.is_initialized():
         gc.collect()
         dist.destroy_process_group()
