@@ -70,7 +70,8 @@ def test_a_non_finite_optimizer_state_is_never_checkpointed(tmp_path):
     assert str(stopped.value) == (
         "the optimizer state became infinite or NaN at step 2, so its checkpoint was not written; "
         f"the last good checkpoint ({ckpt}, all finite) holds step 1; continue from it with a lower learning rate, "
-        f"e.g. `slowvae train --resume {run} --lr 1`, or start a new run with different hyperparameters"
+        f"e.g. `slowvae train --resume {run} --lr 1`; if that stops again at once, its weights had already "
+        "diverged: start a new run with a lower --lr or different hyperparameters"
     )
     assert _ckpt(run)["step"] == 1 and _all_finite(_ckpt(run))
 

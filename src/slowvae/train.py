@@ -364,7 +364,8 @@ def _kept(t: _Training) -> str:
         )
     return (
         f"the last good checkpoint ({t.ckpt_path}, all finite) holds step {t.on_disk}; continue from it with a "
-        f"lower learning rate, e.g. {resume}, or start a new run with different hyperparameters"
+        f"lower learning rate, e.g. {resume}; if that stops again at once, its weights had already diverged: "
+        "start a new run with a lower --lr or different hyperparameters"
     )
 
 
