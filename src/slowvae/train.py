@@ -436,7 +436,7 @@ def train(
     if resume:
         step = _restore(t)
         if ddp.is_main:  # a last row mid-interval is dropped when the checkpoint holds its interval to continue
-            mid_interval = t.log_state is not None and step % config.log_every and step < config.steps
+            mid_interval = bool(t.log_state and t.log_state["steps"]) and step < config.steps
             _truncate_log(t.run_dir / rundir.LOG_FILE, step - 1 if mid_interval else step)
     amp_dtype = PRECISIONS[config.precision]
     _wrap(t)
