@@ -52,6 +52,9 @@ class TrainConfig:
     steps: int = 300_000
     lr: float = 1e-4
     warmup_steps: int = 0  # the learning rate rises linearly from lr / warmup_steps to lr over these steps
+    # learning rates set on resume (`train --resume RUN --lr X`): [{"step": N, "lr": X}, ...] by step;
+    # from step N on the lr is X (see learning_rate); saved in config.json only when not empty
+    lr_changes: list[dict[str, Any]] = field(default_factory=list)
     seed: int = 1
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", ...
     precision: str = "auto"  # "fp32", "bf16" (autocast of the networks; losses stay float32), or
@@ -79,9 +82,15 @@ class TrainConfig:
             raise SlowVAEError(f"learning rate must be positive, got {self.lr}")
         if self.warmup_steps < 0:
             raise SlowVAEError(f"warmup_steps must be 0 or more, got {self.warmup_steps}")
+        self.lr_changes = _checked_lr_changes(self.lr_changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The config as config.json holds it; ``lr_changes`` only when not empty, so the config (and
+        study run id) of a run never resumed with ``--lr`` is what it was before lr_changes existed."""
+        out = dataclasses.asdict(self)
+        if not self.lr_changes:
+            del out["lr_changes"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -89,10 +98,38 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def _checked_lr_changes(changes: Any) -> list[dict[str, Any]]:
+    """``lr_changes`` as ``[{"step": int, "lr": float}, ...]``, checked: steps 0 or more and rising, rates positive."""
+    if not isinstance(changes, list):
+        raise SlowVAEError(f'lr_changes must be a list of {{"step": N, "lr": X}}, got {changes!r}')
+    out: list[dict[str, Any]] = []
+    for change in changes:
+        if not isinstance(change, dict) or set(change) != {"step", "lr"}:
+            raise SlowVAEError(f'each of lr_changes must be {{"step": N, "lr": X}}, got {change!r}')
+        step, lr = int(change["step"]), float(change["lr"])
+        if step < 0 or not lr > 0 or (out and step <= out[-1]["step"]):
+            raise SlowVAEError(f"lr_changes need rising steps from 0 and positive rates, got {changes!r}")
+        out.append({"step": step, "lr": lr})
+    return out
+
+
+def change_lr(config: TrainConfig, step: int, lr: float) -> TrainConfig:
+    """``config`` with the learning rate ``lr`` from ``step`` on (``train --resume RUN --lr X`` at the
+    step it resumes from): appended to ``lr_changes``, replacing changes at or after ``step``."""
+    if not lr > 0:
+        raise SlowVAEError(f"learning rate must be positive, got {lr}")
+    kept = [c for c in config.lr_changes if c["step"] < step]
+    return dataclasses.replace(config, lr_changes=[*kept, {"step": step, "lr": lr}])
+
+
 def learning_rate(config: TrainConfig, step: int) -> float:
-    """The learning rate of the optimizer step after ``step`` steps taken: ``config.lr``, scaled by
+    """The learning rate of the optimizer step after ``step`` steps taken: the rate of the last of
+    ``config.lr_changes`` whose step is at most ``step``; before any change ``config.lr``, scaled by
     ``(step + 1) / warmup_steps`` during the warm-up. A function of the step alone, so resuming
     from a checkpoint continues the same schedule."""
+    changed = [c["lr"] for c in config.lr_changes if c["step"] <= step]
+    if changed:
+        return changed[-1]
     if step < config.warmup_steps:
         return config.lr * (step + 1) / config.warmup_steps
     return config.lr

@@ -219,6 +219,7 @@ class _Training:
     generator: torch.Generator
     net: torch.nn.Module | None = None  # the model as the step calls it (DDP, compiled); set by _wrap
     on_disk: int | None = None  # the step last.pt holds, named when a later save fails
+    log_state: dict[str, Any] | None = None  # the partial log interval of the checkpoint resumed from
 
     @property
     def ckpt_path(self) -> Path:
@@ -249,7 +250,12 @@ def _assemble(run_dir: Path) -> _Training:
 
 
 def _restore(t: _Training) -> int:
-    """Load ``checkpoints/last.pt`` into the model, optimizers and RNGs (this rank's); returns its step."""
+    """Load ``checkpoints/last.pt`` into the model, optimizers, RNGs (this rank's) and the partial log
+    interval (``t.log_state``; absent from checkpoints written before it was saved); returns its step.
+    A run without ``last.pt`` (it stopped before its first checkpoint) restarts from step 0: its
+    untrained network and RNGs are those of its seed, as :func:`_assemble` made them."""
+    if _never_checkpointed(t.ckpt_path):
+        return 0
     ckpt = rundir.load_checkpoint(t.ckpt_path, map_location=t.device)
     t.model.load_state_dict(ckpt["model"])
     t.optimizer.load_state_dict(ckpt["optimizer"])
@@ -263,7 +269,21 @@ def _restore(t: _Training) -> int:
     t.rng.bit_generator.state = states[t.ddp.rank]["numpy"]
     torch_state = states[t.ddp.rank]["torch"]
     t.generator.set_state(torch_state.cpu() if t.device.type == "cpu" else torch_state)
-    return int(ckpt["step"])
+    t.log_state = ckpt.get("log")
+    t.on_disk = int(ckpt["step"])
+    return t.on_disk
+
+
+def resume_step(run_dir: Path | str) -> int:
+    """The step ``train(run_dir, resume=True)`` continues from: that of ``checkpoints/last.pt``, or 0
+    for a run that stopped before its first checkpoint."""
+    path = Path(run_dir) / rundir.CHECKPOINT_DIR / rundir.LAST_CHECKPOINT
+    return 0 if _never_checkpointed(path) else int(rundir.load_checkpoint(path)["step"])
+
+
+def _never_checkpointed(last: Path) -> bool:
+    """Whether no checkpoint exists beside ``last`` (``checkpoints/last.pt``): neither it nor a ``step_N.pt``."""
+    return not last.exists() and not any(last.parent.glob("*.pt"))
 
 
 def _wrap(t: _Training) -> None:
@@ -277,20 +297,23 @@ def _wrap(t: _Training) -> None:
     t.net = compile_network(net) if t.config.compile else net
 
 
-def _save(t: _Training, at_step: int) -> None:
-    """Checkpoint every rank's RNG states with the model and optimizers (rank 0 writes), atomically."""
+def _save(t: _Training, at_step: int, log: _Log | None = None) -> None:
+    """Checkpoint every rank's RNG states with the model, optimizers and the partial interval of
+    ``log`` (rank 0 writes), atomically. A state that is not finite is never written: training stops."""
+    states_of = {"model": t.model.state_dict(), "optimizer": t.optimizer.state_dict()}
+    if t.aux_optimizer is not None:
+        states_of["auxiliary_optimizer"] = t.aux_optimizer.state_dict()
+    not_finite = [name for name, state in states_of.items() if not _finite(state)]
+    if t.ddp.any(bool(not_finite)):  # every rank stops together
+        raise TrainingStopped(
+            f"the {' and '.join(not_finite) or 'model'} state became infinite or NaN at step {at_step}, so its "
+            f"checkpoint was not written; {_kept(t)}"
+        )
     states = t.ddp.gather({"numpy": t.rng.bit_generator.state, "torch": t.generator.get_state().cpu()})
     if t.ddp.is_main:
-        ckpt = {
-            "format": CHECKPOINT_FORMAT,
-            "model": t.model.state_dict(),
-            "optimizer": t.optimizer.state_dict(),
-            "step": at_step,
-            "rng": states,
-            "config": t.config.to_dict(),
-        }
-        if t.aux_optimizer is not None:
-            ckpt["auxiliary_optimizer"] = t.aux_optimizer.state_dict()
+        ckpt = {"format": CHECKPOINT_FORMAT, **states_of, "step": at_step, "rng": states, "config": t.config.to_dict()}
+        if log is not None:
+            ckpt["log"] = log.state()
         try:
             rundir.atomic_torch_save(t.ckpt_path, ckpt)
             t.on_disk = at_step
@@ -308,9 +331,8 @@ def _one_step(t: _Training, step: int, amp_dtype: torch.dtype | None) -> dict[st
     x_t, x_next, _, _ = source.sample_pairs(config.batch_pairs, t.rng)
     batch = batch_to_tensor(x_t, x_next, source.binary, t.device)
     t.model.step = step  # steps already taken, for schedules (AnnealedVAE)
-    if config.warmup_steps:
-        for group in t.optimizer.param_groups:
-            group["lr"] = learning_rate(config, step)
+    for group in t.optimizer.param_groups:  # the schedule: warm-up and lr_changes
+        group["lr"] = learning_rate(config, step)
     try:
         terms = training_step(t.net, t.optimizer, batch, t.generator, amp_dtype=amp_dtype)
         auxiliary_input = terms.pop(AUXILIARY_INPUT, None)
@@ -321,24 +343,49 @@ def _one_step(t: _Training, step: int, amp_dtype: torch.dtype | None) -> dict[st
             optimizer_step(t.aux_optimizer, aux["loss"], lambda: t.ddp.average_gradients(t.aux_params))
             terms.update({f"aux_{k}": v for k, v in aux.items()})
     except NonFiniteLoss as err:
-        raise TrainingStopped(
-            f"the loss became {err.value} at step {step + 1}; the last good checkpoint "
-            f"({t.ckpt_path}) is kept. Try a lower --lr or different hyperparameters, then "
-            f"start a new run or `slowvae train --resume {t.run_dir}`"
-        ) from None
+        raise TrainingStopped(f"the loss became {err.value} at step {step + 1}; {_kept(t)}") from None
     return terms
+
+
+def _finite(state: Any) -> bool:
+    """Whether every floating-point tensor in a state dict (nested dicts / lists) is finite."""
+    return all(bool(torch.isfinite(x).all()) for x in _tensors(state) if x.is_floating_point())
+
+
+def _kept(t: _Training) -> str:
+    """What exists to continue from after training diverged, and the command that continues with a
+    lower learning rate (a tenth of the current one, as an example)."""
+    lower = f"{learning_rate(t.config, t.on_disk or 0) / 10:g}"
+    resume = f"`slowvae train --resume {t.run_dir} --lr {lower}`"
+    if t.on_disk is None:
+        return (
+            "no checkpoint of this run exists, so it must start again: with a lower learning rate, "
+            f"e.g. {resume} (it restarts from step 0), or different hyperparameters in a new run"
+        )
+    return (
+        f"the last good checkpoint ({t.ckpt_path}, all finite) holds step {t.on_disk}; continue from it with a "
+        f"lower learning rate, e.g. {resume}; if that stops again at once, its weights had already diverged: "
+        "start a new run with a lower --lr or different hyperparameters"
+    )
 
 
 class _Log:
     """Interval means of the loss terms, written to ``metrics.jsonl`` (and TensorBoard) at log steps
-    by rank 0; ``images_per_s`` counts every rank's images."""
+    by rank 0; ``images_per_s`` counts every rank's images. The interval since the last log step
+    (:meth:`state`) goes into each checkpoint and continues from ``t.log_state`` on resume, so a
+    resumed run's rows equal an uninterrupted run's."""
 
     def __init__(self, t: _Training) -> None:
         self.config, self.world = t.config, t.ddp.world
         self.file = open(t.run_dir / rundir.LOG_FILE, "a") if t.ddp.is_main else None
         self.writer = _tensorboard_writer(t.run_dir) if (t.config.tensorboard and t.ddp.is_main) else None
-        self.sums: dict[str, torch.Tensor] = {}
-        self.start, self.steps = time.perf_counter(), 0
+        state = t.log_state or {}
+        self.sums: dict[str, torch.Tensor] = dict(state.get("sums", {}))
+        self.start, self.steps = time.perf_counter() - state.get("seconds", 0.0), state.get("steps", 0)
+
+    def state(self) -> dict[str, Any]:
+        """The interval so far: sums of the loss terms (0-d tensors), its steps and seconds."""
+        return {"sums": dict(self.sums), "steps": self.steps, "seconds": time.perf_counter() - self.start}
 
     def add(self, step: int, terms: dict[str, torch.Tensor]) -> dict[str, float] | None:
         """Count one step's terms; at a log step (or the last) write and return the interval's means."""
@@ -356,7 +403,8 @@ class _Log:
         if self.writer is not None:
             for key, value in scalars.items():
                 self.writer.add_scalar(key, value, step)
-        self.sums, self.start, self.steps = {}, time.perf_counter(), 0
+        if step % self.config.log_every == 0:  # the run's last row mid-interval keeps it for an extension
+            self.sums, self.start, self.steps = {}, time.perf_counter(), 0
         return scalars
 
     def close(self) -> None:
@@ -386,9 +434,10 @@ def train(
     config, ddp = t.config, t.ddp
     step = 0
     if resume:
-        step = t.on_disk = _restore(t)
-        if ddp.is_main:
-            _truncate_log(t.run_dir / rundir.LOG_FILE, step)
+        step = _restore(t)
+        if ddp.is_main:  # a last row mid-interval is dropped when the checkpoint holds its interval to continue
+            mid_interval = bool(t.log_state and t.log_state["steps"]) and step < config.steps
+            _truncate_log(t.run_dir / rundir.LOG_FILE, step - 1 if mid_interval else step)
     amp_dtype = PRECISIONS[config.precision]
     _wrap(t)
     if ddp.is_main:
@@ -398,7 +447,7 @@ def train(
     if config.keep_checkpoints and step == 0:
         _save(t, 0)  # the untrained network, for curves that start at step 0
     log = _Log(t)
-    first_step, loop_start, first_step_seconds = step, log.start, None
+    first_step, loop_start, first_step_seconds = step, time.perf_counter(), None
     ended = False  # whether the loop ran to its end (else an error is on its way: clean-up must not hide it)
     try:
         with _StopFlag() as stop:
@@ -414,7 +463,7 @@ def train(
                     stopping = ddp.any(stopping) if synced else False
                 checkpointed = step % config.checkpoint_every == 0 or step == config.steps or stopping
                 if checkpointed:
-                    _save(t, step)
+                    _save(t, step, log)
                 if callback is not None and ddp.is_main:
                     callback(StepReport(step, config.steps, scalars, checkpointed))
                 if stopping:

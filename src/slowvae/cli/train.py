@@ -29,7 +29,7 @@ _CONFIG_FLAGS = (
 _HYPER_FLAGS = ("beta", "gamma", "rate")
 #: dataset option flags (TrainConfig.dataset_options; frames:PATH data); fixed on --resume too
 _DATASET_FLAGS = ("max_dt", "binary")
-#: fields that --resume may adjust
+#: fields that --resume may adjust (and --lr, recorded as a change from the step resumed from)
 _ADJUSTABLE = ("steps", "device", "checkpoint_every", "log_every", "compile")
 
 
@@ -111,7 +111,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--resume",
         type=Path,
         metavar="RUN_DIR",
-        help="continue RUN_DIR from its last checkpoint; with --steps, extend it",
+        help="continue RUN_DIR from its last checkpoint; --steps extends it, --lr sets a new learning rate",
     )
     r.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 10000)")
     r.add_argument(
@@ -188,7 +188,7 @@ def _default_out(model: str, dataset: str, seed: int) -> Path:
 def run(args: argparse.Namespace) -> int:
     from slowvae import train as training
     from slowvae.cli.outputs import check_writable_folder
-    from slowvae.config import TrainConfig, make_pair_source
+    from slowvae.config import TrainConfig, change_lr, make_pair_source
     from slowvae.hardware import resolve_device
     from slowvae.rundir import init_run_dir, load_run_config, update_run_config
 
@@ -196,17 +196,19 @@ def run(args: argparse.Namespace) -> int:
         run_dir = args.resume
         if Path(run_dir).is_dir():
             check_writable_folder(run_dir, "copy the run directory somewhere writable and resume the copy")
-        fixed = (*_CONFIG_FLAGS, *_HYPER_FLAGS, *_DATASET_FLAGS, "hyper", "truth")
+        fixed = (*(f for f in _CONFIG_FLAGS if f != "lr"), *_HYPER_FLAGS, *_DATASET_FLAGS, "hyper", "truth")
         given = [f"--{f.replace('_', '-')}" for f in fixed if getattr(args, f) is not None]
         if args.out is not None:
             given.append("--out")
         if given:
             raise SlowVAEError(
                 f"{', '.join(given)} cannot change when resuming; only "
-                f"{', '.join('--' + n.replace('_', '-') for n in _ADJUSTABLE)} adjust a run"
+                f"{', '.join('--' + n.replace('_', '-') for n in (*_ADJUSTABLE, 'lr'))} adjust a run"
             )
         changes = {n: getattr(args, n) for n in _ADJUSTABLE if getattr(args, n) is not None}
         config = dataclasses.replace(load_run_config(run_dir), **changes)
+        if args.lr is not None:  # from the step resumed from on: config.json's lr_changes
+            config = change_lr(config, training.resume_step(run_dir), args.lr)
         ddp = training.Distributed(resolve_device(config.device))
         if ddp.is_main:
             update_run_config(run_dir, config)
