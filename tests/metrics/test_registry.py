@@ -70,3 +70,11 @@ def test_bad_entries_are_refused():
         MetricEntry("x", lambda d, rng: {}, {}, {}, needs="pixels")
     with pytest.raises(SlowVAEError, match="already registered"):
         register_metric(METRICS["mig"])
+
+
+def test_the_suite_leaves_out_only_the_metrics_every_evaluation_scores_itself():
+    from slowvae.metrics.registry import METRICS, suite_metrics
+
+    assert [m for m in METRICS if METRICS[m].always] == ["mcc"]
+    assert "mcc" not in suite_metrics() and set(suite_metrics()) == set(METRICS) - {"mcc"}
+    assert suite_metrics(["dci", "mcc", "mig"]) == ["dci", "mig"]

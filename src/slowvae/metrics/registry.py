@@ -63,7 +63,8 @@ class MetricEntry:
     results record. ``headline`` is the result key a table column named after the metric shows
     (default: the first of ``result_keys``). ``cost(settings)`` gives, for estimates of machine
     time, the images the metric samples and encodes itself and the seconds of its own fitting
-    (on 2 CPU cores) beyond the rows the suite encodes for it.
+    (on 2 CPU cores) beyond the rows the suite encodes for it. ``always`` marks a metric that every
+    evaluation computes itself (MCC), so that studies, the suite and reports leave it out of the suite.
     """
 
     name: str
@@ -78,6 +79,7 @@ class MetricEntry:
     check: Callable[[np.ndarray, np.ndarray], None] | None = None
     resolve: Callable[[dict[str, Any], int], None] | None = None
     versions: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    always: bool = False  # scored by every evaluation on its own frames (with an untrained floor), not by the suite
 
     def __post_init__(self) -> None:
         if self.needs not in NEEDS:
@@ -110,6 +112,13 @@ def register_metric(entry: MetricEntry) -> MetricEntry:
     for preset in PRESET_NAMES:
         PRESETS[preset][entry.name] = entry.settings(preset)
     return entry
+
+
+def suite_metrics(names: list[str] | None = None) -> list[str]:
+    """The metrics of ``names`` (default: every registered one, in registry order) that the suite
+    computes: all but those every evaluation scores itself (``always``)."""
+    chosen = list(METRICS) if names is None else names
+    return [m for m in chosen if not METRICS[m].always]
 
 
 def headline_key(name: str) -> str:
@@ -152,6 +161,7 @@ for _entry in (
         {"num_train": 10000, "correlation": "both", "pad": False},
         presets={"fast": {"num_train": 2000}},
         check=_need_latents,
+        always=True,
     ),
     MetricEntry(
         "mig",

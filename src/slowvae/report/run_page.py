@@ -15,7 +15,7 @@ from typing import Any
 from slowvae import __version__, rundir
 from slowvae.data.registry import pairs_text
 from slowvae.errors import SlowVAEError
-from slowvae.metrics.registry import METRICS
+from slowvae.metrics.registry import METRICS, suite_metrics
 from slowvae.report.figures import curves_uri
 from slowvae.report.render import duration, file_uri, render, setting_text, write_page
 
@@ -23,7 +23,7 @@ PAGE_FILE = "report.html"
 #: log fields that are not loss terms
 _NOT_TERMS = ("step", "images_per_s", "seconds")
 #: suite metrics whose flat keys the run page lists (MCC has its own section)
-_SUITE_METRICS = [m for m in METRICS if m != "mcc"]
+_SUITE_METRICS = suite_metrics()
 
 
 def read_log(run_dir: Path) -> list[dict[str, Any]]:

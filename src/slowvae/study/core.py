@@ -301,10 +301,11 @@ def scoring_seconds(evaluate: dict[str, Any]) -> float:
     the suite's rows and what each metric samples itself) plus each metric's own fitting, as the
     metric registry gives them."""
     from slowvae.metrics import METRICS
+    from slowvae.metrics.registry import suite_metrics
     from slowvae.metrics.suite import resolve_settings, samples_needed
 
     frames, seconds = 2.0 * evaluate["samples"], 0.0
-    suite = [m for m in evaluate["metrics"] if m != "mcc"]
+    suite = suite_metrics(evaluate["metrics"])
     if suite:
         settings = resolve_settings(evaluate["preset"], evaluate["fast"], evaluate["settings"])
         frames += sum(samples_needed(evaluate["preset"], suite, overrides=evaluate["settings"]))

@@ -177,8 +177,9 @@ def _score(
 ) -> Results:
     """The study's evaluation of one checkpoint on ``device`` (no figures), with ``study_evaluate`` set."""
     from slowvae import evaluate as evaluation
+    from slowvae.metrics.registry import suite_metrics
 
-    suite = [m for m in evaluate["metrics"] if m != "mcc"]
+    suite = suite_metrics(evaluate["metrics"])
     config = evaluation.EvaluationConfig(
         checkpoint=checkpoint,
         num_samples=evaluate["samples"],

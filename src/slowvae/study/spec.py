@@ -223,6 +223,7 @@ def _check_option_values(name: str, options: dict[str, Any], origin: str) -> Non
 
 def _evaluate(value: Any, origin: str) -> dict[str, Any]:
     from slowvae.metrics import METRICS
+    from slowvae.metrics.registry import suite_metrics
     from slowvae.metrics.suite import resolve_settings
 
     value = dict(value or {})
@@ -238,7 +239,7 @@ def _evaluate(value: Any, origin: str) -> dict[str, Any]:
     bad = [m for m in metrics if m not in METRICS]
     if bad:
         raise _fail(origin, f"[evaluate] unknown metric(s) {', '.join(bad)}; choose from {', '.join(METRICS)}")
-    suite = [m for m in METRICS if m in metrics and m != "mcc"]
+    suite = [m for m in suite_metrics() if m in metrics]
     preset = value.get("preset")
     if preset is None and suite:
         preset = "fast"
