@@ -418,3 +418,25 @@ def test_a_one_run_study_says_run_in_the_singular(tmp_path, capsys):
         main(["study", "run", str(_write(tmp_path / "one.toml", one)), "--out", str(tmp_path / "o"), "--dry-run"]) == 0
     )
     assert capsys.readouterr().err.startswith("study t: 1 run, 1 to run;")
+
+
+def test_a_run_finished_or_held_by_another_process_is_not_counted_as_finished_here(finished, tmp_path):
+    from slowvae.cli.study import run_summary
+
+    _, out = finished
+    ids = sorted(p.name for p in (out / "runs").iterdir())[:2]
+    for run_id in ids:  # copies: the fixture's runs stay untouched
+        shutil.copytree(out / "runs" / run_id, tmp_path / run_id)
+    done, held = tmp_path / ids[0], tmp_path / ids[1]
+    before = (done / "results.json").read_bytes()
+    assert runner.execute_run(done) == runner.FINISHED_ELSEWHERE
+    assert (done / "results.json").read_bytes() == before
+    with runner._locked(held) as mine:  # another `study run` working on it
+        assert mine and runner.execute_run(held) == runner.BUSY
+    # the second of two `study run`s on 4 runs: it finished 2, found 1 finished and 1 held by the first
+    outcome = {runner.FINISHED: 2}
+    for state in (runner.execute_run(done), runner.BUSY):
+        outcome[state] = outcome.get(state, 0) + 1
+    summary = run_summary(outcome)
+    assert summary.startswith("1 busy (being run by another `slowvae study run` on the same directory); ")
+    assert "; 2 finished; 1 finished elsewhere (" in summary and summary.count(" finished") == 2

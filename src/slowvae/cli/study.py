@@ -176,11 +176,26 @@ def run(args: argparse.Namespace) -> int:
         local.LocalExecutor(workers=args.workers, on_result=done).run(args.out, ids)
     finally:
         bar.close()
-    _say("; ".join(f"{n} {state}" for state, n in sorted(outcome.items())))
+    _say(run_summary(outcome))
     if outcome.get("interrupted"):
         _say("interrupted: running runs were checkpointed; run the same command to continue")
         return 130
     return 1 if outcome.get("failed") else 0
+
+
+#: what each :func:`slowvae.study.runner.execute_run` status means in ``study run``'s closing line
+_MEANING = {
+    "busy": "being run by another `slowvae study run` on the same directory",
+    "finished elsewhere": "finished by another `slowvae study run` on the same directory; not counted here",
+}
+
+
+def run_summary(outcome: dict[str, int]) -> str:
+    """``study run``'s closing line from status -> number of runs, each run counted once, e.g.
+    "2 finished; 1 busy (being run by another ...)"."""
+    return "; ".join(
+        f"{n} {state}" + (f" ({_MEANING[state]})" if state in _MEANING else "") for state, n in sorted(outcome.items())
+    )
 
 
 def _submit(args: argparse.Namespace, name: str, ids: list[str]) -> int:
