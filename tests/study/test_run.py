@@ -440,3 +440,33 @@ def test_a_run_finished_or_held_by_another_process_is_not_counted_as_finished_he
     summary = run_summary(outcome)
     assert summary.startswith("1 busy (being run by another `slowvae study run` on the same directory); ")
     assert "; 2 finished; 1 finished elsewhere (" in summary and summary.count(" finished") == 2
+
+
+def test_runs_with_damaged_files_count_as_failed_with_the_reason_and_the_rest_carry_on(finished, tmp_path, capsys):
+    study_file, source = finished
+    out = tmp_path / "out"
+    shutil.copytree(source, out)  # a copy: the fixture's runs stay untouched
+    ids = [spec.id for spec in parse_study(study_file.read_text()).runs]
+    cut, garbled = run_dir(out, ids[0]), run_dir(out, ids[1])
+    text = (cut / "results.json").read_text()
+    (cut / "results.json").write_text(text[: len(text) // 2])
+    (garbled / "config.json").write_text('{"config": {"precision": "bf17", "steps": "many"')
+    states = {r["id"]: r for r in study_status(out)["runs"]}
+    assert states[ids[0]]["state"] == "failed" and "damaged results.json" in states[ids[0]]["error"]
+    assert states[ids[1]]["state"] == "failed" and "damaged config.json" in states[ids[1]]["error"]
+    assert [states[i]["state"] for i in ids[2:]] == ["finished"] * (len(ids) - 2)
+    capsys.readouterr()
+    assert main(["study", "status", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"{len(ids) - 2} finished, 0 running, 2 failed, 0 pending" in said
+    assert f"failed   {ids[0]}: damaged results.json" in said and f"failed   {ids[1]}: damaged config.json" in said
+    table = study_table(out)
+    assert sum(r["n_failed"] for r in table["rows"]) == 2 and sum(r["n"] for r in table["rows"]) == len(ids) - 2
+    assert set(table["precisions"]) == {"fp32"}
+    for command in (["study", "table", str(out), "--no-figures"], ["study", "udr", str(out)], ["report", str(out)]):
+        assert main(command) == 0, command
+        err = capsys.readouterr().err
+        assert f"run {ids[0]} counts as failed: damaged results.json" in err, command
+        assert f"run {ids[1]} counts as failed: damaged config.json" in err, command
+    page = (out / "report.html").read_text()
+    assert "damaged results.json" in page and "damaged config.json" in page

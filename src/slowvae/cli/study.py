@@ -262,11 +262,23 @@ def _step_scores(at_steps: dict[str, dict[str, float | None]]) -> str:
     return "; " + "; ".join(shown) if shown else ""
 
 
+def say_damaged(study_dir: Path) -> dict[str, str]:
+    """Name each run of the study whose files are damaged, with the reason (such runs count as
+    failed); returns run id -> reason."""
+    from slowvae.study.core import damaged_runs
+
+    damaged = damaged_runs(study_dir)
+    for run_id, reason in damaged.items():
+        _say(f"run {run_id} counts as failed: {reason}")
+    return damaged
+
+
 def table(args: argparse.Namespace) -> int:
     from slowvae.study import render, save_figures, study_table
     from slowvae.study.table import save_trajectories
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    say_damaged(args.study_dir)
     result = study_table(args.study_dir, metrics=metrics, select=args.select, progress=_say)
     text = render(result, args.format)
     sys.stdout.write(text)
@@ -313,6 +325,7 @@ def select(args: argparse.Namespace) -> int:
 def udr(args: argparse.Namespace) -> int:
     from slowvae.study import compute_study_udr
 
+    say_damaged(args.study_dir)
     result = compute_study_udr(args.study_dir, force=args.force, correlation=args.correlation, progress=_say)
     for run_id, score in sorted(result["scored"].items()):
         print(f"{run_id}  UDR {score:.3f}")
