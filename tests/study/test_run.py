@@ -418,3 +418,55 @@ def test_a_one_run_study_says_run_in_the_singular(tmp_path, capsys):
         main(["study", "run", str(_write(tmp_path / "one.toml", one)), "--out", str(tmp_path / "o"), "--dry-run"]) == 0
     )
     assert capsys.readouterr().err.startswith("study t: 1 run, 1 to run;")
+
+
+def test_a_run_finished_or_held_by_another_process_is_not_counted_as_finished_here(finished, tmp_path):
+    from slowvae.cli.study import run_summary
+
+    _, out = finished
+    ids = sorted(p.name for p in (out / "runs").iterdir())[:2]
+    for run_id in ids:  # copies: the fixture's runs stay untouched
+        shutil.copytree(out / "runs" / run_id, tmp_path / run_id)
+    done, held = tmp_path / ids[0], tmp_path / ids[1]
+    before = (done / "results.json").read_bytes()
+    assert runner.execute_run(done) == runner.FINISHED_ELSEWHERE
+    assert (done / "results.json").read_bytes() == before
+    with runner._locked(held) as mine:  # another `study run` working on it
+        assert mine and runner.execute_run(held) == runner.BUSY
+    # the second of two `study run`s on 4 runs: it finished 2, found 1 finished and 1 held by the first
+    outcome = {runner.FINISHED: 2}
+    for state in (runner.execute_run(done), runner.BUSY):
+        outcome[state] = outcome.get(state, 0) + 1
+    summary = run_summary(outcome)
+    assert summary.startswith("1 busy (being run by another `slowvae study run` on the same directory); ")
+    assert "; 2 finished; 1 finished elsewhere (" in summary and summary.count(" finished") == 2
+
+
+def test_runs_with_damaged_files_count_as_failed_with_the_reason_and_the_rest_carry_on(finished, tmp_path, capsys):
+    study_file, source = finished
+    out = tmp_path / "out"
+    shutil.copytree(source, out)  # a copy: the fixture's runs stay untouched
+    ids = [spec.id for spec in parse_study(study_file.read_text()).runs]
+    cut, garbled = run_dir(out, ids[0]), run_dir(out, ids[1])
+    text = (cut / "results.json").read_text()
+    (cut / "results.json").write_text(text[: len(text) // 2])
+    (garbled / "config.json").write_text('{"config": {"precision": "bf17", "steps": "many"')
+    states = {r["id"]: r for r in study_status(out)["runs"]}
+    assert states[ids[0]]["state"] == "failed" and "damaged results.json" in states[ids[0]]["error"]
+    assert states[ids[1]]["state"] == "failed" and "damaged config.json" in states[ids[1]]["error"]
+    assert [states[i]["state"] for i in ids[2:]] == ["finished"] * (len(ids) - 2)
+    capsys.readouterr()
+    assert main(["study", "status", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"{len(ids) - 2} finished, 0 running, 2 failed, 0 pending" in said
+    assert f"failed   {ids[0]}: damaged results.json" in said and f"failed   {ids[1]}: damaged config.json" in said
+    table = study_table(out)
+    assert sum(r["n_failed"] for r in table["rows"]) == 2 and sum(r["n"] for r in table["rows"]) == len(ids) - 2
+    assert set(table["precisions"]) == {"fp32"}
+    for command in (["study", "table", str(out), "--no-figures"], ["study", "udr", str(out)], ["report", str(out)]):
+        assert main(command) == 0, command
+        err = capsys.readouterr().err
+        assert f"run {ids[0]} counts as failed: damaged results.json" in err, command
+        assert f"run {ids[1]} counts as failed: damaged config.json" in err, command
+    page = (out / "report.html").read_text()
+    assert "damaged results.json" in page and "damaged config.json" in page

@@ -46,14 +46,17 @@ def run(args: argparse.Namespace) -> int:
 def write_study_page(study_dir: Path, out: Path | None) -> Path:
     """The study page of ``study_dir``: every row of `slowvae study table`, with the UDR selection
     marked when the study's runs have been scored by UDR, and every run's state and scores."""
+    from slowvae.cli.study import say_damaged
     from slowvae.report import StudyRun, write_study_report
     from slowvae.study import study_status, study_table
     from slowvae.study.core import run_dir
     from slowvae.study.table import metric_value, seed_values, trajectories
 
+    damaged = say_damaged(study_dir)  # listed as failed, without a run page (their files cannot be read)
     status = study_status(study_dir)
     paths = {r["id"]: run_dir(study_dir, r["id"]) for r in status["runs"]}
-    results = {i: _read_results(p) for i, p in paths.items()}
+    finished = {r["id"] for r in status["runs"] if r["state"] == "finished"}  # (damaged files: failed)
+    results = {i: _read_results(p) if i in finished else {} for i, p in paths.items()}
     table = study_table(study_dir)
     if any("udr" in r for r in results.values()):  # UDR was used: show its choice (computed where missing)
         table["selection"] = study_table(study_dir, select="udr", progress=_say)["selection"]
@@ -61,7 +64,7 @@ def write_study_page(study_dir: Path, out: Path | None) -> Path:
     runs = [
         StudyRun(
             r["id"],
-            paths[r["id"]] if paths[r["id"]].is_dir() else None,
+            paths[r["id"]] if paths[r["id"]].is_dir() and r["id"] not in damaged else None,
             r["state"],
             r["error"],
             {m: metric_value(results[r["id"]], m) for m in metrics} if r["state"] == "finished" else {},

@@ -176,11 +176,26 @@ def run(args: argparse.Namespace) -> int:
         local.LocalExecutor(workers=args.workers, on_result=done).run(args.out, ids)
     finally:
         bar.close()
-    _say("; ".join(f"{n} {state}" for state, n in sorted(outcome.items())))
+    _say(run_summary(outcome))
     if outcome.get("interrupted"):
         _say("interrupted: running runs were checkpointed; run the same command to continue")
         return 130
     return 1 if outcome.get("failed") else 0
+
+
+#: what each :func:`slowvae.study.runner.execute_run` status means in ``study run``'s closing line
+_MEANING = {
+    "busy": "being run by another `slowvae study run` on the same directory",
+    "finished elsewhere": "finished by another `slowvae study run` on the same directory; not counted here",
+}
+
+
+def run_summary(outcome: dict[str, int]) -> str:
+    """``study run``'s closing line from status -> number of runs, each run counted once, e.g.
+    "2 finished; 1 busy (being run by another ...)"."""
+    return "; ".join(
+        f"{n} {state}" + (f" ({_MEANING[state]})" if state in _MEANING else "") for state, n in sorted(outcome.items())
+    )
 
 
 def _submit(args: argparse.Namespace, name: str, ids: list[str]) -> int:
@@ -247,11 +262,23 @@ def _step_scores(at_steps: dict[str, dict[str, float | None]]) -> str:
     return "; " + "; ".join(shown) if shown else ""
 
 
+def say_damaged(study_dir: Path) -> dict[str, str]:
+    """Name each run of the study whose files are damaged, with the reason (such runs count as
+    failed); returns run id -> reason."""
+    from slowvae.study.core import damaged_runs
+
+    damaged = damaged_runs(study_dir)
+    for run_id, reason in damaged.items():
+        _say(f"run {run_id} counts as failed: {reason}")
+    return damaged
+
+
 def table(args: argparse.Namespace) -> int:
     from slowvae.study import render, save_figures, study_table
     from slowvae.study.table import save_trajectories
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    say_damaged(args.study_dir)
     result = study_table(args.study_dir, metrics=metrics, select=args.select, progress=_say)
     text = render(result, args.format)
     sys.stdout.write(text)
@@ -298,6 +325,7 @@ def select(args: argparse.Namespace) -> int:
 def udr(args: argparse.Namespace) -> int:
     from slowvae.study import compute_study_udr
 
+    say_damaged(args.study_dir)
     result = compute_study_udr(args.study_dir, force=args.force, correlation=args.correlation, progress=_say)
     for run_id, score in sorted(result["scored"].items()):
         print(f"{run_id}  UDR {score:.3f}")

@@ -150,6 +150,9 @@ class RunState:
 def run_state(study_dir: Path | str, spec: RunSpec, active: set[str] | None = None) -> RunState:
     """The state of one run; ``active`` holds run ids a scheduler reports as running."""
     path = run_dir(study_dir, spec.id)
+    broken = damage(path)
+    if broken is not None:
+        return RunState(spec, "failed", broken, _steps_done(path))
     if results.is_finished(path, spec.config["steps"]):
         return RunState(spec, "finished", steps_done=spec.config["steps"])
     steps = _steps_done(path)
@@ -159,6 +162,32 @@ def run_state(study_dir: Path | str, spec: RunSpec, active: set[str] | None = No
     if error is not None:
         return RunState(spec, "failed", error.get("error", "unknown error"), steps)
     return RunState(spec, "pending", steps_done=steps)
+
+
+def damage(path: Path) -> str | None:
+    """Why a run's files cannot be read (results.json cut short or not a results record, config.json
+    not a training config), naming the file and what to do; None when they are sound or not written yet."""
+    record = path / rundir.RESULTS_FILE
+    if record.exists():
+        try:
+            results.Results.from_dict(json.loads(record.read_text()))
+        except (OSError, json.JSONDecodeError, TypeError, ValueError, AttributeError):
+            return (
+                f"damaged {rundir.RESULTS_FILE} (cut short or not a results record): delete it to score the run again"
+            )
+    if (path / rundir.CONFIG_FILE).exists():
+        try:
+            rundir.load_run_config(path)
+        except (SlowVAEError, OSError, TypeError, ValueError, KeyError, AttributeError) as err:
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            return f"damaged {rundir.CONFIG_FILE} ({reason}): restore it, or delete the run directory to run it again"
+    return None
+
+
+def damaged_runs(study_dir: Path | str) -> dict[str, str]:
+    """Run id -> why its files cannot be read (see :func:`damage`), for the study's runs that have such files."""
+    found = {spec.id: damage(run_dir(study_dir, spec.id)) for spec in open_study(study_dir).runs}
+    return {run_id: reason for run_id, reason in found.items() if reason is not None}
 
 
 def _steps_done(path: Path) -> int:
@@ -340,6 +369,8 @@ __all__ = [
     "RunState",
     "breadth_first",
     "conflicts",
+    "damage",
+    "damaged_runs",
     "estimate_seconds",
     "open_study",
     "prepare",

@@ -34,8 +34,10 @@ RECORD_FILE = "study-run.json"
 ERROR_FILE = "study-error.json"
 LOCK_FILE = ".study.lock"
 
-#: what :func:`execute_run` returns
+#: what :func:`execute_run` returns; FINISHED_ELSEWHERE: found finished when taken (another process
+#: finished it since the run list was made), so not counted as finished by this process
 FINISHED, FAILED, INTERRUPTED, BUSY = "finished", "failed", "interrupted", "busy"
+FINISHED_ELSEWHERE = "finished elsewhere"
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -272,8 +274,8 @@ def execute_run(
     Under a distributed launch (``WORLD_SIZE`` > 1: SLURM tasks, torchrun) every rank calls it:
     rank 0 holds the lock, prepares the directory and scores; all ranks train together (DDP).
     Returns ``"finished"``, ``"failed"`` (the error is written to ``study-error.json``),
-    ``"interrupted"`` (Ctrl-C or SIGTERM: training checkpointed) or ``"busy"`` (another process
-    holds the run).
+    ``"interrupted"`` (Ctrl-C or SIGTERM: training checkpointed), ``"busy"`` (another process
+    holds the run) or ``"finished elsewhere"`` (already finished when taken: by another process).
     """
     from slowvae.hardware import resolve_device
     from slowvae.train import Distributed, TrainingStopped, leave_process_group
@@ -296,7 +298,7 @@ def execute_run(
                 if not held:
                     status = BUSY
                 elif results.is_finished(run_dir, record["config"]["steps"]):
-                    status = FINISHED
+                    status = FINISHED_ELSEWHERE
                 else:
                     try:
                         _prepare(run_dir, record)
