@@ -17,8 +17,6 @@ from slowvae.errors import SlowVAEError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from slowvae.models.mlp import VECTOR_MODELS
-
     p = subparsers.add_parser(
         "identifiability",
         help="train on synthetic sparse transitions and report MCC against the true latents, per alpha",
@@ -29,6 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "alpha < 2 and not for alpha = 2 (Gaussian). Runs on CPU."
         ),
     )
+    _add_data_options(p)
+    _add_model_options(p)
+    _add_optimisation_options(p)
+    _add_output_options(p)
+    p.set_defaults(func=run)
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
     d.add_argument(
         "--alpha",
@@ -63,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument(
         "--seeds", type=int, default=3, help="number of seeds, 1..N (default 3); a seed fixes mixing, data and init"
     )
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    from slowvae.models.mlp import VECTOR_MODELS
+
     m = p.add_argument_group("models")
     m.add_argument(
         "--models",
@@ -112,6 +123,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="covariance of the Gaussian posterior: full (default) or diagonal (the reference's mean field, "
         "biased towards orthogonal decoders)",
     )
+
+
+def _add_optimisation_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("optimisation")
     o.add_argument("--steps", type=int, default=None, help="Adam steps per run (default 16000)")
     o.add_argument("--batch-pairs", type=int, default=None, help="fresh pairs per step (default 256)")
@@ -130,6 +144,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="settings trained at once, one process and one torch thread each (default 1)",
     )
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print only a JSON list of records on standard output")
     out.add_argument(
@@ -141,7 +158,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "resumes from it), table.md and mcc_vs_alpha.png (default ./slowvae-identifiability)",
     )
     out.add_argument("--quiet", action="store_true", help="no progress on standard error")
-    p.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace):

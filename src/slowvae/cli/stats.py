@@ -30,6 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Klindt et al. (ICLR 2021), Fig. 1. Inputs may be repeated and are pooled."
         ),
     )
+    _add_inputs(p)
+    _add_transition_options(p)
+    _add_fit_options(p)
+    _add_output_options(p)
+    p.set_defaults(func=run)
+
+
+def _add_inputs(p: argparse.ArgumentParser) -> None:
     src = p.add_argument_group("inputs (any number, pooled)")
     src.add_argument(
         "--mots",
@@ -64,6 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a trained run: transitions of its posterior means on distinct pairs drawn apart from training, "
         "per latent (a video's pairs were all trained on: the output says how many)",
     )
+
+
+def _add_transition_options(p: argparse.ArgumentParser) -> None:
     opt = p.add_argument_group("transitions")
     opt.add_argument("--dt", type=int, default=None, help="frames between the two of a transition (default 1)")
     opt.add_argument(
@@ -93,6 +104,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="add uniform noise of width Q to every transition before fitting (dequantises "
         "pixel-lattice data, e.g. Q=1; default 0)",
     )
+
+
+def _add_fit_options(p: argparse.ArgumentParser) -> None:
     fit = p.add_argument_group("fits")
     fit.add_argument(
         "--bootstrap",
@@ -103,6 +117,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     fit.add_argument("--ci", type=float, default=0.95, help="bootstrap interval coverage (default 0.95)")
     fit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of --run's pairs (default 0)")
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("output")
     out.add_argument("--json", action="store_true", help="print only JSON on standard output")
     out.add_argument("--csv-out", metavar="FILE", help="also write one CSV row per variable and fit")
@@ -114,7 +131,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     out.add_argument("--no-plots", action="store_true", help="write no figures")
     out.add_argument("--quiet", action="store_true", help="no progress messages on standard error")
-    p.set_defaults(func=run)
 
 
 def _parse_classes(text: str | None) -> set[int] | None:

@@ -20,7 +20,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and summarise them as one table with mean ± std over seeds. See the documentation, docs/guide/studies.md.",
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION")
+    _add_run_parser(actions)
+    _add_status_parser(actions)
+    _add_table_parser(actions)
+    _add_select_parser(actions)
+    _add_udr_parser(actions)
+    _add_cancel_parser(actions)
+    p.set_defaults(func=lambda _args: p.print_help() or 2)
 
+
+def _add_run_parser(actions: argparse._SubParsersAction) -> None:
     r = actions.add_parser(
         "run",
         help="expand STUDY.toml and run its unfinished runs",
@@ -67,11 +76,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     sl.add_argument("--mem", default="20G", help="memory per run (default 20G)")
     r.set_defaults(func=run)
 
+
+def _add_status_parser(actions: argparse._SubParsersAction) -> None:
     s = actions.add_parser("status", help="counts of finished, running, failed and pending runs")
     s.add_argument("study_dir", type=Path, metavar="DIR")
     s.add_argument("--json", action="store_true", help="print the status as JSON")
     s.set_defaults(func=status)
 
+
+def _add_table_parser(actions: argparse._SubParsersAction) -> None:
     t = actions.add_parser(
         "table",
         help="one row per (model, dataset, setting): mean ± std over seeds",
@@ -89,6 +102,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--no-figures", action="store_true", help="skip the figures")
     t.set_defaults(func=table)
 
+
+def _add_select_parser(actions: argparse._SubParsersAction) -> None:
     se = actions.add_parser("select", help="write the follow-up study: each model's UDR-selected setting with N seeds")
     se.add_argument("study_dir", type=Path, metavar="DIR")
     se.add_argument(
@@ -97,6 +112,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--out", type=Path, required=True, metavar="NEXT.toml")
     se.set_defaults(func=select)
 
+
+def _add_udr_parser(actions: argparse._SubParsersAction) -> None:
     u = actions.add_parser(
         "udr",
         help="compute UDR within each group of seeds and write it into results.json",
@@ -108,10 +125,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     u.add_argument("--correlation", choices=["lasso", "spearman"], default="lasso", help="similarity (default lasso)")
     u.set_defaults(func=udr)
 
+
+def _add_cancel_parser(actions: argparse._SubParsersAction) -> None:
     c = actions.add_parser("cancel", help="cancel the study's SLURM jobs (rerun `study run` to continue)")
     c.add_argument("study_dir", type=Path, metavar="DIR")
     c.set_defaults(func=cancel)
-    p.set_defaults(func=lambda _args: p.print_help() or 2)
 
 
 def _say(message: str) -> None:

@@ -40,6 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a model on temporal pairs and evaluate it at the end. Defaults follow the "
         "SlowVAE reference (batch 32 pairs, Adam lr 1e-4, beta 1, gamma 10, rate 6).",
     )
+    _add_data_options(p)
+    _add_model_options(p)
+    _add_optimisation_options(p)
+    _add_run_dir_options(p)
+    _add_evaluation_options(p)
+    p.set_defaults(func=run)
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
     d.add_argument(
         "--dataset",
@@ -64,6 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--data-rate", type=_rate, help="LAP rate of the data transitions (default 1; 'random' or -1: U(1,10) per pair)"
     )
     d.add_argument("--k", type=_k, help="LOC: factors changed per pair (default: U{1..K-1} per pair)")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
     m = p.add_argument_group("model")
     m.add_argument(
         "--model",
@@ -83,6 +95,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "model takes one, e.g. --hyper c_max=50 or --hyper alpha=learn",
     )
     m.add_argument("--z-dim", type=int, help="number of latents (default 10)")
+
+
+def _add_optimisation_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("optimisation")
     o.add_argument("--steps", type=int, help="total optimizer steps (reference: 300000; default 300000)")
     o.add_argument("--batch-pairs", type=int, help="pairs per step and process (default 32 = 64 images)")
@@ -105,6 +120,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compile the training step with torch.compile (inductor; the first step compiles; on a CPU it needs a "
         "C++ compiler); --no-compile turns it off when resuming (default off)",
     )
+
+
+def _add_run_dir_options(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("run directory")
     r.add_argument("--out", type=Path, help="run directory (default runs/<model>-<dataset>-seed<seed>)")
     r.add_argument(
@@ -121,6 +139,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--tensorboard", action="store_true", help="also log scalars for TensorBoard (needs slowvae[tensorboard])"
     )
+
+
+def _add_evaluation_options(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("evaluation")
     e.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
     e.add_argument("--eval-samples", type=int, default=10_000, help="frames for the final MCC (default 10000)")
@@ -131,7 +152,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="precision of the final evaluation's encoding (default auto: bf16 where native, else fp32)",
     )
     e.add_argument("--no-report", action="store_true", help="skip the run page RUN_DIR/report.html")
-    p.set_defaults(func=run)
 
 
 def _rate(text: str) -> float | str:

@@ -50,6 +50,86 @@ def _hist_importances(model: Any, d: int) -> np.ndarray:
     return imp
 
 
+def _fit_sklearn(
+    x: np.ndarray, y: np.ndarray, seed: int, n_estimators: int, max_depth: int, learning_rate: float
+) -> tuple[Any, np.ndarray]:
+    """scikit-learn's ``GradientBoostingClassifier`` with its 1.9 defaults pinned: (model, |importance| (D,))."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    model = GradientBoostingClassifier(
+        loss="log_loss",
+        learning_rate=learning_rate,
+        n_estimators=n_estimators,
+        subsample=1.0,
+        min_samples_split=2,
+        min_samples_leaf=1,
+        min_weight_fraction_leaf=0.0,
+        max_depth=max_depth,
+        min_impurity_decrease=0.0,
+        max_features=None,
+        max_leaf_nodes=None,
+        random_state=seed,
+    )
+    model.fit(x, y)
+    return model, np.abs(model.feature_importances_)
+
+
+def _fit_lightgbm(
+    x: np.ndarray, y: np.ndarray, seed: int, n_estimators: int, max_depth: int, learning_rate: float
+) -> tuple[Any, np.ndarray]:
+    """LightGBM's ``LGBMClassifier``, single-threaded and deterministic: (model, |gain importance| (D,))."""
+    import lightgbm
+
+    model = lightgbm.LGBMClassifier(
+        n_estimators=n_estimators,
+        max_depth=max_depth,
+        num_leaves=2**max_depth,
+        learning_rate=learning_rate,
+        min_child_samples=1,
+        min_child_weight=1e-3,
+        min_split_gain=0.0,
+        reg_lambda=0.0,
+        subsample=1.0,
+        colsample_bytree=1.0,
+        max_bin=255,
+        importance_type="gain",
+        random_state=seed,
+        n_jobs=1,
+        deterministic=True,
+        force_row_wise=True,
+        verbose=-1,
+    )
+    model.fit(x, y)
+    return model, np.abs(np.asarray(model.booster_.feature_importance(importance_type="gain"), dtype=np.float64))
+
+
+def _fit_hist(
+    x: np.ndarray, y: np.ndarray, seed: int, n_estimators: int, max_depth: int, learning_rate: float
+) -> tuple[Any, np.ndarray]:
+    """scikit-learn's ``HistGradientBoostingClassifier`` on one thread: (model, split gain (D,))."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(
+        learning_rate=learning_rate,
+        max_iter=n_estimators,
+        max_depth=max_depth,
+        max_leaf_nodes=2**max_depth,
+        min_samples_leaf=1,
+        l2_regularization=0.0,
+        max_bins=255,
+        early_stopping=False,
+        random_state=seed,
+    )
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # OpenMP threads oversubscribe small fits; factors run in parallel instead
+        model.fit(x, y)
+    return model, _hist_importances(model, x.shape[1])
+
+
+_FITTERS = {"sklearn": _fit_sklearn, "lightgbm": _fit_lightgbm, "hist": _fit_hist}
+
+
 def _fit_factor(
     x: np.ndarray,
     y: np.ndarray,
@@ -66,70 +146,9 @@ def _fit_factor(
     classes = np.unique(y)
     if len(classes) < 2:  # nothing to learn: the constant prediction, no importance
         return np.zeros(d), float(np.mean(y == classes[0])), float(np.mean(y_test == classes[0]))
-    if backend == "sklearn":
-        from sklearn.ensemble import GradientBoostingClassifier
-
-        model = GradientBoostingClassifier(
-            loss="log_loss",
-            learning_rate=learning_rate,
-            n_estimators=n_estimators,
-            subsample=1.0,
-            min_samples_split=2,
-            min_samples_leaf=1,
-            min_weight_fraction_leaf=0.0,
-            max_depth=max_depth,
-            min_impurity_decrease=0.0,
-            max_features=None,
-            max_leaf_nodes=None,
-            random_state=seed,
-        )
-        model.fit(x, y)
-        imp = np.abs(model.feature_importances_)
-    elif backend == "lightgbm":
-        import lightgbm
-
-        model = lightgbm.LGBMClassifier(
-            n_estimators=n_estimators,
-            max_depth=max_depth,
-            num_leaves=2**max_depth,
-            learning_rate=learning_rate,
-            min_child_samples=1,
-            min_child_weight=1e-3,
-            min_split_gain=0.0,
-            reg_lambda=0.0,
-            subsample=1.0,
-            colsample_bytree=1.0,
-            max_bin=255,
-            importance_type="gain",
-            random_state=seed,
-            n_jobs=1,
-            deterministic=True,
-            force_row_wise=True,
-            verbose=-1,
-        )
-        model.fit(x, y)
-        imp = np.abs(np.asarray(model.booster_.feature_importance(importance_type="gain"), dtype=np.float64))
-    elif backend == "hist":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        model = HistGradientBoostingClassifier(
-            learning_rate=learning_rate,
-            max_iter=n_estimators,
-            max_depth=max_depth,
-            max_leaf_nodes=2**max_depth,
-            min_samples_leaf=1,
-            l2_regularization=0.0,
-            max_bins=255,
-            early_stopping=False,
-            random_state=seed,
-        )
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):  # OpenMP threads oversubscribe small fits; factors run in parallel instead
-            model.fit(x, y)
-        imp = _hist_importances(model, d)
-    else:  # pragma: no cover - resolve_backend guards this
+    if backend not in _FITTERS:  # pragma: no cover - resolve_backend guards this
         raise SlowVAEError(f"unknown DCI backend {backend!r}")
+    model, imp = _FITTERS[backend](x, y, seed, n_estimators, max_depth, learning_rate)
     total = imp.sum()
     if total > 0:
         imp = imp / total  # each factor's importances sum to 1, as sklearn's do
