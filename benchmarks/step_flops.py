@@ -11,6 +11,11 @@ For each variant (precision × eager/compiled, ``steplib.Step``):
 - one profiled block (``torch.profiler``): self CPU time by operator class (convolution forward,
   convolution backward, linear layers, optimizer, elementwise and other), to say what limits the step.
 
+A variant is a precision and modifiers joined by "-": ``compiled`` (torch.compile), ``contiguous``
+(plain NCHW instead of channels_last), ``sysmalloc`` (glibc's default allocator thresholds instead of
+keeping freed memory as train() does), ``master`` (bf16 weights with an fp32 master copy instead of
+autocast), ``maxautotune`` (torch.compile's max-autotune mode, with ``compiled``). ``fp32-contiguous-sysmalloc`` is the plain fp32 eager loop.
+
     python benchmarks/step_flops.py
     python benchmarks/step_flops.py --variants bf16 bf16-compiled --out benchmarks/results/compile/step_flops-compile.json
 """
@@ -33,8 +38,8 @@ import steplib
 from steplib import PHASES, Step, matmul_peak, timed_blocks
 
 HERE = Path(__file__).resolve().parent
-#: precision[-compiled | -contiguous]: "contiguous" keeps the plain NCHW layout (before channels_last)
-VARIANTS = ("fp32", "bf16", "fp32-compiled", "bf16-compiled", "fp32-contiguous")
+PRECISION_NAMES = ("fp32", "bf16")
+MODIFIERS = ("compiled", "maxautotune", "contiguous", "sysmalloc", "master")
 
 #: operator classes of the profile, matched in order against lower-case operator names
 OP_CLASSES = (
@@ -44,6 +49,30 @@ OP_CLASSES = (
     ("optimizer", ("_foreach", "adam", "lerp", "addcdiv", "addcmul")),
     ("compiled kernels", ("compiled", "inductor", "cpp_fused", "graph_")),
 )
+
+
+def variant(name: str) -> str:
+    """``name`` if it is a precision with known modifiers (argparse type)."""
+    precision, *modifiers = name.split("-")
+    unknown = [m for m in modifiers if m not in MODIFIERS]
+    if precision not in PRECISION_NAMES or unknown or ("master" in modifiers and precision != "bf16"):
+        raise argparse.ArgumentTypeError(
+            f"{name!r}: a variant is fp32 or bf16 with modifiers from {', '.join(MODIFIERS)} (master: bf16 only)"
+        )
+    return name
+
+
+def make_step(name: str) -> Step:
+    """The :class:`Step` a variant name describes."""
+    precision, *modifiers = name.split("-")
+    return Step(
+        precision,
+        compiled="compiled" in modifiers,
+        compile_mode="max-autotune" if "maxautotune" in modifiers else None,
+        channels_last="contiguous" not in modifiers,
+        keep_memory="sysmalloc" not in modifiers,
+        master="master" in modifiers,
+    )
 
 
 def op_class(name: str) -> str:
@@ -84,7 +113,7 @@ def profile_block(step: Step, steps: int) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=["fp32", "bf16"])
+    parser.add_argument("--variants", nargs="+", type=variant, default=["fp32", "bf16"])
     parser.add_argument("--blocks", type=int, default=5)
     parser.add_argument("--steps-per-block", type=int, default=20)
     parser.add_argument("--profile-steps", type=int, default=10)
@@ -93,17 +122,14 @@ def main() -> int:
     args = parser.parse_args()
 
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16}
-    used = sorted({variant.split("-")[0] for variant in args.variants})
+    used = sorted({name.split("-")[0] for name in args.variants})
 
     def peaks_now() -> dict[str, float]:
         # only the dtypes of the variants: an emulated bf16 peak (no native bf16) takes minutes
         return {p: matmul_peak(dtypes[p], args.peak_size) for p in used}
 
     peaks_before = peaks_now()
-    steps = {}
-    for variant in args.variants:
-        precision, _, kind = variant.partition("-")
-        steps[variant] = Step(precision, compiled=kind == "compiled", channels_last=kind != "contiguous")
+    steps = {name: make_step(name) for name in args.variants}
     flops = {name: flops_per_phase(step) for name, step in steps.items()}
     for step in steps.values():
         for _ in range(3):  # warm-up (and compilation of the compiled variants)

@@ -27,7 +27,7 @@ from slowvae import rundir
 from slowvae.config import TrainConfig, learning_rate, make_pair_source, new_model
 from slowvae.data.pairs import PairSource
 from slowvae.errors import SlowVAEError
-from slowvae.hardware import PRECISIONS, batch_to_tensor, resolve_device, use_fast_layout
+from slowvae.hardware import PRECISIONS, batch_to_tensor, keep_freed_memory, resolve_device, use_fast_layout
 from slowvae.models import PairModel
 from slowvae.models.base import AUXILIARY_INPUT
 from slowvae.rundir import load_run_config
@@ -230,6 +230,7 @@ def _assemble(run_dir: Path) -> _Training:
     """The run's config, device, process group, PairSource, fresh model, optimizers and seeded RNGs."""
     config = load_run_config(run_dir)
     device = resolve_device(config.device)
+    keep_freed_memory()
     ddp = Distributed(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from slowvae.hardware import keep_freed_memory  # here: `slowvae --help` imports no torch
+
+    keep_freed_memory()
     try:
         return int(args.func(args) or 0)
     except SlowVAEError as err:
