@@ -470,3 +470,11 @@ def test_runs_with_damaged_files_count_as_failed_with_the_reason_and_the_rest_ca
         assert f"run {ids[1]} counts as failed: damaged config.json" in err, command
     page = (out / "report.html").read_text()
     assert "damaged results.json" in page and "damaged config.json" in page
+    # --retry-failed cannot mend a damaged file: the runs are skipped with the reason, not run
+    before = {i: sorted(p.name for p in run_dir(out, i).iterdir()) for i in ids[:2]}
+    assert main(["study", "run", str(study_file), "--out", str(out), "--retry-failed"]) == 0
+    err = capsys.readouterr().err
+    assert f"skipping failed run {ids[0]}: damaged results.json" in err
+    assert f"skipping failed run {ids[1]}: damaged config.json" in err
+    assert "finished elsewhere" not in err and "nothing to run" in err
+    assert {i: sorted(p.name for p in run_dir(out, i).iterdir()) for i in ids[:2]} == before

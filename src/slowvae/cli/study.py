@@ -163,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     check_writable_folder(args.out)
     studies.prepare(study, args.out)
     for state in failed:
-        _say(f"skipping failed run {state.spec.id} (--retry-failed runs it again): {state.error}")
+        again = "" if state.damaged else " (--retry-failed runs it again)"
+        _say(f"skipping failed run {state.spec.id}{again}: {state.error}")
     if not todo:
         _say("nothing to run: every run is finished" + (" or failed" if failed else ""))
         return 0

@@ -145,6 +145,8 @@ class RunState:
     state: str
     error: str | None = None
     steps_done: int = 0
+    #: failed because its files cannot be read (:func:`damage`): running it again cannot mend that
+    damaged: bool = False
 
 
 def run_state(study_dir: Path | str, spec: RunSpec, active: set[str] | None = None) -> RunState:
@@ -152,7 +154,7 @@ def run_state(study_dir: Path | str, spec: RunSpec, active: set[str] | None = No
     path = run_dir(study_dir, spec.id)
     broken = damage(path)
     if broken is not None:
-        return RunState(spec, "failed", broken, _steps_done(path))
+        return RunState(spec, "failed", broken, _steps_done(path), damaged=True)
     if results.is_finished(path, spec.config["steps"]):
         return RunState(spec, "finished", steps_done=spec.config["steps"])
     steps = _steps_done(path)
@@ -297,7 +299,8 @@ def to_run(
     study: Study, study_dir: Path | str, *, retry_failed: bool = False, executor: Executor | None = None
 ) -> tuple[list[RunSpec], list[RunState]]:
     """The runs an executor should work on (unfinished, not running, not reusable from another
-    study; failed ones only with ``retry_failed``) and the failed runs left alone. Runs that died
+    study; failed ones only with ``retry_failed``, never damaged ones) and the failed runs left
+    alone. Runs that died
     under ``executor`` (default: the one the study was run with) without recording an error
     (SLURM: out of memory, node failure) count as failed."""
     _states(study_dir, study, executor or executor_for(study_dir))
@@ -307,7 +310,7 @@ def to_run(
         if spec.id in linked:
             continue
         state = run_state(study_dir, spec)
-        if state.state == "pending" or (state.state == "failed" and retry_failed):
+        if state.state == "pending" or (state.state == "failed" and retry_failed and not state.damaged):
             todo.append(spec)
         elif state.state == "failed":
             failed.append(state)
