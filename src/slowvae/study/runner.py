@@ -235,6 +235,9 @@ def _advance(
 ) -> None:
     """Carry out a run's :func:`plan`: every rank trains, rank 0 scores and writes (under DDP
     after all training, see :func:`trains_first`)."""
+    from slowvae.hardware import keep_freed_memory
+
+    keep_freed_memory()  # for scoring without training too (train() sets it itself)
     evaluate, device = record["evaluate"], str(ddp.device)  # scored where the run trains
     checkpoints, copies = run_dir / rundir.CHECKPOINT_DIR, set()
     for kind, step, checkpoint in trains_first(actions) if ddp.active else actions:
