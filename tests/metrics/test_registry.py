@@ -78,3 +78,25 @@ def test_the_suite_leaves_out_only_the_metrics_every_evaluation_scores_itself():
     assert [m for m in METRICS if METRICS[m].always] == ["mcc"]
     assert "mcc" not in suite_metrics() and set(suite_metrics()) == set(METRICS) - {"mcc"}
     assert suite_metrics(["dci", "mcc", "mig"]) == ["dci", "mig"]
+
+
+@pytest.mark.parametrize(("threads", "k", "jobs"), [(1, 3, 1), (2, 3, 2), (2, 1, 1)])
+def test_exact_dci_fits_factors_in_as_many_processes_as_torch_threads(threads, k, jobs):
+    import torch
+
+    rng = np.random.default_rng(0)
+    factors = rng.integers(0, 3, size=(300, k))
+    codes = factors + 0.3 * rng.standard_normal((300, k))
+    small = {"dci": {"num_train": 200, "num_test": 100, "n_estimators": 5}}
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        out = compute_suite(codes, factors, metrics=["dci"], overrides=small, rng=1)
+    finally:
+        torch.set_num_threads(before)
+    one = compute_suite(codes, factors, metrics=["dci"], overrides={"dci": {**small["dci"], "n_jobs": 1}}, rng=1)
+    assert PRESETS["dlib"]["dci"]["n_jobs"] == -1
+    assert out["settings"]["metric_settings"]["dci"]["n_jobs"] == jobs
+    assert one["settings"]["metric_settings"]["dci"]["n_jobs"] == 1
+    assert out["dci_disentanglement"] == one["dci_disentanglement"]
+    assert out["dci_informativeness_test"] == one["dci_informativeness_test"]

@@ -6,7 +6,6 @@ entries; adding a metric is one :class:`MetricEntry` passed to :func:`register_m
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,9 +136,13 @@ def _need_latents(codes: np.ndarray, factors: np.ndarray) -> None:
 
 
 def _resolve_dci(settings: dict[str, Any], k: int) -> None:
+    """``n_jobs = -1``: one process per factor, at most torch's thread count (a study worker's
+    share of the cores), so parallel factors never oversubscribe the CPU; the numbers do not change."""
+    import torch
+
     settings["backend"] = resolve_backend(settings["backend"])
     if settings["n_jobs"] == -1:
-        settings["n_jobs"] = max(1, min(k, os.cpu_count() or 1))
+        settings["n_jobs"] = max(1, min(k, torch.get_num_threads()))
 
 
 def _dci_versions(settings: dict[str, Any]) -> dict[str, str]:
@@ -197,11 +200,11 @@ for _entry in (
             "n_estimators": 100,
             "max_depth": 3,
             "learning_rate": 0.1,
-            "n_jobs": 1,
+            "n_jobs": -1,
         },
         needs="test",
-        presets={"fast": {"num_train": 1000, "num_test": 500, "backend": "auto", "n_jobs": -1}},
-        fast={"backend": "auto", "n_jobs": -1},
+        presets={"fast": {"num_train": 1000, "num_test": 500, "backend": "auto"}},
+        fast={"backend": "auto"},
         resolve=_resolve_dci,
         versions=_dci_versions,
         cost=lambda s: (0, 300.0 * s["num_train"] / 10000 if s["backend"] == "sklearn" else 0.0),
