@@ -13,6 +13,7 @@ import torch
 
 from slowvae import results
 from slowvae.cli import main
+from slowvae.errors import SlowVAEError
 from slowvae.study import parse_study, prepare, runner, study_status, study_table
 from slowvae.study.core import conflicts, run_dir
 from slowvae.study.spec import load_study
@@ -166,6 +167,35 @@ def test_steps_are_scored_as_passed_and_an_extended_run_equals_an_uninterrupted_
     assert (tmp_path / "t-mcc-trajectory.png").is_file() and (tmp_path / "t-mcc.png").is_file()
     assert main(["report", str(out)]) == 0
     assert 'id="trajectories"' in (out / "report.html").read_text()
+
+
+def test_one_seed_extended_through_a_second_entry_keeps_every_run_id(tmp_path):
+    two = STUDY.replace("seeds = [1]", "seeds = [1, 2]")
+    study = parse_study(two)
+    out = tmp_path / "out"
+    prepare(study, out)
+    for spec in study.runs:
+        assert runner.execute_run(run_dir(out, spec.id)) == runner.FINISHED
+    seed2 = run_dir(out, study.runs[1].id)
+    stamp = (seed2 / "results.json").stat().st_mtime_ns
+
+    split = two.replace('[[models]]\nname = "slowvae"', '[[models]]\nname = "slowvae"\nseeds = [2]')
+    split += '\n[[models]]\nname = "slowvae"\nseeds = [1]\nsteps = 6\n'
+    longer = parse_study(split.replace("at_steps = [2, 8]", "at_steps = [2, 4, 8]"))
+    assert {r.id: r.config["steps"] for r in longer.runs} == {study.runs[0].id: 6, study.runs[1].id: 4}
+    assert conflicts(longer, out) == []
+    prepare(longer, out)
+    assert [r["state"] for r in study_status(out)["runs"]] == ["finished", "pending"]
+    assert runner.execute_run(run_dir(out, study.runs[0].id)) == runner.FINISHED
+    assert results.read_results(run_dir(out, study.runs[0].id)).step == 6
+    assert (seed2 / "results.json").stat().st_mtime_ns == stamp and results.read_results(seed2).step == 4
+    (row,) = study_table(out, metrics=["mcc@2"])["rows"]  # both seeds stay one row
+    assert row["n"] == 2
+
+    for changed in ("seeds = [1]\nsteps = 6\nhyper = { gamma = 3.0 }", "seeds = [2]\nsteps = 6"):
+        bad = split.replace("seeds = [1]\nsteps = 6", changed)
+        with pytest.raises(SlowVAEError, match="labelled 'slowvae' and differ|the same run"):
+            parse_study(bad)
 
 
 def test_a_run_started_by_older_code_resumes_and_scores_its_kept_checkpoints(tmp_path):

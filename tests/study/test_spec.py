@@ -185,7 +185,11 @@ def test_evaluate_settings_resolve():
             "binary must be true or false, got 1",
         ),
         (("steps = 30", "steps = 0"), "steps must be a positive integer"),
-        (('[[models]]\nname = "beta-vae"', '[[models]]\nname = "slowvae"'), "labelled 'slowvae'"),
+        (('[[models]]\nname = "beta-vae"', '[[models]]\nname = "slowvae"'), "are the same run"),
+        (
+            ('[[models]]\nname = "beta-vae"', '[[models]]\nname = "slowvae"\nhyper = { gamma = 3 }'),
+            "labelled 'slowvae'",
+        ),
         (('name = "tiny"', 'name = "tiny"\n[x'), "not valid TOML"),
         (('name = "beta-vae"', 'name = "beta-vae"\ntrain = { seed = 3 }'), "TrainConfig fields other than"),
         (('name = "beta-vae"', 'name = "beta-vae"\ntrain = { lrr = 3 }'), "lrr"),

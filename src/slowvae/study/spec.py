@@ -451,8 +451,14 @@ def _top_level(data: dict[str, Any], origin: str) -> tuple[str, _Defaults]:
     return name.strip(), defaults
 
 
-def _entry(entry: Any, n: int, labels: set[str], origin: str) -> tuple[str, str, str]:
-    """Check one [[models]] entry; returns its model name, label and the prefix of its messages."""
+#: the keys in which two [[models]] entries with one label may differ: the same runs, some seeds
+#: trained longer (their run ids do not depend on steps)
+_PER_SEED_KEYS = {"seeds", "steps"}
+
+
+def _entry(entry: Any, n: int, labels: dict[str, dict[str, Any]], origin: str) -> tuple[str, str, str]:
+    """Check one [[models]] entry against the entries before it (``labels``: label -> that entry
+    without its seeds and steps); returns its model name, label and the prefix of its messages."""
     from slowvae.models import model_class
 
     if not isinstance(entry, dict) or "name" not in entry:
@@ -469,9 +475,18 @@ def _entry(entry: Any, n: int, labels: set[str], origin: str) -> tuple[str, str,
     except SlowVAEError as err:
         raise _fail(origin, f"{where}{err}") from None
     label = entry.get("label", model)
-    if label in labels:
-        raise _fail(origin, f'{where}two entries are labelled {label!r}; give one a distinct label = "..."')
+    if label in labels and labels[label] != _sans_seeds(entry):
+        raise _fail(
+            origin,
+            f"{where}two entries are labelled {label!r} and differ in more than seeds and steps; "
+            'give one a distinct label = "..."',
+        )
     return model, label, where
+
+
+def _sans_seeds(entry: dict[str, Any]) -> dict[str, Any]:
+    """A [[models]] entry without the keys that entries sharing a label may differ in."""
+    return {k: v for k, v in entry.items() if k not in _PER_SEED_KEYS}
 
 
 def _entry_train(entry: dict[str, Any], where: str, base: _Defaults, steps: int) -> dict[str, Any]:
@@ -529,10 +544,10 @@ def _expand(data: dict[str, Any], text: str, origin: str) -> Study:
     if not isinstance(models, list) or not models:
         raise _fail(origin, "give at least one [[models]] entry")
     runs: list[RunSpec] = []
-    labels: set[str] = set()
+    labels: dict[str, dict[str, Any]] = {}
     for n, entry in enumerate(models, 1):
         model, label, where = _entry(entry, n, labels, origin)
-        labels.add(label)
+        labels[label] = _sans_seeds(entry)
         runs += _entry_runs(entry, model, label, where, base)
     ids = [r.id for r in runs]
     if len(set(ids)) != len(ids):
