@@ -17,6 +17,7 @@ from slowvae.errors import SlowVAEError
 from slowvae.study import parse_study, prepare, runner, study_status, study_table
 from slowvae.study.core import conflicts, run_dir
 from slowvae.study.spec import load_study
+from slowvae.study.table import render
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks" / "results"
@@ -189,8 +190,17 @@ def test_one_seed_extended_through_a_second_entry_keeps_every_run_id(tmp_path):
     assert runner.execute_run(run_dir(out, study.runs[0].id)) == runner.FINISHED
     assert results.read_results(run_dir(out, study.runs[0].id)).step == 6
     assert (seed2 / "results.json").stat().st_mtime_ns == stamp and results.read_results(seed2).step == 4
-    (row,) = study_table(out, metrics=["mcc@2"])["rows"]  # both seeds stay one row
+    table = study_table(out, metrics=["mcc@2", "mcc@4"])
+    (row,) = table["rows"]  # both seeds stay one row
     assert row["n"] == 2
+    at_4 = [
+        results.read_step(run_dir(out, study.runs[0].id), 4).to_dict()["mcc"],
+        results.read_results(seed2).to_dict()["mcc"],
+    ]
+    assert row["mcc@4"]["mean"] == pytest.approx(sum(at_4) / 2)  # seed 2's end is its score at 4
+    assert row["mcc@4"]["std"] is not None
+    assert [e["ends"] for e in table["mixed_ends"]] == [{"1": 6, "2": 4}]
+    assert "seed 2 at 4), so its end-of-run columns mix" in render(table)
 
     for changed in ("seeds = [1]\nsteps = 6\nhyper = { gamma = 3.0 }", "seeds = [2]\nsteps = 6"):
         bad = split.replace("seeds = [1]\nsteps = 6", changed)

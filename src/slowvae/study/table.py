@@ -30,9 +30,13 @@ def metric_value(results: dict[str, Any], metric: str, steps: dict[str, dict[str
     """``metric`` of a results.json: a suite name (its headline key, from the metric registry), any
     numeric key, a dotted path into a nested one (``mcc_per_factor.shape``), or ``<metric>@<step>``
     for a checkpoint scored through ``at_steps`` (from ``steps``, step -> that step's
-    results_step_N.json, else from the results' ``at_steps`` summary)."""
+    results_step_N.json, else from the results' ``at_steps`` summary) or for the run's end when it
+    ended at that step."""
     name, _, step = metric.partition("@")
-    value: Any = ((steps or {}).get(step) or results.get("at_steps", {}).get(step, {})) if step else results
+    value: Any = results
+    if step:
+        value = (steps or {}).get(step) or results.get("at_steps", {}).get(step)
+        value = value or (results if str(results.get("step")) == step else {})
     for key in headline_key(name).split("."):
         value = value.get(key) if isinstance(value, dict) else None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -101,7 +105,8 @@ def study_table(
         {"rows": [{"model", "dataset", "setting": {...}, "n", "n_failed", "n_missing",
                    "<metric>": {"mean", "std"}, ...}],
          "selection": None | {"method": "udr", "chosen": [...], "notes": [...]},
-         "precisions": {resolved training precision: finished runs}}
+         "precisions": {resolved training precision: finished runs},
+         "mixed_ends": [{"row": label, "ends": {seed: step}}], only when some row's runs end apart}
 
     ``n`` counts finished runs (seeds), ``n_failed`` failed ones, ``n_missing`` those not finished
     yet; mean and std (sample std, None below two values) are over the finished runs that have the
@@ -138,7 +143,29 @@ def study_table(
     _check_columns(study_dir, groups, rows, metrics)
     # runs in a study file's "auto" precision resolve per machine (bf16 where native, else fp32)
     precisions = collections.Counter(r["precision"] for g in groups for r in g["runs"] if r["state"] == "finished")
-    return {"rows": rows, "selection": selection, "precisions": dict(sorted(precisions.items()))}
+    return {
+        "rows": rows,
+        "selection": selection,
+        "precisions": dict(sorted(precisions.items())),
+        **({"mixed_ends": mixed} if (mixed := _mixed_ends(groups, rows)) else {}),
+    }
+
+
+def _mixed_ends(groups: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose finished runs ended at different steps (a seed extended alone), each as
+    ``{"row": label, "ends": {seed: step}}``: their end-of-run columns mix those budgets."""
+    by_key = {(g["model"], g["dataset"], json.dumps(g["setting"], sort_keys=True)): g for g in groups}
+    mixed = []
+    for row in rows:
+        runs = by_key[(row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True))]["runs"]
+        ends = {
+            str(r["seed"]): r["results"].get("step") or r["final_step"]
+            for r in sorted(runs, key=lambda r: r["seed"])
+            if r["state"] == "finished"
+        }
+        if len(set(ends.values())) > 1:
+            mixed.append({"row": row_label(row), "ends": ends})
+    return mixed
 
 
 def _values(runs: list[dict[str, Any]], metric: str) -> list[float]:
@@ -301,7 +328,7 @@ def _grid(header: list[str], rows: list[list[str]], fmt: str) -> list[str]:
 
 
 def _notes(table: dict[str, Any]) -> list[str]:
-    """The lines under the table: the selection and the training precisions."""
+    """The lines under the table: the selection, the training precisions and rows whose runs end apart."""
     lines = []
     if table.get("selection"):
         chosen = table["selection"]["chosen"]
@@ -319,6 +346,13 @@ def _notes(table: dict[str, Any]) -> list[str]:
             "study file to compare like with like."
         )
         lines += ["", f"Training precision: {counts}" + (mixed if len(precisions) > 1 else "")]
+    for entry in table.get("mixed_ends") or []:
+        ends = ", ".join(f"seed {seed} at {step:,}" for seed, step in entry["ends"].items())
+        lines += [
+            "",
+            f"{entry['row']}: the runs end at different steps ({ends}), so its end-of-run columns mix "
+            "those budgets; compare at one step with METRIC@STEP columns.",
+        ]
     return lines
 
 
