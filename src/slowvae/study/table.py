@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,13 +152,23 @@ def study_table(
     }
 
 
+def _runs_by_row(groups: list[dict[str, Any]]) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    """A function from a table row to its group's runs."""
+
+    def key(entry: dict[str, Any]) -> tuple[str, str, str]:
+        return entry["model"], entry["dataset"], json.dumps(entry["setting"], sort_keys=True)
+
+    by_key = {key(g): g["runs"] for g in groups}
+    return lambda row: by_key[key(row)]
+
+
 def _mixed_ends(groups: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows whose finished runs ended at different steps (a seed extended alone), each as
     ``{"row": label, "ends": {seed: step}}``: their end-of-run columns mix those budgets."""
-    by_key = {(g["model"], g["dataset"], json.dumps(g["setting"], sort_keys=True)): g for g in groups}
+    runs_of = _runs_by_row(groups)
     mixed = []
     for row in rows:
-        runs = by_key[(row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True))]["runs"]
+        runs = runs_of(row)
         ends = {
             str(r["seed"]): r["results"].get("step") or r["final_step"]
             for r in sorted(runs, key=lambda r: r["seed"])
@@ -209,22 +220,18 @@ def _chosen(selection: dict[str, Any], group: dict[str, Any]) -> bool:
 
 def seed_values(study_dir: Path | str, table: dict[str, Any], metric: str) -> list[list[float]]:
     """Per table row, the finished seeds' values of ``metric`` (for figures)."""
-    by_key = {(g["model"], g["dataset"], json.dumps(g["setting"], sort_keys=True)): g for g in _groups(Path(study_dir))}
-    out = []
-    for row in table["rows"]:
-        group = by_key[(row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True))]
-        out.append(_values(group["runs"], metric))
-    return out
+    runs_of = _runs_by_row(_groups(Path(study_dir)))
+    return [_values(runs_of(row), metric) for row in table["rows"]]
 
 
 def trajectories(study_dir: Path | str, table: dict[str, Any], metric: str) -> list[dict[str, Any]]:
     """Per table row, ``metric`` against the step: ``{"steps": [...], "mean": [...], "std": [...],
     "n": [...]}`` over the seeds scored at each ``at_steps`` entry (runs still training included)
     and at the end (finished runs); std is None for one seed."""
-    by_key = {(g["model"], g["dataset"], json.dumps(g["setting"], sort_keys=True)): g for g in _groups(Path(study_dir))}
+    runs_of = _runs_by_row(_groups(Path(study_dir)))
     out = []
     for row in table["rows"]:
-        runs = by_key[(row["model"], row["dataset"], json.dumps(row["setting"], sort_keys=True))]["runs"]
+        runs = runs_of(row)
         found: dict[int, list[float]] = {}
         for run in runs:
             for step in {**run["results"].get("at_steps", {}), **run["steps"]}:
