@@ -2,7 +2,8 @@
 
 Reads one or more study directories (the long-budget study, its ablation, the 20,000-step budget
 study) and, for every table row (model, setting) and every scored step (``results_step_N.json``
-and the final ``results.json``), gives over seeds (mean, std; std ``null`` for one seed):
+and the final ``results.json``), gives over the seeds scored at that step (mean, std, n; std
+``null`` for one seed; a seed that trains on adds steps the others have not reached):
 
 - every headline score, MCC per factor, the active latents (``factor_vae_num_active_dims``) and
   ``dci_informativeness_test`` (a booster that reads *all* latents: information kept, or lost);
@@ -13,8 +14,9 @@ and the final ``results.json``), gives over seeds (mean, std; std ``null`` for o
   factors it carries (a latent *merging* several factors).
 
 and answers the questions of the long-budget write-up with numbers: which factors gain and lose
-between the first and last scored step, whether MCC and informativeness move together, and, for
-rows that differ only in gamma or rate, how the fall depends on the prior's pull and sparsity.
+between the first and last step that every seed has scored, whether MCC and informativeness move
+together, and, for rows that differ only in gamma or rate, how the fall depends on the prior's pull
+and sparsity.
 
     python benchmarks/long_budget.py --study benchmarks/results/long-budget-ablation \\
         --study benchmarks/results/paper-protocol-budget --out benchmarks/results/long-budget/ablation.json
@@ -137,19 +139,22 @@ def _label(model: str, setting: dict[str, float]) -> str:
 
 
 def row_trajectory(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per scored step: the spread over seeds of every score, per-factor MCC, loss term and structure."""
-    steps = sorted(set.intersection(*(set(r["points"]) for r in runs)))
+    """Per step any seed has scored: the spread over the seeds scored there (``n``) of every score,
+    per-factor MCC, loss term and structure. Seeds that train on (or further) add steps of their own."""
+    steps = sorted(set.union(*(set(r["points"]) for r in runs)))
     out = {}
     for step in steps:
-        points = [r["points"][step] for r in runs]
-        entry: dict[str, Any] = {k: _spread([p[k] for p in points]) for k in SCORES if all(k in p for p in points)}
+        present = [r for r in runs if step in r["points"]]
+        points = [r["points"][step] for r in present]
+        entry: dict[str, Any] = {"n": len(present), "seeds": [r["seed"] for r in present]}
+        entry |= {k: _spread([p[k] for p in points]) for k in SCORES if all(k in p for p in points)}
         factors = list(points[0].get("mcc_per_factor", {}))
         entry["mcc_per_factor"] = {f: _spread([p["mcc_per_factor"][f] for p in points]) for f in factors}
-        losses = [loss_at(r["log"], step) for r in runs]
+        losses = [loss_at(r["log"], step) for r in present]
         entry["loss"] = {k: _spread([x[k] for x in losses]) for k in LOSSES if all(k in x for x in losses)}
         entry["structure"] = [
             {"seed": r["seed"], **structure(p["mcc_abs_corr"], factors)}
-            for r, p in zip(runs, points)
+            for r, p in zip(present, points)
             if "mcc_abs_corr" in p
         ]
         out[str(step)] = entry
@@ -199,8 +204,9 @@ def _mean(entry: dict[str, Any], *keys: str) -> float | None:
 
 
 def why(row: dict[str, Any]) -> dict[str, Any]:
-    """The row's first-to-last changes: MCC, each factor, active latents, informativeness, loss terms."""
-    t = row["trajectory"]
+    """The row's first-to-last changes over the steps every seed has scored (like with like): MCC,
+    each factor, active latents, informativeness, loss terms."""
+    t = {step: e for step, e in row["trajectory"].items() if e["n"] == len(row["seeds"])}
     factors = list(next(iter(t.values()))["mcc_per_factor"]) if t else []
     return {
         "mcc": _change(t, lambda e: _mean(e, "mcc")),
@@ -220,10 +226,11 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         t = row["trajectory"]
         factors = list(next(iter(t.values()))["mcc_per_factor"]) if t else []
-        head = ["step", "MCC", *factors, "active", "DCI info (test)", "recon", "KL N", "KL Laplace"]
+        head = ["step", "n", "MCC", *factors, "active", "DCI info (test)", "recon", "KL N", "KL Laplace"]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for step, e in t.items():
-            cells = [f"{int(step):,}", _fmt(e.get("mcc"))]
+            seeds = "" if e["n"] == len(row["seeds"]) else f" (seed {', '.join(map(str, e['seeds']))})"
+            cells = [f"{int(step):,}", f"{e['n']}{seeds}", _fmt(e.get("mcc"))]
             cells += [_fmt(e["mcc_per_factor"].get(f)) for f in factors]
             cells += [_fmt(e.get("factor_vae_num_active_dims"), 1), _fmt(e.get("dci_informativeness_test"))]
             cells += [_fmt(e["loss"].get(k), 1) for k in ("recon", "kl_normal", "kl_laplace")]
