@@ -57,3 +57,17 @@ def test_colour_traversal_gifs(tmp_path):
     assert gif.n_frames == 4
     first = np.asarray(gif.convert("RGB"))
     assert np.abs(first[:64].astype(int) - frames[1, 0, :64]).mean() < 8  # palette quantisation only
+
+
+def test_trajectory_step_axis_turns_logarithmic_only_for_a_wide_span():
+    def scale(*steps):
+        line = {"steps": list(steps), "mean": [0.5] * len(steps), "std": [None] * len(steps)}
+        ax = viz.trajectory_figure("mcc", ["a"], [line]).axes[0]
+        if ax.get_xscale() != "linear":  # ticked at the scored steps
+            assert [t.get_text() for t in ax.get_xticklabels()] == [f"{s / 1000:g}k" if s else "0" for s in steps]
+        return ax.get_xscale()
+
+    assert scale(5000, 10000, 20000) == "linear"
+    assert scale(5000, 20000, 100000) == "log"  # 20x: the early steps would crowd
+    assert scale(5000, 99999) == "linear"
+    assert scale(0, 5000, 300000) == "symlog"  # step 0 (untrained) stays on the axis

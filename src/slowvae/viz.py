@@ -144,11 +144,32 @@ def trajectory_figure(metric: str, labels: Sequence[str], lines: Sequence[dict[s
         ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
     ax.set_xlabel("step")
     ax.set_ylabel(metric)
+    _step_scale(ax, [s for line in lines for s in line["steps"]])
     ax.grid(alpha=0.3)
     if any(line["steps"] for line in lines):
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+#: span (largest / smallest scored step above 0) from which the step axis is logarithmic
+LOG_STEPS_FROM = 20
+
+
+def _step_scale(ax: plt.Axes, steps: Sequence[float]) -> None:
+    """A logarithmic step axis, ticked at the scored steps, when they span ``LOG_STEPS_FROM`` times or
+    more (5k to 300k would crowd the early steps together); symlog when step 0 (the untrained
+    network) is among them."""
+    positive = [s for s in steps if s > 0]
+    if not positive or max(positive) < LOG_STEPS_FROM * min(positive):
+        return
+    if len(positive) < len(steps):
+        ax.set_xscale("symlog", linthresh=min(positive))
+    else:
+        ax.set_xscale("log")
+    ticks = sorted(set(steps))  # the scored steps themselves, as 5k, 100k
+    ax.set_xticks(ticks, [f"{t / 1000:g}k" if t >= 1000 else f"{t:g}" for t in ticks])
+    ax.minorticks_off()
 
 
 def save_trajectories(
