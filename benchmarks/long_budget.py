@@ -21,7 +21,8 @@ and sparsity.
     python benchmarks/long_budget.py --study benchmarks/results/long-budget-ablation \\
         --study benchmarks/results/paper-protocol-budget --out benchmarks/results/long-budget/ablation.json
 
-writes the JSON and a Markdown summary beside it (``.md``).
+writes the JSON and a Markdown summary beside it (``.md``); with ``--figures`` also each run's
+factor x latent correlation matrices stacked by step (``correlation-<row>-seed<k>.png``).
 """
 
 from __future__ import annotations
@@ -246,10 +247,38 @@ def _fmt(item: dict[str, Any] | None, digits: int = 3) -> str:
     return f"{item['mean']:.{digits}f}{std}"
 
 
+def save_correlation_figures(studies: list[Path], out_dir: Path) -> list[Path]:
+    """Per run with two or more scored steps: its factor x latent |Spearman| matrices stacked by step
+    (``correlation-<row label>-seed<k>.png`` in ``out_dir``), to see factors split and merge."""
+    from slowvae import viz
+
+    paths = []
+    for study in studies:
+        for run in load_runs(study):
+            steps = [s for s in sorted(run["points"]) if "mcc_abs_corr" in run["points"][s]]
+            if len(steps) < 2:
+                continue
+            points = [run["points"][s] for s in steps]
+            slug = re.sub(r"[^a-z0-9.]+", "-", _label(run["model"], run["setting"]).lower())
+            path = out_dir / f"correlation-{slug}-seed{run['seed']}.png"
+            viz.save_correlation_steps(
+                [np.asarray(p["mcc_abs_corr"]) for p in points],
+                [f"step {s:,}: MCC {p['mcc']:.3f}" for s, p in zip(steps, points)],
+                list(points[0]["mcc_per_factor"]),
+                path,
+                matched=[list(p["latent_for_factor"].values()) if "latent_for_factor" in p else None for p in points],
+            )
+            paths.append(path)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--study", type=Path, action="append", required=True, help="study directory (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="JSON to write (a Markdown summary goes beside it)")
+    parser.add_argument(
+        "--figures", action="store_true", help="also draw each run's correlation matrices by step beside --out"
+    )
     args = parser.parse_args(argv)
     missing = [s for s in args.study if not (s / "runs").is_dir()]
     if missing:
@@ -269,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(result) + "\n")
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}", file=sys.stderr)
+    if args.figures:
+        for path in save_correlation_figures(args.study, args.out.parent):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -71,3 +71,18 @@ def test_trajectory_step_axis_turns_logarithmic_only_for_a_wide_span():
     assert scale(5000, 20000, 100000) == "log"  # 20x: the early steps would crowd
     assert scale(5000, 99999) == "linear"
     assert scale(0, 5000, 300000) == "symlog"  # step 0 (untrained) stays on the axis
+
+
+def test_correlation_steps_stack_one_matrix_per_step(tmp_path):
+    rng = np.random.default_rng(0)
+    mats = [rng.random((10, 5)) for _ in range(3)]
+    heights = []
+    for n in (1, 3):
+        path = tmp_path / f"corr{n}.png"
+        viz.save_correlation_steps(
+            mats[:n], [f"step {i}" for i in range(n)], list("abcde"), path, [[0, 1, 2, 3, 4]] * n
+        )
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+            heights.append(image.height)
+    assert heights[1] > 2.4 * heights[0]  # three panels stacked at full size (976 against 366 px), not squeezed

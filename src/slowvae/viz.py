@@ -35,31 +35,54 @@ def _show(ax: plt.Axes, image: np.ndarray) -> None:
     ax.set_yticks([])
 
 
+def _draw_correlation(
+    ax: plt.Axes, abs_corr: np.ndarray, factor_names: Sequence[str], matched: Sequence[int] | None
+) -> Any:
+    """Draw |corr| (D, K) on ``ax``: factors as rows, latents as columns, values written in the
+    cells, matched cells outlined in red; returns the image (for a colour bar)."""
+    d, k = abs_corr.shape
+    im = ax.imshow(abs_corr.T, vmin=0, vmax=1, cmap="viridis")
+    ax.set_xticks(range(d), [f"z{i}" for i in range(d)])
+    ax.set_yticks(range(k), list(factor_names))
+    for j in range(k):
+        for i in range(d):
+            color = "black" if abs_corr[i, j] > 0.6 else "white"
+            ax.text(i, j, f"{abs_corr[i, j]:.2f}", ha="center", va="center", fontsize=7, color=color)
+    for j, i in enumerate(matched or []):
+        ax.add_patch(plt.Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
+    return im
+
+
 def save_correlation_matrix(
     abs_corr: np.ndarray, factor_names: Sequence[str], path: Path, matched: Sequence[int] | None = None
 ) -> None:
     """Heatmap of |corr| (D, K) between latents and factors; matched cells are outlined."""
     d, k = abs_corr.shape
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * d, 1.0 + 0.5 * k))
-    im = ax.imshow(abs_corr.T, vmin=0, vmax=1, cmap="viridis")
-    ax.set_xticks(range(d), [f"z{i}" for i in range(d)])
-    ax.set_yticks(range(k), list(factor_names))
-    for j in range(k):
-        for i in range(d):
-            ax.text(
-                i,
-                j,
-                f"{abs_corr[i, j]:.2f}",
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="black" if abs_corr[i, j] > 0.6 else "white",
-            )
-    if matched is not None:
-        for j, i in enumerate(matched):
-            ax.add_patch(plt.Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2))
+    im = _draw_correlation(ax, abs_corr, factor_names, matched)
     ax.set_title("|Spearman correlation| (red: Hungarian matching)")
     fig.colorbar(im, ax=ax, fraction=0.03)
+    _save(fig, path)
+
+
+def save_correlation_steps(
+    abs_corrs: Sequence[np.ndarray],
+    titles: Sequence[str],
+    factor_names: Sequence[str],
+    path: Path,
+    matched: Sequence[Sequence[int] | None] | None = None,
+) -> None:
+    """One |corr| heatmap (D, K) per scored step, stacked top to bottom with its title (e.g. the
+    step and MCC): how factors split over latents or merge into one as training goes on."""
+    d, k = np.asarray(abs_corrs[0]).shape
+    size = (1.6 + 0.6 * d, 0.5 + (0.8 + 0.45 * k) * len(abs_corrs))
+    fig, axes = plt.subplots(len(abs_corrs), 1, figsize=size, layout="constrained")
+    axes = np.atleast_1d(axes)
+    for n, (ax, abs_corr, title) in enumerate(zip(axes, abs_corrs, titles)):
+        im = _draw_correlation(ax, np.asarray(abs_corr), factor_names, (matched or [None] * len(axes))[n])
+        ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=list(axes), shrink=0.5, aspect=30)
+    fig.suptitle("|Spearman correlation| (red: Hungarian matching)", fontsize=10)
     _save(fig, path)
 
 
