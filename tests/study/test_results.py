@@ -14,6 +14,7 @@ import torch
 from slowvae import results
 from slowvae.cli import main
 from slowvae.errors import SlowVAEError
+from slowvae.report import write_study_report
 from slowvae.study import parse_study, prepare, runner, study_status, study_table
 from slowvae.study.core import conflicts, run_dir
 from slowvae.study.spec import load_study
@@ -201,6 +202,8 @@ def test_one_seed_extended_through_a_second_entry_keeps_every_run_id(tmp_path):
     assert row["mcc@4"]["std"] is not None
     assert [e["ends"] for e in table["mixed_ends"]] == [{"1": 6, "2": 4}]
     assert "seed 2 at 4), so its end-of-run columns mix" in render(table)
+    page = write_study_report(out, "extended", table, [], out=tmp_path / "page.html").read_text()
+    assert table["mixed_ends"][0]["note"] in page  # the study page says it under its table too
 
     for changed in ("seeds = [1]\nsteps = 6\nhyper = { gamma = 3.0 }", "seeds = [2]\nsteps = 6"):
         bad = split.replace("seeds = [1]\nsteps = 6", changed)

@@ -148,6 +148,7 @@ def study_context(
         "rows": rows,
         "metrics": metrics,
         "selection": selection,
+        "notes": [entry["note"] for entry in table.get("mixed_ends") or []],
         "panels": panels,
         "trajectories": _trajectory_panels(rows, trajectories),
         "runs": records,

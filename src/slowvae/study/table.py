@@ -107,7 +107,8 @@ def study_table(
                    "<metric>": {"mean", "std"}, ...}],
          "selection": None | {"method": "udr", "chosen": [...], "notes": [...]},
          "precisions": {resolved training precision: finished runs},
-         "mixed_ends": [{"row": label, "ends": {seed: step}}], only when some row's runs end apart}
+         "mixed_ends": [{"row": label, "ends": {seed: step}, "note": text}], only when some row's
+                        runs end apart}
 
     ``n`` counts finished runs (seeds), ``n_failed`` failed ones, ``n_missing`` those not finished
     yet; mean and std (sample std, None below two values) are over the finished runs that have the
@@ -164,7 +165,8 @@ def _runs_by_row(groups: list[dict[str, Any]]) -> Callable[[dict[str, Any]], lis
 
 def _mixed_ends(groups: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows whose finished runs ended at different steps (a seed extended alone), each as
-    ``{"row": label, "ends": {seed: step}}``: their end-of-run columns mix those budgets."""
+    ``{"row": label, "ends": {seed: step}, "note": the sentence saying so}``: their end-of-run
+    columns mix those budgets."""
     runs_of = _runs_by_row(groups)
     mixed = []
     for row in rows:
@@ -175,7 +177,12 @@ def _mixed_ends(groups: list[dict[str, Any]], rows: list[dict[str, Any]]) -> lis
             if r["state"] == "finished"
         }
         if len(set(ends.values())) > 1:
-            mixed.append({"row": row_label(row), "ends": ends})
+            listed = ", ".join(f"seed {seed} at {step:,}" for seed, step in ends.items())
+            note = (
+                f"{row_label(row)}: the runs end at different steps ({listed}), so its end-of-run "
+                "columns mix those budgets; compare at one step with METRIC@STEP columns."
+            )
+            mixed.append({"row": row_label(row), "ends": ends, "note": note})
     return mixed
 
 
@@ -354,12 +361,7 @@ def _notes(table: dict[str, Any]) -> list[str]:
         )
         lines += ["", f"Training precision: {counts}" + (mixed if len(precisions) > 1 else "")]
     for entry in table.get("mixed_ends") or []:
-        ends = ", ".join(f"seed {seed} at {step:,}" for seed, step in entry["ends"].items())
-        lines += [
-            "",
-            f"{entry['row']}: the runs end at different steps ({ends}), so its end-of-run columns mix "
-            "those budgets; compare at one step with METRIC@STEP columns.",
-        ]
+        lines += ["", entry["note"]]
     return lines
 
 
