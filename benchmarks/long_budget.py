@@ -259,14 +259,17 @@ def save_correlation_figures(studies: list[Path], out_dir: Path) -> list[Path]:
             if len(steps) < 2:
                 continue
             points = [run["points"][s] for s in steps]
+            factors = list(points[0]["mcc_per_factor"])
             slug = re.sub(r"[^a-z0-9.]+", "-", _label(run["model"], run["setting"]).lower())
             path = out_dir / f"correlation-{slug}-seed{run['seed']}.png"
             viz.save_correlation_steps(
                 [np.asarray(p["mcc_abs_corr"]) for p in points],
                 [f"step {s:,}: MCC {p['mcc']:.3f}" for s, p in zip(steps, points)],
-                list(points[0]["mcc_per_factor"]),
+                factors,
                 path,
-                matched=[list(p["latent_for_factor"].values()) if "latent_for_factor" in p else None for p in points],
+                matched=[
+                    [p["latent_for_factor"][f] for f in factors] if "latent_for_factor" in p else None for p in points
+                ],
             )
             paths.append(path)
     return paths

@@ -73,7 +73,8 @@ def save_correlation_steps(
     matched: Sequence[Sequence[int] | None] | None = None,
 ) -> None:
     """One |corr| heatmap (D, K) per scored step, stacked top to bottom with its title (e.g. the
-    step and MCC): how factors split over latents or merge into one as training goes on."""
+    step and MCC): how factors split over latents or merge into one as training goes on.
+    ``matched`` gives per step the latent matched to each factor (K indices), or None."""
     d, k = np.asarray(abs_corrs[0]).shape
     size = (1.6 + 0.6 * d, 0.5 + (0.8 + 0.45 * k) * len(abs_corrs))
     fig, axes = plt.subplots(len(abs_corrs), 1, figsize=size, layout="constrained")
