@@ -162,13 +162,12 @@ def row_trajectory(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def rows(studies: list[Path]) -> list[dict[str, Any]]:
-    """Table rows (model, setting) over every study, each with its seeds and trajectory."""
+def rows(all_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Table rows (model, setting) over the runs of every study, each with its seeds and trajectory."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for study in studies:
-        for run in load_runs(study):
-            key = (run["model"], json.dumps(run["setting"], sort_keys=True))
-            groups.setdefault(key, []).append(run)
+    for run in all_runs:
+        key = (run["model"], json.dumps(run["setting"], sort_keys=True))
+        groups.setdefault(key, []).append(run)
     out = []
     for (model, _), runs in sorted(groups.items()):
         scored = [r for r in runs if r["points"]]
@@ -247,31 +246,30 @@ def _fmt(item: dict[str, Any] | None, digits: int = 3) -> str:
     return f"{item['mean']:.{digits}f}{std}"
 
 
-def save_correlation_figures(studies: list[Path], out_dir: Path) -> list[Path]:
+def save_correlation_figures(all_runs: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     """Per run with two or more scored steps: its factor x latent |Spearman| matrices stacked by step
     (``correlation-<row label>-seed<k>.png`` in ``out_dir``), to see factors split and merge."""
     from slowvae import viz
 
     paths = []
-    for study in studies:
-        for run in load_runs(study):
-            steps = [s for s in sorted(run["points"]) if "mcc_abs_corr" in run["points"][s]]
-            if len(steps) < 2:
-                continue
-            points = [run["points"][s] for s in steps]
-            factors = list(points[0]["mcc_per_factor"])
-            slug = re.sub(r"[^a-z0-9.]+", "-", _label(run["model"], run["setting"]).lower())
-            path = out_dir / f"correlation-{slug}-seed{run['seed']}.png"
-            viz.save_correlation_steps(
-                [np.asarray(p["mcc_abs_corr"]) for p in points],
-                [f"step {s:,}: MCC {p['mcc']:.3f}" for s, p in zip(steps, points)],
-                factors,
-                path,
-                matched=[
-                    [p["latent_for_factor"][f] for f in factors] if "latent_for_factor" in p else None for p in points
-                ],
-            )
-            paths.append(path)
+    for run in all_runs:
+        steps = [s for s in sorted(run["points"]) if "mcc_abs_corr" in run["points"][s]]
+        if len(steps) < 2:
+            continue
+        points = [run["points"][s] for s in steps]
+        factors = list(points[0]["mcc_per_factor"])
+        slug = re.sub(r"[^a-z0-9.]+", "-", _label(run["model"], run["setting"]).lower())
+        path = out_dir / f"correlation-{slug}-seed{run['seed']}.png"
+        viz.save_correlation_steps(
+            [np.asarray(p["mcc_abs_corr"]) for p in points],
+            [f"step {s:,}: MCC {p['mcc']:.3f}" for s, p in zip(steps, points)],
+            factors,
+            path,
+            matched=[
+                [p["latent_for_factor"][f] for f in factors] if "latent_for_factor" in p else None for p in points
+            ],
+        )
+        paths.append(path)
     return paths
 
 
@@ -287,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"not a study directory (no runs/): {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
-    table = rows(args.study)
+    all_runs = [run for study in args.study for run in load_runs(study)]  # read once: rows and figures
+    table = rows(all_runs)
     result = {
         "command": "python benchmarks/long_budget.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": time.strftime("%Y-%m-%d"),
@@ -302,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.with_suffix(".md").write_text(markdown(result) + "\n")
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}", file=sys.stderr)
     if args.figures:
-        for path in save_correlation_figures(args.study, args.out.parent):
+        for path in save_correlation_figures(all_runs, args.out.parent):
             print(f"wrote {path}", file=sys.stderr)
     return 0
 
