@@ -22,7 +22,8 @@ and sparsity.
         --study benchmarks/results/paper-protocol-budget --out benchmarks/results/long-budget/ablation.json
 
 writes the JSON and a Markdown summary beside it (``.md``); with ``--figures`` also each run's
-factor x latent correlation matrices stacked by step (``correlation-<row>-seed<k>.png``).
+factor x latent correlation matrices stacked by step (``correlation-<row>-seed<k>.png``) and each VAE
+run's loss terms above its MCC (``loss-<row>-seed<k>.png``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ SCORES = [
     "factor_vae_num_active_dims",
 ]
 LOSSES = ["recon", "kl_normal", "kl_laplace", "kl", "loss"]
+#: the VAE loss terms drawn by ``--figures``, with their axis names
+VAE_TERMS = ["recon", "kl_normal", "kl_laplace", "kl"]
+TERM_NAMES = {
+    "recon": "reconstruction",
+    "kl_normal": "N(0, I) KL",
+    "kl_laplace": "Laplace transition KL",
+    "kl": "KL",
+}
 #: |Spearman| at or above which a latent counts as carrying a factor
 CARRIES = 0.3
 #: steps before a scored step whose logged loss intervals are averaged
@@ -246,6 +255,37 @@ def _fmt(item: dict[str, Any] | None, digits: int = 3) -> str:
     return f"{item['mean']:.{digits}f}{std}"
 
 
+def _figure_name(kind: str, run: dict[str, Any]) -> str:
+    """``<kind>-<row label>-seed<k>.png`` for one run."""
+    slug = re.sub(r"[^a-z0-9.]+", "-", _label(run["model"], run["setting"]).lower())
+    return f"{kind}-{slug}-seed{run['seed']}.png"
+
+
+def save_loss_figures(all_runs: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Per run with a VAE loss log and two or more scored steps: its loss terms (moving means over
+    ``LOSS_WINDOW`` steps) above its MCC at the scored steps (``loss-<row label>-seed<k>.png`` in
+    ``out_dir``), to see how the terms move against each other and against the score."""
+    from slowvae import viz
+
+    paths = []
+    for run in all_runs:
+        log, scored = run["log"], {s: p["mcc"] for s, p in sorted(run["points"].items()) if "mcc" in p}
+        terms = [k for k in VAE_TERMS if log and all(k in r for r in log)]
+        if not terms or len(scored) < 2:
+            continue
+        every = log[1]["step"] - log[0]["step"] if len(log) > 1 else LOSS_WINDOW
+        path = out_dir / _figure_name("loss", run)
+        viz.save_loss_terms(
+            np.array([r["step"] for r in log]),
+            {TERM_NAMES[k]: np.array([r[k] for r in log]) for k in terms},
+            scored,
+            path,
+            window=max(1, LOSS_WINDOW // every),
+        )
+        paths.append(path)
+    return paths
+
+
 def save_correlation_figures(all_runs: list[dict[str, Any]], out_dir: Path) -> list[Path]:
     """Per run with two or more scored steps: its factor x latent |Spearman| matrices stacked by step
     (``correlation-<row label>-seed<k>.png`` in ``out_dir``), to see factors split and merge."""
@@ -258,8 +298,7 @@ def save_correlation_figures(all_runs: list[dict[str, Any]], out_dir: Path) -> l
             continue
         points = [run["points"][s] for s in steps]
         factors = list(points[0]["mcc_per_factor"])
-        slug = re.sub(r"[^a-z0-9.]+", "-", _label(run["model"], run["setting"]).lower())
-        path = out_dir / f"correlation-{slug}-seed{run['seed']}.png"
+        path = out_dir / _figure_name("correlation", run)
         viz.save_correlation_steps(
             [np.asarray(p["mcc_abs_corr"]) for p in points],
             [f"step {s:,}: MCC {p['mcc']:.3f}" for s, p in zip(steps, points)],
@@ -278,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--study", type=Path, action="append", required=True, help="study directory (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="JSON to write (a Markdown summary goes beside it)")
     parser.add_argument(
-        "--figures", action="store_true", help="also draw each run's correlation matrices by step beside --out"
+        "--figures",
+        action="store_true",
+        help="also draw each run's correlation matrices by step and loss terms beside --out",
     )
     args = parser.parse_args(argv)
     missing = [s for s in args.study if not (s / "runs").is_dir()]
@@ -301,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.with_suffix(".md").write_text(markdown(result) + "\n")
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}", file=sys.stderr)
     if args.figures:
-        for path in save_correlation_figures(all_runs, args.out.parent):
+        for path in save_correlation_figures(all_runs, args.out.parent) + save_loss_figures(all_runs, args.out.parent):
             print(f"wrote {path}", file=sys.stderr)
     return 0
 

@@ -115,6 +115,25 @@ def test_site_makes_no_request_to_another_host(site: Path) -> None:
     assert not bad, "\n".join(bad)
 
 
+def test_every_image_on_the_site_is_there(site: Path) -> None:
+    """mkdocs does not check image links; the benchmark figures come from ``benchmarks/results/``
+    through ``docs/_hooks/benchmark_figures.py``, so a renamed figure would leave a broken image."""
+    missing, figures = [], 0
+    for page in sorted(site.rglob("*.html")):
+        parser = _Fetches()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for tag in parser.urls:
+            src = tag.split("=", 1)[1].rstrip(">")
+            if not tag.startswith("<img") or _external(src) or src.startswith("data:"):
+                continue
+            figures += "figures/" in src
+            if not (page.parent / src).resolve().is_file():
+                missing.append(f"{page.relative_to(site)}: {src}")
+    assert not missing, "\n".join(missing)
+    assert figures >= 2  # the long-budget page shows its recorded figures
+    assert (site / "figures" / "long-budget" / "long-budget-mcc-trajectory.png").is_file()
+
+
 def test_the_checker_sees_an_external_script() -> None:
     parser = _Fetches()
     parser.feed(

@@ -86,3 +86,25 @@ def test_correlation_steps_stack_one_matrix_per_step(tmp_path):
             assert image.format == "PNG"
             heights.append(image.height)
     assert heights[1] > 2.4 * heights[0]  # three panels stacked at full size (976 against 366 px), not squeezed
+
+
+def test_moving_mean_averages_each_window():
+    np.testing.assert_allclose(viz.moving_mean(np.array([1.0, 2, 3, 4, 5]), 2), [1.5, 2.5, 3.5, 4.5])
+    np.testing.assert_allclose(viz.moving_mean(np.array([1.0, 2, 3, 4, 5]), 5), [3.0])
+    np.testing.assert_allclose(viz.moving_mean(np.array([2.0, 4]), 10), [3.0])  # window longer than the log
+
+
+def test_loss_terms_figure_draws_window_means_at_each_windows_last_step():
+    steps = np.arange(100, 100_001, 100)
+    recon = 1000.0 / np.sqrt(steps)
+    laplace = np.where(steps > 50_000, 5.0, 4.0)
+    fig = viz.loss_terms_figure(steps, {"reconstruction": recon, "Laplace": laplace}, {5000: 0.55, 100000: 0.67})
+    recon_ax, laplace_ax, mcc_ax = fig.axes
+    x, y = recon_ax.lines[0].get_data()
+    np.testing.assert_allclose(x, steps[9:])  # the window of 10 records ends at step 1,000
+    np.testing.assert_allclose(y[0], recon[:10].mean())
+    x, y = laplace_ax.lines[0].get_data()
+    np.testing.assert_allclose(y[np.searchsorted(x, [50_000, 51_000])], [4.0, 5.0])  # a jump stays sharp
+    assert mcc_ax.lines[0].get_ydata().tolist() == [0.55, 0.67]
+    assert mcc_ax.get_xscale() == "log"  # 100 to 100,000 steps: the early fall would crowd the axis
+    assert {t.get_text() for t in mcc_ax.get_xticklabels()} >= {"5k", "100k"}

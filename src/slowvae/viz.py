@@ -1,5 +1,5 @@
-"""Figures: latent traversals, reconstructions, factor-latent correlation matrices and score
-trajectories (PNG).
+"""Figures: latent traversals, reconstructions, factor-latent correlation matrices, score
+trajectories and loss terms against scores (PNG).
 
 Drawing only: every function takes the arrays to draw (the model runs in :mod:`slowvae.evaluate`).
 """
@@ -201,3 +201,46 @@ def save_trajectories(
 ) -> None:
     """Save :func:`trajectory_figure` as a PNG at ``path`` (atomically)."""
     _save(trajectory_figure(metric, labels, lines), Path(path))
+
+
+def moving_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each run of ``window`` consecutive entries of ``values`` (n,): (n - window + 1,), the
+    i-th entry the mean of ``values[i : i + window]`` (all of ``values`` when it is shorter)."""
+    values = np.asarray(values, dtype=float)
+    window = max(1, min(window, len(values)))
+    return np.convolve(values, np.full(window, 1.0 / window), mode="valid")
+
+
+def loss_terms_figure(
+    steps: np.ndarray, terms: dict[str, np.ndarray], scored: dict[int, float], window: int = 10
+) -> plt.Figure:
+    """Each loss term of a training log (``terms``: name -> values (n,) logged at ``steps`` (n,)) in
+    its own panel, as a moving mean over ``window`` log records placed at each window's last step,
+    above a panel of MCC at the scored steps (``scored``: step -> MCC); one step axis, dotted lines
+    at the scored steps. The terms differ in size by orders, so each has its own y axis."""
+    steps = np.asarray(steps, dtype=float)
+    fig, axes = plt.subplots(len(terms) + 1, 1, figsize=(6.4, 1.7 * (len(terms) + 1)), sharex=True)
+    for i, (ax, (name, values)) in enumerate(zip(axes, terms.items())):
+        mean = moving_mean(values, window)
+        ax.plot(steps[len(steps) - len(mean) :], mean, color=f"C{i}", linewidth=1.2)
+        ax.set_ylabel(name)
+    mcc_ax = axes[-1]
+    mcc_ax.plot(list(scored), list(scored.values()), marker="o", color="black")
+    for step, mcc in scored.items():
+        mcc_ax.annotate(f"{mcc:.3f}", (step, mcc), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+    mcc_ax.set_ylabel("MCC")
+    mcc_ax.set_xlabel("step")
+    for ax in axes:
+        for step in scored:
+            ax.axvline(step, color="grey", linestyle=":", linewidth=0.8)
+        ax.grid(alpha=0.3)
+    _step_scale(mcc_ax, list(scored) + [float(steps[0])] if len(steps) else list(scored))
+    fig.tight_layout()
+    return fig
+
+
+def save_loss_terms(
+    steps: np.ndarray, terms: dict[str, np.ndarray], scored: dict[int, float], path: Path, window: int = 10
+) -> None:
+    """Save :func:`loss_terms_figure` as a PNG at ``path`` (atomically)."""
+    _save(loss_terms_figure(steps, terms, scored, window), Path(path))
