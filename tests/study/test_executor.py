@@ -69,8 +69,13 @@ def test_status_and_to_run_ask_the_executor_they_are_given(tmp_path):
     assert (
         isinstance(fake, Executor) and isinstance(LocalExecutor(), Executor) and isinstance(SlurmExecutor(), Executor)
     )
+    # the running run has logged 3 of its 4 steps: a slow first interval, then 2 s per step
+    log = [{"step": 1, "seconds": 9.0}, {"step": 2, "seconds": 2.0}, {"step": 3, "seconds": 2.0}]
+    (run_dir(tmp_path, first) / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
     status = study_status(tmp_path, fake)
     assert [r["state"] for r in status["runs"]] == ["running", "failed", "pending"]
+    assert status["runs"][0]["seconds_per_step"] == 2.0 and status["runs"][0]["train_seconds_left"] == 2.0
+    assert status["runs"][2]["seconds_per_step"] is None  # pending: no pace
     assert fake.asked == [sorted([second, third])]  # a running run is never taken for lost
     todo, failed = to_run(study, tmp_path, executor=fake)
     assert [s.id for s in todo] == [first, third] and [f.spec.id for f in failed] == [second]

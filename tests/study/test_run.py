@@ -420,6 +420,20 @@ def test_a_one_run_study_says_run_in_the_singular(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("study t: 1 run, 1 to run;")
 
 
+def test_a_running_runs_pace_comes_from_its_last_logged_intervals():
+    from slowvae.cli.study import _pace
+    from slowvae.study.core import PACE_INTERVALS, seconds_per_step
+
+    # 10 slow intervals (another process was busy), then 29 at 0.2 s per step
+    intervals = [(100 * i, 90.0 if i <= 10 else 20.0) for i in range(1, 40)]
+    assert PACE_INTERVALS == 20 and seconds_per_step(intervals) == pytest.approx(0.2)  # 20 x 20 s over 2,000 steps
+    assert seconds_per_step(intervals[:3]) == pytest.approx(0.9)  # 2 intervals: steps 100 to 300
+    assert seconds_per_step(intervals[:1]) is None
+    assert _pace({"seconds_per_step": 0.2, "train_seconds_left": 30000.0}) == " (0.200 s/step, 8.3 h to go)"
+    assert _pace({"seconds_per_step": 0.2, "train_seconds_left": 600.0}) == " (0.200 s/step, 10 min to go)"
+    assert _pace({"seconds_per_step": None, "train_seconds_left": None}) == ""
+
+
 def test_a_run_finished_or_held_by_another_process_is_not_counted_as_finished_here(finished, tmp_path):
     from slowvae.cli.study import run_summary
 

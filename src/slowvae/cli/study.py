@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from slowvae.cli.outputs import check_writable_folder
 from slowvae.errors import SlowVAEError
@@ -260,7 +261,9 @@ def status(args: argparse.Namespace) -> int:
     )
     for r in info["runs"]:
         if r["state"] in ("running", "pending") and (r["state"] == "running" or r["at_steps"]):
-            print(f"  {r['state']:<8} {r['id']}  step {r['steps_done']}/{r['steps']}{_step_scores(r['at_steps'])}")
+            print(
+                f"  {r['state']:<8} {r['id']}  step {r['steps_done']}/{r['steps']}{_pace(r)}{_step_scores(r['at_steps'])}"
+            )
     for r in info["runs"]:
         if r["state"] == "failed":
             print(f"  failed   {r['id']}: {r['error']}")
@@ -270,6 +273,15 @@ def status(args: argparse.Namespace) -> int:
             "not in the study file (left alone)"
         )
     return 0
+
+
+def _pace(run: dict[str, Any]) -> str:
+    """A running run's pace and training time to go, e.g. `` (0.215 s/step, 9.3 h to go)``."""
+    if run.get("seconds_per_step") is None:
+        return ""
+    left = run["train_seconds_left"]
+    to_go = f"{left / 3600:.1f} h" if left >= 3600 else f"{left / 60:.0f} min"
+    return f" ({run['seconds_per_step']:.3f} s/step, {to_go} to go)"
 
 
 def _step_scores(at_steps: dict[str, dict[str, float | None]]) -> str:

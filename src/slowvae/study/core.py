@@ -205,17 +205,37 @@ def _steps_done(path: Path) -> int:
     return 0
 
 
+#: logged intervals over which a running run's pace is measured
+PACE_INTERVALS = 20
+
+
+def _timed_intervals(path: Path) -> list[tuple[int, float]]:
+    """(step, seconds) of each logged interval of one run that has both, in log order."""
+    log = path / rundir.LOG_FILE
+    intervals = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        try:
+            record = json.loads(line)
+            intervals.append((int(record["step"]), float(record["seconds"])))
+        except (json.JSONDecodeError, TypeError, ValueError, KeyError):
+            continue
+    return intervals
+
+
+def seconds_per_step(intervals: list[tuple[int, float]]) -> float | None:
+    """The pace of the last ``PACE_INTERVALS`` logged intervals ((step, seconds), in log order):
+    their seconds over the steps they span; None with fewer than two intervals."""
+    if len(intervals) < 2:
+        return None
+    k = min(PACE_INTERVALS, len(intervals) - 1)
+    span = intervals[-1][0] - intervals[-k - 1][0]
+    return sum(seconds for _, seconds in intervals[-k:]) / span if span > 0 else None
+
+
 def _machine_seconds(path: Path) -> tuple[float, float]:
     """(training, scoring) seconds spent on one run: the ``seconds`` of its logged intervals
     (steps redone after a resume count once) and of its results files."""
-    train = 0.0
-    log = path / rundir.LOG_FILE
-    if log.exists():
-        for line in log.read_text().splitlines():
-            try:
-                train += float(json.loads(line).get("seconds", 0.0))
-            except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
-                continue
+    train = sum(seconds for _, seconds in _timed_intervals(path))
     score = 0.0
     for file in [path / rundir.RESULTS_FILE, *path.glob("results_step_*.json")]:
         seconds = getattr(results.read_results(file), "seconds", None)
@@ -249,6 +269,7 @@ def _states(study_dir: Path | str, study: Study, executor: Executor) -> tuple[li
 
 def _run_summary(study_dir: Path | str, r: RunState) -> dict[str, Any]:
     train, score = _machine_seconds(run_dir(study_dir, r.spec.id))
+    pace = seconds_per_step(_timed_intervals(run_dir(study_dir, r.spec.id))) if r.state == "running" else None
     metrics = r.spec.evaluate["metrics"]
     return {
         "id": r.spec.id,
@@ -258,6 +279,8 @@ def _run_summary(study_dir: Path | str, r: RunState) -> dict[str, Any]:
         "error": r.error,
         "train_seconds": round(train, 1),
         "score_seconds": round(score, 1),
+        "seconds_per_step": pace,
+        "train_seconds_left": None if pace is None else round(pace * (r.spec.config["steps"] - r.steps_done), 1),
         "at_steps": {
             step: {m: scored.value(headline(m)) for m in metrics}
             for step, scored in step_scores(study_dir, r.spec).items()
@@ -270,10 +293,13 @@ def study_status(study_dir: Path | str, executor: Executor | None = None) -> dic
     each ``at_steps`` entry passed so far, and the machine time spent so far.
 
     Returns ``{"name", "counts": {state: n}, "runs": [{"id", "state", "steps_done", "steps",
-    "error", "train_seconds", "score_seconds", "at_steps": {step: {metric: value}}}], "machine":
+    "error", "train_seconds", "score_seconds", "seconds_per_step", "train_seconds_left", "at_steps":
+    {step: {metric: value}}}], "machine":
     {"train_seconds", "score_seconds"}, "not_in_study": [ids of run directories the study file no
     longer lists]}``. Runs that ``executor`` (default: the one the study was run with) reports
     alive count as running (queued ones as pending). Runs linked through ``reuse`` count too.
+    A running run's ``seconds_per_step`` is its pace over its last logged intervals, and
+    ``train_seconds_left`` that pace times its steps to go (training only; None for other runs).
     """
     study = open_study(study_dir)
     states, active = _states(study_dir, study, executor or executor_for(study_dir))
