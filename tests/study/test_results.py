@@ -154,6 +154,11 @@ def test_steps_are_scored_as_passed_and_an_extended_run_equals_an_uninterrupted_
     assert results.step_path(path, 2).stat().st_mtime_ns == stamp  # earlier step scores kept
     assert results.read_step(path, 4).value("mcc") == final.value("mcc")  # the old end is the score at step 4
     assert results.read_results(path).step == 6 and results.is_finished(path, 6)
+    passed = parse_study(STUDY.replace("steps = 4", "steps = 6").replace("at_steps = [2, 8]", "at_steps = [2, 3, 8]"))
+    assert "evaluate.at_steps" in " ".join(conflicts(passed, out))  # step 3 passed: nothing left to score
+    shutil.copy(path / "checkpoints" / "last.pt", path / "checkpoints" / "step_3.pt")  # as if kept at step 3
+    assert conflicts(passed, out) == []
+    (path / "checkpoints" / "step_3.pt").unlink()
 
     straight = tmp_path / "straight"
     prepare(parse_study(STUDY.replace("steps = 4", "steps = 6")), straight)
