@@ -105,6 +105,17 @@ def test_loss_terms_figure_draws_window_means_at_each_windows_last_step():
     np.testing.assert_allclose(y[0], recon[:10].mean())
     x, y = laplace_ax.lines[0].get_data()
     np.testing.assert_allclose(y[np.searchsorted(x, [50_000, 51_000])], [4.0, 5.0])  # a jump stays sharp
+    low, high = recon_ax.get_ylim()  # fitted to the curve from the first scored step (5,000) on
+    assert low < recon[-10:].mean() < recon[40:50].mean() < high < recon[:10].mean()  # steps 4,100-5,000 in range
     assert mcc_ax.lines[0].get_ydata().tolist() == [0.55, 0.67]
     assert mcc_ax.get_xscale() == "log"  # 100 to 100,000 steps: the early fall would crowd the axis
     assert {t.get_text() for t in mcc_ax.get_xticklabels()} >= {"5k", "100k"}
+
+
+def test_step_labels_that_would_overlap_are_left_out_from_the_last_step_back():
+    steps = [5000, 10000, 20000, 50000, 100000, 150000, 200000, 250000, 300000]
+    line = {"steps": steps, "mean": [0.5] * len(steps), "std": [None] * len(steps)}
+    ax = viz.trajectory_figure("mcc", ["a"], [line]).axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert [t for t in ax.get_xticks()] == steps  # every scored step keeps its tick mark
+    assert labels == ["5k", "10k", "20k", "50k", "100k", "", "200k", "", "300k"]

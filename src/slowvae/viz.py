@@ -192,8 +192,27 @@ def _step_scale(ax: plt.Axes, steps: Sequence[float]) -> None:
     else:
         ax.set_xscale("log")
     ticks = sorted(set(steps))  # the scored steps themselves, as 5k, 100k
-    ax.set_xticks(ticks, [f"{t / 1000:g}k" if t >= 1000 else f"{t:g}" for t in ticks])
+    labels = ["" if t is None else f"{t / 1000:g}k" if t >= 1000 else f"{t:g}" for t in _spaced(ticks)]
+    ax.set_xticks(ticks, labels)
     ax.minorticks_off()
+
+
+#: labelled step ticks lie at least this share of the log axis apart (about a label's width)
+LABEL_GAP = 1 / 12
+
+
+def _spaced(ticks: Sequence[float]) -> list[float | None]:
+    """The sorted ``ticks`` with those that would print over a neighbour's label replaced by None
+    (an empty label), walking from the last step, which is always labelled; 0 keeps its label."""
+    positive = [t for t in ticks if t > 0]
+    gap = LABEL_GAP * np.log10(max(positive) / min(positive))
+    kept: list[float | None] = []
+    previous = None
+    for t in reversed(ticks):
+        near = t > 0 and previous is not None and np.log10(previous / t) < gap
+        kept.append(None if near else t)
+        previous = previous if near else t
+    return kept[::-1]
 
 
 def save_trajectories(
@@ -217,13 +236,19 @@ def loss_terms_figure(
     """Each loss term of a training log (``terms``: name -> values (n,) logged at ``steps`` (n,)) in
     its own panel, as a moving mean over ``window`` log records placed at each window's last step,
     above a panel of MCC at the scored steps (``scored``: step -> MCC); one step axis, dotted lines
-    at the scored steps. The terms differ in size by orders, so each has its own y axis."""
+    at the scored steps. The terms differ in size by orders, so each has its own y axis, fitted to
+    the curve from the first scored step on (the fall of the first few hundred steps runs off it)."""
     steps = np.asarray(steps, dtype=float)
     fig, axes = plt.subplots(len(terms) + 1, 1, figsize=(6.4, 1.7 * (len(terms) + 1)), sharex=True)
     for i, (ax, (name, values)) in enumerate(zip(axes, terms.items())):
         mean = moving_mean(values, window)
-        ax.plot(steps[len(steps) - len(mean) :], mean, color=f"C{i}", linewidth=1.2)
+        at = steps[len(steps) - len(mean) :]
+        ax.plot(at, mean, color=f"C{i}", linewidth=1.2)
         ax.set_ylabel(name)
+        shown = mean[at >= min(scored)] if scored else mean  # the y range of the scored span, not the first fall
+        if len(shown):
+            low, high = float(shown.min()), float(shown.max())
+            ax.set_ylim(low - 0.08 * (high - low or 1.0), high + 0.08 * (high - low or 1.0))
     mcc_ax = axes[-1]
     mcc_ax.plot(list(scored), list(scored.values()), marker="o", color="black")
     for step, mcc in scored.items():
