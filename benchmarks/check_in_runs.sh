@@ -18,8 +18,10 @@ partial=0
 for run in "$study"/runs/*/; do
     [ -L "${run%/}" ] && continue  # linked through `reuse`: checked in with its own study
     files=("$run"/{study-run.json,config.json,metrics.jsonl,timing.json,results.json,results_step_*.json})
-    # finished = results.json with status "finished" (slowvae.results.is_finished; older files: study_evaluate)
-    if grep -qE '"status": "finished"|"study_evaluate"' "$run/results.json" 2>/dev/null; then
+    # finished = results.json with status "finished" (older files: study_evaluate) at the run's
+    # steps or later: a run the study file extended is unfinished again (slowvae.results.is_finished)
+    if grep -qE '"status": "finished"|"study_evaluate"' "$run/results.json" 2>/dev/null \
+        && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(r.get("step", r.get("scores", {}).get("step", 0)) < json.load(open(sys.argv[2]))["config"]["steps"])' "$run/results.json" "$run/study-run.json"; then
         count=$((count + 1))
     elif [ "$unfinished" = "--unfinished" ] && [ -f "$run/checkpoints/last.pt" ]; then
         files+=("$run"/checkpoints/last.pt)
