@@ -12,16 +12,15 @@ set -euo pipefail
 study=${1:?usage: $0 STUDY_DIR [--unfinished]}
 unfinished=${2:-}
 [ -f "$study/study.toml" ] || { echo "$study is not a study directory (no study.toml)" >&2; exit 2; }
+python3 -c 'import slowvae' 2>/dev/null || { echo "python3 cannot import slowvae: activate its environment" >&2; exit 2; }
 git add "$study/study.toml"
 count=0
 partial=0
 for run in "$study"/runs/*/; do
     [ -L "${run%/}" ] && continue  # linked through `reuse`: checked in with its own study
     files=("$run"/{study-run.json,config.json,metrics.jsonl,timing.json,results.json,results_step_*.json})
-    # finished = results.json with status "finished" (older files: study_evaluate) at the run's
-    # steps or later: a run the study file extended is unfinished again (slowvae.results.is_finished)
-    if grep -qE '"status": "finished"|"study_evaluate"' "$run/results.json" 2>/dev/null \
-        && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(r.get("step", r.get("scores", {}).get("step", 0)) < json.load(open(sys.argv[2]))["config"]["steps"])' "$run/results.json" "$run/study-run.json"; then
+    # finished at the run's steps (slowvae.results.is_finished): a run the study file extended is unfinished again
+    if python3 -c 'import json,sys; from slowvae.results import is_finished; sys.exit(not is_finished(sys.argv[1], json.load(open(sys.argv[2]))["config"]["steps"]))' "$run" "$run/study-run.json"; then
         count=$((count + 1))
     elif [ "$unfinished" = "--unfinished" ] && [ -f "$run/checkpoints/last.pt" ]; then
         files+=("$run"/checkpoints/last.pt)

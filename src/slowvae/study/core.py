@@ -232,15 +232,13 @@ def seconds_per_step(intervals: list[tuple[int, float]]) -> float | None:
     return sum(seconds for _, seconds in intervals[-k:]) / span if span > 0 else None
 
 
-def _machine_seconds(path: Path) -> tuple[float, float]:
-    """(training, scoring) seconds spent on one run: the ``seconds`` of its logged intervals
-    (steps redone after a resume count once) and of its results files."""
-    train = sum(seconds for _, seconds in _timed_intervals(path))
+def _score_seconds(path: Path) -> float:
+    """Seconds spent scoring one run: the ``seconds`` of its results files."""
     score = 0.0
     for file in [path / rundir.RESULTS_FILE, *path.glob("results_step_*.json")]:
         seconds = getattr(results.read_results(file), "seconds", None)
         score += float(seconds) if isinstance(seconds, (int, float)) else 0.0
-    return train, score
+    return score
 
 
 def step_scores(study_dir: Path | str, spec: RunSpec) -> dict[str, Results]:
@@ -268,8 +266,10 @@ def _states(study_dir: Path | str, study: Study, executor: Executor) -> tuple[li
 
 
 def _run_summary(study_dir: Path | str, r: RunState) -> dict[str, Any]:
-    train, score = _machine_seconds(run_dir(study_dir, r.spec.id))
-    pace = seconds_per_step(_timed_intervals(run_dir(study_dir, r.spec.id))) if r.state == "running" else None
+    path = run_dir(study_dir, r.spec.id)
+    intervals = _timed_intervals(path)  # read once: machine time and pace
+    train = sum(seconds for _, seconds in intervals)  # steps redone after a resume count once
+    pace = seconds_per_step(intervals) if r.state == "running" else None
     metrics = r.spec.evaluate["metrics"]
     return {
         "id": r.spec.id,
@@ -278,7 +278,7 @@ def _run_summary(study_dir: Path | str, r: RunState) -> dict[str, Any]:
         "steps": r.spec.config["steps"],
         "error": r.error,
         "train_seconds": round(train, 1),
-        "score_seconds": round(score, 1),
+        "score_seconds": round(_score_seconds(path), 1),
         "seconds_per_step": pace,
         "train_seconds_left": None if pace is None else round(pace * (r.spec.config["steps"] - r.steps_done), 1),
         "at_steps": {
