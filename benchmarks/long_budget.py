@@ -7,6 +7,7 @@ and the final ``results.json``), gives over the seeds scored at that step (mean,
 
 - every headline score, MCC per factor, the active latents (``factor_vae_num_active_dims``) and
   ``dci_informativeness_test`` (a booster that reads *all* latents: information kept, or lost);
+- the hours of training logged up to that step (``train_hours``: the machine time to reach it);
 - the loss terms of the training log around that step (mean of the logged intervals in the last
   1,000 steps): reconstruction, the N(0, I) term and the Laplace transition term for SlowVAE;
 - from the factor x latent |Spearman| matrix where a result holds it (``mcc_abs_corr``): per factor
@@ -96,6 +97,15 @@ def loss_at(log: list[dict[str, Any]], step: int) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in rows])) for k in LOSSES if rows and all(k in r for r in rows)}
 
 
+def train_hours(log: list[dict[str, Any]], step: int) -> float | None:
+    """Hours of training logged up to ``step`` (the ``seconds`` of each interval; None where the log
+    lacks them): the machine time a run spent to reach that budget, on whichever machines trained it."""
+    rows = [r for r in log if r["step"] <= step]
+    if not rows or not all("seconds" in r for r in rows):
+        return None
+    return float(sum(r["seconds"] for r in rows)) / 3600
+
+
 def structure(abs_corr: list[list[float]], factors: list[str]) -> dict[str, Any]:
     """From a (D, K) |corr| matrix: the latents carrying each factor, and latents carrying several."""
     matrix = np.asarray(abs_corr)
@@ -162,6 +172,8 @@ def row_trajectory(runs: list[dict[str, Any]]) -> dict[str, Any]:
         entry["mcc_per_factor"] = {f: _spread([p["mcc_per_factor"][f] for p in points]) for f in factors}
         losses = [loss_at(r["log"], step) for r in present]
         entry["loss"] = {k: _spread([x[k] for x in losses]) for k in LOSSES if all(k in x for x in losses)}
+        hours = [train_hours(r["log"], step) for r in present]
+        entry["train_hours"] = _spread(hours) if None not in hours else None
         entry["structure"] = [
             {"seed": r["seed"], **structure(p["mcc_abs_corr"], factors)}
             for r, p in zip(present, points)
@@ -235,7 +247,7 @@ def markdown(result: dict[str, Any]) -> str:
         ]
         t = row["trajectory"]
         factors = list(next(iter(t.values()))["mcc_per_factor"]) if t else []
-        head = ["step", "n", "MCC", *factors, "active", "DCI info (test)", "recon", "KL N", "KL Laplace"]
+        head = ["step", "n", "MCC", *factors, "active", "DCI info (test)", "recon", "KL N", "KL Laplace", "train h"]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for step, e in t.items():
             seeds = "" if e["n"] == len(row["seeds"]) else f" (seed {', '.join(map(str, e['seeds']))})"
@@ -243,6 +255,7 @@ def markdown(result: dict[str, Any]) -> str:
             cells += [_fmt(e["mcc_per_factor"].get(f)) for f in factors]
             cells += [_fmt(e.get("factor_vae_num_active_dims"), 1), _fmt(e.get("dci_informativeness_test"))]
             cells += [_fmt(e["loss"].get(k), 1) for k in ("recon", "kl_normal", "kl_laplace")]
+            cells.append(_fmt(e.get("train_hours"), 2))
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
