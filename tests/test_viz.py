@@ -119,3 +119,19 @@ def test_step_labels_that_would_overlap_are_left_out_from_the_last_step_back():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert [t for t in ax.get_xticks()] == steps  # every scored step keeps its tick mark
     assert labels == ["5k", "10k", "20k", "50k", "100k", "", "200k", "", "300k"]
+
+
+def test_class_codes_figure_draws_each_class_of_each_latent(tmp_path):
+    labels = np.repeat([0, 1, 2], 50)
+    codes = np.stack([np.array([0.0, 2.0, 1.0])[labels], np.random.default_rng(0).normal(size=150)], axis=1)
+    fig = viz.class_codes_figure(codes, labels, ["square", "ellipse", "heart"], ["latent 9", "latent 2"])
+    first, second = fig.axes
+    heights = [sum(p.get_height() for p in container) for container in first.containers]
+    assert heights == [50, 50, 50]  # every frame of every class is drawn, in its own colour
+    left = [min(p.get_x() for p in container if p.get_height() > 0) for container in first.containers]
+    assert left[0] < left[2] < left[1]  # square, heart, ellipse along the latent's axis
+    assert [t.get_text() for t in first.get_legend().get_texts()] == ["square", "ellipse", "heart"]
+    assert second.get_title() == "latent 2"
+    viz.save_class_codes(codes, labels, ["a", "b", "c"], ["x", "y"], tmp_path / "c.png")
+    with Image.open(tmp_path / "c.png") as image:
+        assert image.format == "PNG" and image.width > image.height

@@ -269,3 +269,28 @@ def save_loss_terms(
 ) -> None:
     """Save :func:`loss_terms_figure` as a PNG at ``path`` (atomically)."""
     _save(loss_terms_figure(steps, terms, scored, window), Path(path))
+
+
+def class_codes_figure(
+    codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str], titles: Sequence[str]
+) -> plt.Figure:
+    """One panel per latent of ``codes`` (N, L): the histogram of its code in each class of
+    ``labels`` (N,) (class ``c`` named ``class_names[c]``), on the latent's own axis, titled by
+    ``titles`` (L,). Shows whether a latent tells the classes apart, and in which order."""
+    fig, axes = plt.subplots(1, codes.shape[1], figsize=(2.6 * codes.shape[1], 2.2), squeeze=False)
+    for ax, column, title in zip(axes[0], codes.T, titles):
+        bins = np.linspace(column.min(), column.max() + 1e-9, 41)
+        for c, name in enumerate(class_names):
+            ax.hist(column[labels == c], bins=bins, alpha=0.6, color=f"C{c}", label=name)
+        ax.set_title(title, fontsize=8)
+        ax.set_yticks([])
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def save_class_codes(
+    codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str], titles: Sequence[str], path: Path
+) -> None:
+    """Save :func:`class_codes_figure` as a PNG at ``path`` (atomically)."""
+    _save(class_codes_figure(codes, labels, class_names, titles), Path(path))

@@ -97,3 +97,17 @@ def test_continuous_latents_are_accepted():
     assert out["mcc"] == pytest.approx(1.0)  # Spearman: invariant to the monotone cube and the sign
     assert list(out["mcc_dim_for_factor"]) == [1, 2, 0]
     assert out["mcc_pearson"] < 0.95
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [((0, 1, 2), 0.9427), ((2, 1, 0), 0.9427), ((0, 2, 1), 0.4472), ((1, 0, 2), 0.4816)],
+)
+def test_spearman_reads_a_categorical_code_only_in_the_labels_order(order, expected):
+    """A latent that separates three shapes perfectly scores 0.943 (the tie-rank cap) when it
+    keeps the labels' order, and 0.447 with the middle class moved to one end: the class sizes
+    of the 10,000 evaluation frames of the long-budget study (benchmarks/categorical_codes.py)."""
+    labels = np.repeat([0.0, 1.0, 2.0], [3222, 3397, 3381])
+    code = np.asarray(order, dtype=float)[labels.astype(int)] + np.linspace(0.0, 1e-3, labels.size)
+    out = mcc(np.stack([code, np.zeros_like(code)], axis=1), labels[:, None], correlation="spearman")
+    assert out["mcc_per_factor"][0] == pytest.approx(expected, abs=1e-4)
