@@ -90,7 +90,7 @@ def encode(
 ) -> tuple[np.ndarray, np.ndarray, list[str], int]:
     """The run's evaluation frames encoded with ``checkpoint``: codes (N, D), factors (N, K), the
     factor names and the checkpoint's step."""
-    from slowvae.evaluate import _codes
+    from slowvae.codes import encode as encode_codes
     from slowvae.rundir import load_model
 
     model, _config, step, source = load_model(run, checkpoint, "cpu")
@@ -98,7 +98,8 @@ def encode(
     if factor not in names:
         raise SystemExit(f"{run}: no factor {factor!r}; the run's factors are {', '.join(names)}")
     images, factors = source.sample_eval(num_samples, np.random.default_rng(0))
-    return _codes(model, images, source.binary, "fp32"), factors, names, step
+    codes = encode_codes(model, images, binary=source.binary, precision="fp32").astype(np.float64)
+    return codes, factors, names, step
 
 
 def report(codes: np.ndarray, factors: np.ndarray, names: list[str], factor: str) -> dict[str, Any]:
