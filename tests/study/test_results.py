@@ -149,7 +149,9 @@ def test_steps_are_scored_as_passed_and_an_extended_run_equals_an_uninterrupted_
     assert (
         status["state"] == "pending" and status["steps"] == 6 and status["at_steps"]["2"]["mcc"] == step2.value("mcc")
     )
-    assert study_table(out, metrics=["mcc@2"])["rows"][0]["mcc@2"] == {"mean": step2.value("mcc"), "std": None}
+    pending = study_table(out, metrics=["mcc@2"])
+    assert pending["rows"][0]["mcc@2"] == {"mean": step2.value("mcc"), "std": None}
+    assert pending["precisions"] == {"fp32": 1}  # a run still to train counts once it shows a score
     assert runner.execute_run(path) == runner.FINISHED
     assert results.step_path(path, 2).stat().st_mtime_ns == stamp  # earlier step scores kept
     assert results.read_step(path, 4).value("mcc") == final.value("mcc")  # the old end is the score at step 4

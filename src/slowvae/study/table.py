@@ -70,9 +70,10 @@ def _groups(study_dir: Path) -> list[dict[str, Any]]:
         )
         state = run_state(study_dir, spec).state
         record = read_results(run_dir(study_dir, spec.id)) if state == "finished" else None
+        steps = {step: r.to_dict() for step, r in step_scores(study_dir, spec).items()}
         config = (
             (runner.read_json(run_dir(study_dir, spec.id) / rundir.CONFIG_FILE) or {}).get("config", {})
-            if record
+            if record or steps
             else {}
         )
         group["runs"].append(
@@ -81,7 +82,7 @@ def _groups(study_dir: Path) -> list[dict[str, Any]]:
                 "seed": spec.seed,
                 "state": state,
                 "results": record.to_dict() if record else {},
-                "steps": {step: r.to_dict() for step, r in step_scores(study_dir, spec).items()},
+                "steps": steps,
                 "final_step": spec.config["steps"],
                 "precision": config.get("precision", "unknown"),
             }
@@ -106,7 +107,7 @@ def study_table(
         {"rows": [{"model", "dataset", "setting": {...}, "n", "n_failed", "n_missing",
                    "<metric>": {"mean", "std"}, ...}],
          "selection": None | {"method": "udr", "chosen": [...], "notes": [...]},
-         "precisions": {resolved training precision: finished runs},
+         "precisions": {resolved training precision: runs with a score, finished or at a step},
          "mixed_ends": [{"row": label, "ends": {seed: step}, "note": text}], only when some row's
                         runs end apart}
 
@@ -144,7 +145,9 @@ def study_table(
         rows.append(row)
     _check_columns(study_dir, groups, rows, metrics)
     # runs in a study file's "auto" precision resolve per machine (bf16 where native, else fp32)
-    precisions = collections.Counter(r["precision"] for g in groups for r in g["runs"] if r["state"] == "finished")
+    precisions = collections.Counter(
+        r["precision"] for g in groups for r in g["runs"] if r["state"] == "finished" or r["steps"]
+    )
     return {
         "rows": rows,
         "selection": selection,
