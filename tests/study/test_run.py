@@ -21,7 +21,7 @@ from slowvae.errors import SlowVAEError
 from slowvae.results import is_finished
 from slowvae.study import parse_study, prepare, runner, study_status, study_table
 from slowvae.study.core import run_dir
-from slowvae.study.local import threads_per_run
+from slowvae.study.local import pool_split, threads_per_run
 from slowvae.study.slurm import SlurmResources
 
 STUDY = """
@@ -319,6 +319,14 @@ def test_ctrl_c_stops_the_study_with_checkpoints_and_rerun_finishes(tmp_path):
 def test_threads_are_shared_between_workers():
     assert threads_per_run(1, 2) == 2 and threads_per_run(2, 2) == 1 and threads_per_run(4, 2) == 1
     assert threads_per_run(3, 16) == 5
+
+
+def test_the_last_run_of_a_study_keeps_the_thread_split():
+    # 2 workers on 2 cores: 2 x 1 thread, and the last run left also trains with 1 thread, not 2
+    assert pool_split(2, 5, available=2) == (2, 1)
+    assert pool_split(2, 1, available=2) == (1, 1)
+    assert pool_split(1, 1, available=2) == (1, 2)
+    assert pool_split(4, 2, threads=3, available=16) == (2, 3)
 
 
 def test_a_slurm_task_killed_for_memory_counts_as_failed(tmp_path, monkeypatch):

@@ -178,8 +178,8 @@ def run(args: argparse.Namespace) -> int:
 
     from slowvae.study import local
 
-    workers = min(args.workers, len(ids))
-    _say(f"running {len(ids)} run(s) with {workers} worker(s) x {local.threads_per_run(workers)} thread(s)")
+    workers, threads = local.pool_split(args.workers, len(ids))
+    _say(f"running {len(ids)} run(s) with {workers} worker(s) x {threads} thread(s) (--workers {args.workers})")
     bar = tqdm(total=len(ids), desc="runs", unit="run", dynamic_ncols=True, file=sys.stderr)
     outcome: dict[str, int] = {}
 

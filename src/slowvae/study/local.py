@@ -50,6 +50,12 @@ def threads_per_run(workers: int, available: int | None = None) -> int:
     return max(1, (available or cores()) // max(1, workers))
 
 
+def pool_split(workers: int, runs: int, threads: int | None = None, available: int | None = None) -> tuple[int, int]:
+    """(processes, torch threads each) for ``runs`` runs asked to share the cores among ``workers``:
+    at most one process per run, and the threads of ``workers``, even when fewer runs are left."""
+    return max(1, min(workers, runs)), threads or threads_per_run(workers, available)
+
+
 def _init_worker(threads: int, parent: int) -> None:
     import torch
 
@@ -115,12 +121,13 @@ def run_local(
     threads: int | None = None,
     on_result: Callable[[Path, str], None] | None = None,
 ) -> dict[str, str]:
-    """Execute study runs with ``workers`` processes of ``threads`` torch threads each (default: an
-    equal share of the cores). Returns run directory -> status (see :func:`runner.execute_run`)."""
+    """Execute study runs with ``workers`` processes of ``threads`` torch threads each (default: the
+    cores divided by ``workers``). The threads per run stay those of ``workers`` when fewer runs are
+    left than workers, so a study keeps one split throughout (a pinned study's last run does not
+    switch to more threads). Returns run directory -> status (see :func:`runner.execute_run`)."""
     if not run_dirs:
         return {}
-    workers = max(1, min(workers, len(run_dirs)))
-    threads = threads or threads_per_run(workers)
+    workers, threads = pool_split(workers, len(run_dirs), threads)
     tasks = [(str(p), threads) for p in run_dirs]
     results: dict[str, str] = {}
     # the workers get Ctrl-C themselves (same process group) and checkpoint; this process waits for them
