@@ -135,3 +135,20 @@ def test_class_codes_figure_draws_each_class_of_each_latent(tmp_path):
     viz.save_class_codes(codes, labels, ["a", "b", "c"], ["x", "y"], tmp_path / "c.png")
     with Image.open(tmp_path / "c.png") as image:
         assert image.format == "PNG" and image.width > image.height
+
+
+def test_trajectory_shows_single_seeds_where_the_seed_count_changes():
+    seeds = [
+        {"seed": 1, "steps": [5000, 20000, 100000], "values": [0.60, 0.66, 0.68]},
+        {"seed": 2, "steps": [5000, 20000], "values": [0.50, 0.56]},
+    ]
+    uneven = {"steps": [5000, 20000, 100000], "mean": [0.55, 0.61, 0.68], "std": [0.07, 0.07, None]}
+    ax = viz.trajectory_figure("mcc", ["a"], [dict(uneven, n=[2, 2, 1], seeds=seeds)]).axes[0]
+    dotted = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert [list(line.get_ydata()) for line in dotted] == [[0.60, 0.66, 0.68], [0.50, 0.56]]
+    hollow = [line for line in ax.lines if line.get_markerfacecolor() == "white"]
+    assert [list(line.get_xdata()) for line in hollow] == [[100000]]  # the mean of seed 1 alone
+    assert "single seeds" in ax.get_title()
+    even = {"steps": [5000, 20000], "mean": [0.55, 0.61], "std": [0.07, 0.07], "n": [2, 2], "seeds": seeds}
+    ax = viz.trajectory_figure("mcc", ["a"], [even]).axes[0]
+    assert not [line for line in ax.lines if line.get_linestyle() == ":"] and not ax.get_title()

@@ -153,10 +153,14 @@ def save_traversal_gifs(decoded: np.ndarray, positions: np.ndarray, out_dir: Pat
     return paths
 
 
-def trajectory_figure(metric: str, labels: Sequence[str], lines: Sequence[dict[str, Sequence[Any]]]) -> plt.Figure:
+def trajectory_figure(metric: str, labels: Sequence[str], lines: Sequence[dict[str, Any]]) -> plt.Figure:
     """``metric`` against the step, one line per entry of ``lines`` (``{"steps", "mean", "std"}``,
-    lists of equal length; std None for one seed) labelled by ``labels``: the mean with a ± std band."""
+    lists of equal length; std None for one seed) labelled by ``labels``: the mean with a ± std band.
+    A line with ``"n"`` (seeds per step) and ``"seeds"`` (``{"seed", "steps", "values"}`` per run)
+    where the seed count changes along it also shows each seed's own line, thin, and its mean at
+    steps with fewer seeds as hollow points: there the mean moves partly because a seed is missing."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    uneven = False
     for i, (label, line) in enumerate(zip(labels, lines)):
         if not line["steps"]:
             continue
@@ -164,8 +168,18 @@ def trajectory_figure(metric: str, labels: Sequence[str], lines: Sequence[dict[s
         mean = np.asarray(line["mean"], dtype=float)
         std = np.asarray([np.nan if v is None else v for v in line["std"]], dtype=float)
         color = f"C{i % 10}"
-        ax.plot(steps, mean, marker="o", markersize=3, color=color, label=label)
+        ax.plot(steps, mean, color=color, label=label)
         ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.18, linewidth=0)
+        n = np.asarray(line.get("n") or [1] * len(steps))
+        full = n == n.max()
+        ax.plot(steps[full], mean[full], "o", markersize=3, color=color)
+        if not full.all():
+            uneven = True
+            ax.plot(steps[~full], mean[~full], "o", markersize=4, color=color, markerfacecolor="white")
+            for seed in line.get("seeds", []):
+                ax.plot(seed["steps"], seed["values"], color=color, linewidth=0.7, linestyle=":", alpha=0.8)
+    if uneven:
+        ax.set_title("thin dotted: single seeds; hollow: fewer seeds than the row has", fontsize=7)
     ax.set_xlabel("step")
     ax.set_ylabel(metric)
     _step_scale(ax, [s for line in lines for s in line["steps"]])

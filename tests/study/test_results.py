@@ -18,7 +18,7 @@ from slowvae.report import write_study_report
 from slowvae.study import parse_study, prepare, runner, study_status, study_table
 from slowvae.study.core import conflicts, run_dir
 from slowvae.study.spec import load_study
-from slowvae.study.table import render
+from slowvae.study.table import render, trajectories
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH = REPO / "benchmarks" / "results"
@@ -174,6 +174,9 @@ def test_steps_are_scored_as_passed_and_an_extended_run_equals_an_uninterrupted_
     assert table["rows"][0]["mcc_per_factor.scale@2"] == {"mean": step2.value("mcc_per_factor.scale"), "std": None}
     assert main(["study", "table", str(out), "--out", str(tmp_path / "t.md")]) == 0
     assert (tmp_path / "t-mcc-trajectory.png").is_file() and (tmp_path / "t-mcc.png").is_file()
+    (line,) = trajectories(out, table, "mcc")
+    assert line["steps"] == [2, 4, 6] and line["n"] == [1, 1, 1]
+    assert line["seeds"] == [{"seed": 1, "steps": [2, 4, 6], "values": line["mean"]}]
     assert main(["report", str(out)]) == 0
     assert 'id="trajectories"' in (out / "report.html").read_text()
 

@@ -236,20 +236,18 @@ def seed_values(study_dir: Path | str, table: dict[str, Any], metric: str) -> li
 
 def trajectories(study_dir: Path | str, table: dict[str, Any], metric: str) -> list[dict[str, Any]]:
     """Per table row, ``metric`` against the step: ``{"steps": [...], "mean": [...], "std": [...],
-    "n": [...]}`` over the seeds scored at each ``at_steps`` entry (runs still training included)
-    and at the end (finished runs); std is None for one seed."""
+    "n": [...], "seeds": [...]}`` over the seeds scored at each ``at_steps`` entry (runs still
+    training included) and at the end (finished runs); std is None for one seed. ``seeds`` holds
+    each run's own line, ``{"seed", "steps", "values"}``, so that a figure can show where the mean
+    changes only because a seed stops (or has not yet reached a step)."""
     runs_of = _runs_by_row(_groups(Path(study_dir)))
     out = []
     for row in table["rows"]:
-        runs = runs_of(row)
+        seeds = [_run_trajectory(run, metric) for run in sorted(runs_of(row), key=lambda r: r["seed"])]
         found: dict[int, list[float]] = {}
-        for run in runs:
-            for step in {**run["results"].get("at_steps", {}), **run["steps"]}:
-                if (v := metric_value(run["results"], f"{metric}@{step}", run["steps"])) is not None:
-                    found.setdefault(int(step), []).append(v)
-            final = metric_value(run["results"], metric) if run["state"] == "finished" else None
-            if final is not None:
-                found.setdefault(int(run["results"].get("step") or run["final_step"]), []).append(final)
+        for line in seeds:
+            for step, value in zip(line["steps"], line["values"]):
+                found.setdefault(step, []).append(value)
         steps = sorted(found)
         stats = [_mean_std(found[s]) for s in steps]
         out.append(
@@ -258,9 +256,23 @@ def trajectories(study_dir: Path | str, table: dict[str, Any], metric: str) -> l
                 "mean": [st["mean"] for st in stats],
                 "std": [st["std"] for st in stats],
                 "n": [len(found[s]) for s in steps],
+                "seeds": [line for line in seeds if line["steps"]],
             }
         )
     return out
+
+
+def _run_trajectory(run: dict[str, Any], metric: str) -> dict[str, Any]:
+    """One run's ``metric`` at its scored steps and, when finished, at its end."""
+    found: dict[int, float] = {}
+    for step in {**run["results"].get("at_steps", {}), **run["steps"]}:
+        if (v := metric_value(run["results"], f"{metric}@{step}", run["steps"])) is not None:
+            found[int(step)] = v
+    final = metric_value(run["results"], metric) if run["state"] == "finished" else None
+    if final is not None:
+        found[int(run["results"].get("step") or run["final_step"])] = final
+    steps = sorted(found)
+    return {"seed": run["seed"], "steps": steps, "values": [found[s] for s in steps]}
 
 
 def row_label(row: dict[str, Any]) -> str:
